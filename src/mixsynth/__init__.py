@@ -1,0 +1,48 @@
+"""mixsynth: learn a data set's distribution with a Gaussian mixture and generate new rows.
+
+Public names are imported lazily (PEP 562) so that ``import mixsynth.cli`` and
+``mixsynth --help`` do not pay for numpy, scikit-learn and matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from mixsynth._version import __version__
+
+if TYPE_CHECKING:
+    from mixsynth.gaussian_mixture import GaussianMixture
+    from mixsynth.selection import Candidate, SelectionResult
+    from mixsynth.synthesizer import Synthesizer
+    from mixsynth.whitening import Whitener
+
+__all__ = [
+    "Candidate",
+    "GaussianMixture",
+    "SelectionResult",
+    "Synthesizer",
+    "Whitener",
+    "__version__",
+]
+
+_LAZY = {
+    "GaussianMixture": "mixsynth.gaussian_mixture",
+    "Whitener": "mixsynth.whitening",
+    "Synthesizer": "mixsynth.synthesizer",
+    "SelectionResult": "mixsynth.selection",
+    "Candidate": "mixsynth.selection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mixsynth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

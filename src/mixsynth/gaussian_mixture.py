@@ -1,0 +1,533 @@
+"""``mixsynth.GaussianMixture``: a drop-in for :class:`sklearn.mixture.GaussianMixture`.
+
+The same parameters, defaults, fitted attributes and methods, over mixsynth's EM core (one loop,
+additive per-chunk statistics, no Python loop over components). Beyond scikit-learn:
+``fit(X, y=None, sample_weight=None)``, ``sample(n_samples, random_state=None)`` with a per-call
+seed and rows returned in random order, and bounded memory through ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from mixsynth.core import (
+    IterationInfo,
+    Params,
+    Stats,
+    accumulate,
+    covariances_from_precisions_cholesky,
+    covariances_from_stats,
+    e_step,
+    estimate_weighted_log_prob,
+    pack_outer,
+    precisions_cholesky_from_covariances,
+    precisions_cholesky_from_precisions,
+    precisions_from_precisions_cholesky,
+    run_em,
+    sample_mixture,
+    suffstats,
+)
+from mixsynth.seeding import SeedLike, as_generator
+from mixsynth.validation import check_input
+
+__all__ = ["GaussianMixture"]
+
+Array = NDArray[np.float64]
+
+#: Working memory of one chunk's E-step temporaries.
+CHUNK_BYTES = 128 * 2**20
+#: The packed outer products of the data are cached across EM iterations (and restarts) when
+#: they fit in this many bytes; otherwise they are recomputed chunk by chunk.
+PACKED_CACHE_BYTES = 512 * 2**20
+
+
+def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+    """Free parameters: covariances + means + (K - 1) weights."""
+    K, d = n_components, n_features
+    cov = {
+        "full": K * d * (d + 1) / 2.0,
+        "diag": K * d,
+        "tied": d * (d + 1) / 2.0,
+        "spherical": K,
+    }[covariance_type]
+    return int(cov + K * d + K - 1)
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    Parameters are those of :class:`sklearn.mixture.GaussianMixture`, with the same defaults.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean per-sample log-likelihood.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance; keeps them positive definite.
+    max_iter : int, default=100
+    n_init : int, default=1
+        Initialisations to run; the one with the highest lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+    weights_init : array-like of shape (n_components,), optional
+    means_init : array-like of shape (n_components, n_features), optional
+    precisions_init : array-like, optional
+        Shape by covariance type as in scikit-learn.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation.
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints the initialisations, 2 also every ``verbose_interval`` iterations (to stdout,
+        as scikit-learn does).
+    verbose_interval : int, default=10
+    chunk_size : int, optional
+        Rows per chunk of the E-step; by default chosen to keep temporaries near 128 MiB.
+        Memory, not results, depends on it.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+        ``precision = P @ P.T``.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean per-sample log-likelihood of the best initialisation, from its last E-step.
+    lower_bounds_ : list of float
+        Lower bound after each iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixsynth import GaussianMixture
+    >>> X = np.r_[np.random.default_rng(0).normal(size=(100, 2)), [[10, 10]] * 3]
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> gm.sample(5, random_state=1)[0].shape
+    (5, 2)
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn's contract
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: ArrayLike | None = None,
+        means_init: ArrayLike | None = None,
+        precisions_init: ArrayLike | None = None,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> Any:
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; an integer weight acts as repeating the row.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(
+        self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None
+    ) -> NDArray[np.intp]:
+        """Fit, then label each row with its most probable component."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _fit(self, X_in: ArrayLike, sample_weight_in: ArrayLike | None) -> None:
+        X = check_input(X_in, estimator=self, reset=True, ensure_min_samples=2)
+        d = X.shape[1]
+        w = None if sample_weight_in is None else _check_sample_weight(sample_weight_in, X)
+        self._check_data_supports_k(X, w)
+        self._check_initial_parameters(d)
+
+        # Work about the (weighted) data mean: the expanded kernels stay accurate for data with a
+        # large offset, and the fit is shift-equivariant so nothing else changes.
+        shift = np.average(X, axis=0, weights=w)
+        Xc = X - shift
+        data = _ChunkedData(Xc, w, self.chunk_size, self.n_components, self.covariance_type)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        best: tuple[float, Any] | None = None
+        for init in range(n_init):
+            t0 = time.perf_counter()
+            if self.verbose:
+                print(f"Initialization {init}")
+            if do_init:
+                params0 = self._initial_params(Xc, w, shift, random_state)
+                lb0 = -np.inf
+            else:
+                params0 = Params(
+                    self.weights_, self.means_ - shift, self.precisions_cholesky_,
+                    self.covariance_type,
+                )
+                lb0 = float(self.lower_bound_)
+            result = run_em(
+                data.stats,
+                params0,
+                reg_covar=self.reg_covar,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                lower_bound0=lb0,
+                on_iter=self._verbose_callback(t0) if self.verbose >= 2 else None,
+            )
+            if self.max_iter == 0:
+                result = type(result)(params0, lb0, 0, False, ())
+            if self.verbose:
+                state = "converged" if result.converged else "did not converge"
+                print(
+                    f"Initialization {state}. time lapse {time.perf_counter() - t0:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}"
+                )
+            if best is None or result.lower_bound > best[0] or best[0] == -np.inf:
+                best = (result.lower_bound, result)
+        assert best is not None
+        result = best[1]
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        p = result.params
+        self._set_params(
+            Params(p.weights, p.means + shift, p.precisions_cholesky, p.covariance_type)
+        )
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = list(result.lower_bounds)
+
+    def _verbose_callback(self, t0: float) -> Any:
+        def on_iter(info: IterationInfo) -> None:
+            if info.n_iter % self.verbose_interval == 0:
+                print(
+                    f"  Iteration {info.n_iter}\t time lapse {time.perf_counter() - t0:.5f}s\t "
+                    f"ll change {info.change:.5f}"
+                )
+                sys.stdout.flush()
+
+        return on_iter
+
+    def _check_data_supports_k(self, X: Array, w: Array | None) -> None:
+        n = X.shape[0]
+        K = self.n_components
+        if n < K:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = {K}, "
+                f"n_samples = {n}"
+            )
+        rows = X if w is None else X[w > 0]
+        # a prefix with K distinct rows settles it cheaply; else count them all
+        prefix = rows[: 20 * K]
+        if len(np.unique(prefix, axis=0)) >= K:
+            return
+        n_distinct = len(np.unique(rows, axis=0))
+        if n_distinct < K:
+            raise ValueError(
+                f"n_components={K} is larger than the number of distinct rows with positive "
+                f"weight ({n_distinct}); decrease n_components."
+            )
+
+    def _check_initial_parameters(self, d: int) -> None:
+        K, cov_type = self.n_components, self.covariance_type
+        if self.weights_init is not None:
+            wts = np.asarray(self.weights_init, dtype=np.float64)
+            if wts.shape != (K,):
+                raise ValueError(
+                    f"The parameter 'weights' should have the shape of ({K},), but got "
+                    f"{wts.shape}"
+                )
+            if np.any(wts < 0) or np.any(wts > 1):
+                raise ValueError("The parameter 'weights' should be in the range [0, 1].")
+            if not np.isclose(wts.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(
+                    "The parameter 'weights' should be normalized, but got "
+                    f"sum(weights) = {wts.sum():.5f}"
+                )
+        if self.means_init is not None:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (K, d):
+                raise ValueError(
+                    f"The parameter 'means' should have the shape of ({K}, {d}), but got "
+                    f"{m.shape}"
+                )
+        if self.precisions_init is not None:
+            p = np.asarray(self.precisions_init, dtype=np.float64)
+            expected = {
+                "full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,),
+            }[cov_type]
+            if p.shape != expected:
+                raise ValueError(
+                    f"The parameter '{cov_type} precision' should have the shape of "
+                    f"{expected}, but got {p.shape}"
+                )
+            if cov_type in ("full", "tied"):
+                mats = p.reshape(-1, d, d)
+                if not np.allclose(mats, np.swapaxes(mats, 1, 2)):
+                    raise ValueError(f"'{cov_type} precision' should be symmetric")
+                if np.any(np.linalg.eigvalsh(mats) <= 0):
+                    raise ValueError(f"'{cov_type} precision' should be positive-definite")
+            elif np.any(p <= 0):
+                raise ValueError(f"'{cov_type} precision' should be positive")
+
+    def _initial_resp(self, X: Array, w: Array | None, random_state: Any) -> Array:
+        n, K = X.shape[0], self.n_components
+        if self.init_params == "kmeans":
+            labels = (
+                KMeans(n_clusters=K, n_init=1, random_state=random_state)
+                .fit(X, sample_weight=w)
+                .labels_
+            )
+            resp = np.zeros((n, K))
+            resp[np.arange(n), labels] = 1.0
+        elif self.init_params == "random":
+            resp = random_state.uniform(size=(n, K))
+            resp /= resp.sum(axis=1)[:, None]
+        elif self.init_params == "random_from_data":
+            resp = np.zeros((n, K))
+            p = None if w is None else w / w.sum()
+            idx = random_state.choice(n, size=K, replace=False, p=p)
+            resp[idx, np.arange(K)] = 1.0
+        else:  # k-means++
+            resp = np.zeros((n, K))
+            _, idx = kmeans_plusplus(X, K, random_state=random_state, sample_weight=w)
+            resp[idx, np.arange(K)] = 1.0
+        return resp
+
+    def _initial_params(
+        self, X: Array, w: Array | None, shift: Array, random_state: Any
+    ) -> Params:
+        """Parameters from initial responsibilities, then overridden by any ``*_init``."""
+        K, d = self.n_components, X.shape[1]
+        resp = self._initial_resp(X, w, random_state)
+        R = resp if w is None else resp * w[:, None]
+        # centres of the second moments: the initial means, so the scatter is computed exactly
+        nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps
+        centers = (R.T @ X) / nk[:, None]
+        stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
+        weights, means, cov = covariances_from_stats(stats, self.reg_covar)
+        if self.weights_init is not None:
+            weights = np.asarray(self.weights_init, dtype=np.float64).copy()
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64) - shift
+        if self.precisions_init is None:
+            pc = precisions_cholesky_from_covariances(cov, self.covariance_type)
+        else:
+            pc = precisions_cholesky_from_precisions(
+                np.asarray(self.precisions_init, dtype=np.float64), self.covariance_type
+            )
+        assert means.shape == (K, d)
+        return Params(weights, means, pc, self.covariance_type)
+
+    lower_bound_: float
+
+    def _set_params(self, params: Params) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.precisions_cholesky_ = params.precisions_cholesky
+        self.precisions_ = precisions_from_precisions_cholesky(
+            params.precisions_cholesky, params.covariance_type
+        )
+        self.covariances_ = covariances_from_precisions_cholesky(
+            params.precisions_cholesky, params.covariance_type
+        )
+
+    def _params(self) -> Params:
+        check_is_fitted(self)
+        return Params(
+            self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
+        )
+
+    # ---------------------------------------------------------------- inference
+
+    def _chunks(self, X: Array) -> Iterator[Array]:
+        rows = self.chunk_size or _rows_per_chunk(
+            X.shape[1], self.n_components, self.covariance_type
+        )
+        for start in range(0, X.shape[0], rows):
+            yield X[start : start + rows]
+
+    def _validated(self, X: ArrayLike) -> Array:
+        check_is_fitted(self)
+        return check_input(X, estimator=self, reset=False)
+
+    def score_samples(self, X: ArrayLike) -> Array:
+        """Log-density of each row, ``log p(x)``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        X = self._validated(X)
+        params = self._params()
+        parts = [logsumexp(estimate_weighted_log_prob(c, params), axis=1) for c in self._chunks(X)]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+        """Mean (weighted) per-sample log-likelihood of ``X``."""
+        scores = self.score_samples(X)
+        w = None if sample_weight is None else _check_sample_weight(sample_weight, scores[:, None])
+        return float(np.average(scores, weights=w))
+
+    def predict_proba(self, X: ArrayLike) -> Array:
+        """Posterior probability of each component for each row, shape (n_samples, K)."""
+        X = self._validated(X)
+        params = self._params()
+        parts = [np.exp(e_step(c, params)[1]) for c in self._chunks(X)]
+        return np.concatenate(parts) if parts else np.empty((0, self.n_components))
+
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
+        """Most probable component of each row."""
+        X = self._validated(X)
+        params = self._params()
+        parts = [estimate_weighted_log_prob(c, params).argmax(axis=1) for c in self._chunks(X)]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+
+    def _n_parameters(self) -> int:
+        return _n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+
+    def aic(self, X: ArrayLike) -> float:
+        """Akaike information criterion on ``X`` (lower is better)."""
+        n = np.shape(X)[0]
+        return float(-2.0 * self.score(X) * n + 2.0 * self._n_parameters())
+
+    def bic(self, X: ArrayLike) -> float:
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        n = np.shape(X)[0]
+        return float(-2.0 * self.score(X) * n + self._n_parameters() * np.log(n))
+
+    def sample(
+        self, n_samples: int = 1, random_state: SeedLike = None
+    ) -> tuple[Array, NDArray[np.intp]]:
+        """Draw rows from the fitted mixture, in random order.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : None, int, Generator or SeedSequence
+            Per-call seed: the same seed gives the same rows; ``None`` gives fresh rows.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
+        params = self._params()
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
+            raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}.")
+        return sample_mixture(params, int(n_samples), as_generator(random_state))
+
+
+def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
+    """Rows whose E-step temporaries fit in :data:`CHUNK_BYTES`."""
+    packed = d * (d + 1) // 2 if covariance_type == "full" else 0
+    per_row = 8 * (packed + 4 * K + 2 * d)
+    return max(256, CHUNK_BYTES // per_row)
+
+
+class _ChunkedData:
+    """In-memory data visited chunk by chunk: the in-process ``stats_fn`` of the EM loop."""
+
+    def __init__(
+        self, X: Array, w: Array | None, chunk_size: int | None, K: int, covariance_type: str
+    ) -> None:
+        rows = chunk_size or _rows_per_chunk(X.shape[1], K, covariance_type)
+        self.slices = [slice(s, min(X.shape[0], s + rows)) for s in range(0, X.shape[0], rows)]
+        self.X = X
+        self.w = w
+        d = X.shape[1]
+        cache = covariance_type == "full" and X.shape[0] * d * (d + 1) // 2 * 8 <= (
+            PACKED_CACHE_BYTES
+        )
+        self.packed: list[Array | None] = [
+            pack_outer(X[sl]) if cache else None for sl in self.slices
+        ]
+
+    def stats(self, params: Params) -> Stats:
+        total: Stats | None = None
+        for sl, packed in zip(self.slices, self.packed, strict=True):
+            w = None if self.w is None else self.w[sl]
+            s = suffstats(self.X[sl], params, w, packed)
+            total = s if total is None else total + s
+        assert total is not None
+        return total

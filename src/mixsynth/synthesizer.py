@@ -1,0 +1,327 @@
+"""``mixsynth.Synthesizer``: whiten → select → fit → sample back in the original space."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from mixsynth.seeding import SeedLike, as_generator
+from mixsynth.selection import Candidate, candidate_grid, select
+from mixsynth.validation import check_input
+from mixsynth.whitening import Whitener
+
+__all__ = ["Synthesizer"]
+
+Array = NDArray[np.float64]
+
+#: Candidates tried when ``n_components`` is left to the synthesizer.
+DEFAULT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
+
+#: ``support="truncate"`` gives up when fewer than this fraction of draws land in bounds.
+_MIN_ACCEPTANCE = 1e-3
+
+SUPPORTS = ("clip", "truncate", None)
+
+
+class Synthesizer(BaseEstimator):
+    """Learn a data set's distribution and generate new rows from it.
+
+    The pipeline is a :class:`Whitener` (centre, scale, PCA, whiten), a sweep over mixture
+    candidates (``n_components`` × ``covariance_type``) scored by ``criterion``, and a
+    :class:`GaussianMixture`. :meth:`sample` draws in the whitened space, maps rows back, and
+    applies the data's support: observed per-column bounds and integer-valued columns.
+
+    Parameters
+    ----------
+    reduce : float, int or None, default=0.99
+        Variance fraction (float in (0, 1]) or number of PCA directions (int) to keep;
+        ``None`` keeps every non-null direction.
+    whiten : bool, default=True
+    scale : {"std", "none"}, default="std"
+        Per-column scaling before PCA: ``"std"`` for tabular data in mixed units; ``"none"`` for
+        homogeneous data such as pixels (the textbook recipe).
+    n_components : int, iterable of int or None, default=None
+        Candidate numbers of components; ``None`` tries :data:`DEFAULT_CANDIDATES` capped by the
+        number of distinct rows. A single int is fitted as given (an error if the data has fewer
+        distinct rows).
+    covariance_type : str or sequence of str, default="full"
+        Candidate covariance types.
+    criterion : {"bic", "aic"}, default="bic"
+        Information criterion on the whitened training data (lower is better).
+    support : {"clip", "truncate"} or None, default="clip"
+        ``"clip"`` clips samples to the observed bounds, ``"truncate"`` redraws rows outside
+        them; both round integer-valued columns. ``None`` returns raw draws.
+    bounds : tuple of array-like (lower, upper), optional
+        Per-column bounds to use instead of the observed ones (``±inf`` for unbounded).
+    reg_covar, tol, max_iter, n_init, init_params
+        Passed to every :class:`GaussianMixture`.
+    random_state : None, int or Generator
+        Seeds the selection and the final fit.
+
+    Attributes
+    ----------
+    whitener_ : Whitener
+    mixture_ : GaussianMixture or None
+        ``None`` only when every column is constant.
+    selection_ : SelectionResult or None
+    lower_bounds_, upper_bounds_ : ndarray of shape (n_features,)
+    integer_columns_ : ndarray of bool of shape (n_features,)
+        Columns whose observed values are all whole numbers; samples are rounded there.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When fitted on a DataFrame with string column names.
+    """
+
+    def __init__(
+        self,
+        *,
+        reduce: float | int | None = 0.99,
+        whiten: bool = True,
+        scale: Literal["std", "none"] = "std",
+        n_components: int | Iterable[int] | None = None,
+        covariance_type: str | Sequence[str] = "full",
+        criterion: str = "bic",
+        support: str | None = "clip",
+        bounds: tuple[ArrayLike, ArrayLike] | None = None,
+        reg_covar: float = 1e-6,
+        tol: float = 1e-3,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        random_state: SeedLike = None,
+    ) -> None:
+        self.reduce = reduce
+        self.whiten = whiten
+        self.scale = scale
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.criterion = criterion
+        self.support = support
+        self.bounds = bounds
+        self.reg_covar = reg_covar
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(
+        self,
+        X: ArrayLike,
+        y: None = None,
+        *,
+        progress: Callable[[int, int, Candidate], None] | None = None,
+    ) -> Synthesizer:
+        """Fit the whitener, select the mixture, record the data's support.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : None
+            Reserved for class-conditional fitting (not available yet).
+        progress : callable, optional
+            ``progress(done, total, candidate)`` after each candidate of the sweep.
+
+        Returns
+        -------
+        self : Synthesizer
+        """
+        if y is not None:
+            raise NotImplementedError(
+                "Class-conditional fitting (fit(X, y)) is not available in this version; "
+                "fit one Synthesizer per class."
+            )
+        if self.support not in SUPPORTS:
+            raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
+        self._remember_columns(X)
+        Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
+        self._fit_support(Xv)
+
+        self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xv)
+        Z = self.whitener_.transform(Xv)
+        mixture_params = dict(
+            reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+            n_init=self.n_init, init_params=self.init_params,
+        )
+        if Z.shape[1] == 0:  # every column constant: the data is one point
+            self.mixture_, self.selection_ = None, None
+            return self
+        grid = self._grid(Z)
+        self.selection_, self.mixture_ = select(
+            Z, grid, criterion=self.criterion, random_state=self.random_state,
+            mixture_params=mixture_params, progress=progress,
+        )
+        if not self.mixture_.converged_:
+            warnings.warn(
+                f"The selected mixture (K={self.mixture_.n_components}) did not converge in "
+                f"max_iter={self.max_iter} iterations; increase max_iter or tol.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _remember_columns(self, X: Any) -> None:
+        """Column dtypes of a DataFrame, to return samples in kind."""
+        self._columns = None
+        self._dtypes = None
+        if hasattr(X, "columns") and hasattr(X, "dtypes"):
+            self._columns = list(X.columns)
+            self._dtypes = list(X.dtypes)
+
+    def _fit_support(self, X: Array) -> None:
+        if self.bounds is None:
+            self.lower_bounds_ = X.min(axis=0)
+            self.upper_bounds_ = X.max(axis=0)
+        else:
+            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (X.shape[1],)).copy()
+                      for b in self.bounds)
+            if np.any(lo > hi):
+                raise ValueError("bounds: every lower bound must be <= its upper bound.")
+            self.lower_bounds_, self.upper_bounds_ = lo, hi
+        self.integer_columns_ = np.all(X == np.round(X), axis=0)
+
+    def _grid(self, Z: Array) -> list[tuple[int, str]]:
+        n_distinct = len(np.unique(Z, axis=0))
+        if self.n_components is None:
+            ks = [k for k in DEFAULT_CANDIDATES if k <= n_distinct]
+            return candidate_grid(ks, self.covariance_type)
+        if isinstance(self.n_components, (int, np.integer)):
+            if self.n_components > n_distinct:
+                raise ValueError(
+                    f"n_components={self.n_components} is larger than the number of distinct "
+                    f"rows ({n_distinct}); decrease n_components."
+                )
+            return candidate_grid(self.n_components, self.covariance_type)
+        ks = [int(k) for k in self.n_components]
+        kept = [k for k in ks if k <= n_distinct]
+        if not kept:
+            raise ValueError(
+                f"Every candidate n_components {ks} is larger than the number of distinct rows "
+                f"({n_distinct}); use fewer components."
+            )
+        if len(kept) < len(ks):
+            warnings.warn(
+                f"Dropped candidates n_components > {n_distinct} (the number of distinct rows).",
+                UserWarning,
+                stacklevel=3,
+            )
+        return candidate_grid(kept, self.covariance_type)
+
+    # ---------------------------------------------------------------- sampling
+
+    def sample(self, n: int, random_state: SeedLike = None) -> Any:
+        """Generate ``n`` new rows in the original space, in random order.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows (0 gives an empty table with the right columns).
+        random_state : None, int, Generator or SeedSequence
+            Per-call seed: the same seed gives the same rows; ``None`` gives fresh rows.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features), or a DataFrame with the fitted columns and dtypes
+        when the synthesizer was fitted on one.
+        """
+        check_is_fitted(self)
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        rng = as_generator(random_state)
+        if self.support == "truncate":
+            X = self._sample_truncated(int(n), rng)
+        else:
+            X = self._apply_support(self._draw(int(n), rng))
+        return self._wrap(X)
+
+    def _draw(self, n: int, rng: np.random.Generator) -> Array:
+        if self.mixture_ is None:
+            Z = np.zeros((n, 0))
+        else:
+            Z = self.mixture_.sample(n, random_state=rng)[0]
+        return self.whitener_.inverse_transform(Z)
+
+    def _round(self, X: Array) -> Array:
+        if self.support is not None:
+            X[:, self.integer_columns_] = np.round(X[:, self.integer_columns_])
+        return X
+
+    def _apply_support(self, X: Array) -> Array:
+        X = self._round(X)
+        if self.support is not None:
+            np.clip(X, self.lower_bounds_, self.upper_bounds_, out=X)
+        return X
+
+    def _in_bounds(self, X: Array) -> NDArray[np.bool_]:
+        return np.all((X >= self.lower_bounds_) & (X <= self.upper_bounds_), axis=1)
+
+    def _sample_truncated(self, n: int, rng: np.random.Generator) -> Array:
+        """Rejection sampling: redraw rows outside the bounds until ``n`` are inside."""
+        kept: list[Array] = []
+        have, drawn = 0, 0
+        batch = max(n, 64)
+        while have < n:
+            X = self._round(self._draw(batch, rng))
+            ok = X[self._in_bounds(X)]
+            kept.append(ok)
+            have += len(ok)
+            drawn += batch
+            rate = have / drawn
+            if drawn >= 100 * max(n, 64) and rate < _MIN_ACCEPTANCE:
+                raise RuntimeError(
+                    f"support='truncate' accepted only {rate:.2%} of draws; the model puts "
+                    "little mass inside the bounds. Use support='clip' or wider bounds."
+                )
+            batch = int(min(max(64, 1.2 * (n - have) / max(rate, _MIN_ACCEPTANCE)), 10 * n + 64))
+        return np.concatenate(kept)[:n] if kept else np.empty((0, self.n_features_in_))
+
+    def _wrap(self, X: Array) -> Any:
+        if self._columns is None:
+            return X
+        import pandas as pd
+
+        df = pd.DataFrame(X, columns=self._columns)
+        assert self._dtypes is not None
+        for col, dtype in zip(self._columns, self._dtypes, strict=True):
+            if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
+                df[col] = df[col].round().astype(dtype)
+        return df
+
+    # ---------------------------------------------------------------- densities
+
+    def score_samples(self, X: ArrayLike) -> Array:
+        """Log-density of each row in the original space.
+
+        ``log p(x) = log p_mixture(whiten(x)) + log |Jacobian of the whitening|
+        + log N(residual; 0, sigma^2 I)``, where the residual is the part of ``x`` in the
+        discarded PCA directions and ``sigma^2`` the mean discarded variance (probabilistic PCA).
+        Constant columns carry no density: the result is over the other columns.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        Xv = check_input(X, estimator=self, reset=False)
+        residual = self.whitener_.residual_log_density(Xv)
+        if self.mixture_ is None:
+            return residual
+        return self.mixture_.score_samples(self.whitener_.transform(Xv)) + residual
+
+    def score(self, X: ArrayLike, y: None = None) -> float:
+        """Mean log-density per row in the original space."""
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def n_parameters_(self) -> int:
+        """Free parameters of the selected mixture."""
+        check_is_fitted(self)
+        return 0 if self.mixture_ is None else self.mixture_._n_parameters()

@@ -1,0 +1,102 @@
+"""The one input validator: every array that enters mixsynth passes through here.
+
+It wraps scikit-learn's ``validate_data`` (shape, dtype, feature-name and feature-count
+bookkeeping, scikit-learn's familiar messages) and adds what scikit-learn does not say: *where*
+the first non-finite value is, naming the column and the row, so that a user can find it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.utils.validation import check_array, validate_data
+
+__all__ = ["check_finite", "check_input", "column_label"]
+
+
+def column_label(j: int, feature_names: Any = None) -> str:
+    """Human name of column ``j``: its feature name when known, else its position."""
+    if feature_names is not None and j < len(feature_names):
+        return f"column {feature_names[j]!r} (position {j})"
+    return f"column {j}"
+
+
+def check_finite(X: NDArray[np.floating], *, name: str = "X", feature_names: Any = None) -> None:
+    """Raise ``ValueError`` naming the first non-finite value's column and row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Already validated float array.
+    name : str
+        How the array is called in the message.
+    feature_names : sequence of str, optional
+        Column names for the message.
+    """
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    rows, cols = np.nonzero(~finite)
+    order = np.lexsort((rows, cols))  # first bad column, then its first bad row
+    j = int(cols[order[0]])
+    first_row = int(rows[order[0]])
+    kind = "NaN" if np.isnan(X[first_row, j]) else "inf"
+    bad_cols = np.unique(cols)
+    more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
+    raise ValueError(
+        f"Input {name} contains {kind} (NaN and inf are not allowed): "
+        f"{column_label(j, feature_names)}, first at row {first_row}{more}. "
+        "mixsynth does not impute missing values; drop or fill them first."
+    )
+
+
+def check_input(
+    X: ArrayLike,
+    *,
+    estimator: Any = None,
+    reset: bool = True,
+    name: str = "X",
+    ensure_min_samples: int = 1,
+    ensure_min_features: int = 1,
+) -> NDArray[np.float64]:
+    """Validate ``X`` into a C-contiguous float64 2-D array.
+
+    With ``estimator`` given, scikit-learn's ``validate_data`` also records (``reset=True``) or
+    checks (``reset=False``) ``n_features_in_`` and ``feature_names_in_``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric data: int, bool, float32/64, read-only or Fortran-ordered arrays and memmaps are
+        accepted and computed in float64; complex and non-numeric objects are rejected.
+    estimator : estimator, optional
+        The estimator whose feature bookkeeping to use.
+    reset : bool, default=True
+        Record (``True``, at fit) or check (``False``, afterwards) the features.
+    name : str, default="X"
+        How the array is called in messages.
+    ensure_min_samples, ensure_min_features : int
+        Minimum shape, with scikit-learn's messages.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    """
+    kwargs: dict[str, Any] = dict(
+        dtype=np.float64,
+        order="C",
+        ensure_all_finite=False,
+        ensure_min_samples=ensure_min_samples,
+        ensure_min_features=ensure_min_features,
+    )
+    if estimator is not None:
+        # validate_data names the array "X" itself
+        Xv = validate_data(estimator, X, reset=reset, **kwargs)
+        names = getattr(estimator, "feature_names_in_", None)
+    else:
+        Xv = check_array(X, input_name=name, **kwargs)
+        names = None
+    check_finite(Xv, name=name, feature_names=names)
+    return np.asarray(Xv, dtype=np.float64)

@@ -1,0 +1,194 @@
+"""The numeric core against independent references (scipy, numpy) and its algebraic promises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import multivariate_normal
+
+from mixsynth.core import (
+    Params,
+    covariances_from_precisions_cholesky,
+    e_step,
+    estimate_log_prob,
+    m_step,
+    pack_outer,
+    run_em,
+    sample_mixture,
+    suffstats,
+)
+from mixsynth.core import kernels
+from mixsynth.core.kernels import pack_symmetric, unpack_symmetric
+
+from .strategies import COV_TYPES, chunkings, random_params
+
+
+def _full_covariances(params: Params) -> np.ndarray:
+    cov = covariances_from_precisions_cholesky(params.precisions_cholesky, params.covariance_type)
+    K, d = params.means.shape
+    if params.covariance_type == "full":
+        return cov
+    if params.covariance_type == "tied":
+        return np.broadcast_to(cov, (K, d, d))
+    if params.covariance_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return cov[:, None, None] * np.eye(d)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_log_prob_matches_scipy(rng, covariance_type):
+    params = random_params(rng, K=4, d=5, covariance_type=covariance_type)
+    X = rng.normal(scale=3.0, size=(50, 5))
+    got = estimate_log_prob(X, params)
+    covs = _full_covariances(params)
+    want = np.stack(
+        [multivariate_normal(params.means[k], covs[k]).logpdf(X) for k in range(4)], axis=1
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_packed_and_centred_forms_agree(rng, monkeypatch):
+    """The accuracy guard's two paths compute the same thing."""
+    params = random_params(rng, K=6, d=7, covariance_type="full")
+    X = rng.normal(scale=2.0, size=(40, 7))
+    fast = estimate_log_prob(X, params)
+    monkeypatch.setattr(kernels, "PACKED_MAX_AMPLIFICATION", -1.0)  # force the centred form
+    exact = estimate_log_prob(X, params)
+    np.testing.assert_allclose(fast, exact, rtol=1e-10)
+
+
+def test_guard_keeps_tight_far_components_accurate(rng):
+    """A tight component far from the origin: the expanded form would lose every digit."""
+    d = 3
+    mean = np.full((1, d), 1e6)
+    cov = np.eye(d)[None] * 1e-4
+    from mixsynth.core import precisions_cholesky_from_covariances
+
+    params = Params(np.ones(1), mean, precisions_cholesky_from_covariances(cov, "full"), "full")
+    X = mean + rng.normal(scale=1e-2, size=(20, d))
+    got = estimate_log_prob(X, params)[:, 0]
+    want = multivariate_normal(mean[0], cov[0]).logpdf(X)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_packing_round_trip(rng):
+    A = rng.normal(size=(3, 4, 4))
+    A = A + np.swapaxes(A, 1, 2)
+    iu = np.triu_indices(4)
+    np.testing.assert_array_equal(unpack_symmetric(A[:, iu[0], iu[1]], 4), A)
+    x = rng.normal(size=(5, 4))
+    np.testing.assert_allclose(
+        pack_outer(x) @ pack_symmetric(A).T, np.einsum("ni,kij,nj->nk", x, A, x), rtol=1e-12
+    )
+
+
+def _reference_m_step(X, resp, w, covariance_type, reg):
+    """Weighted moments computed the plain way, component by component."""
+    R = resp * w[:, None]
+    nk = R.sum(0) + 10 * np.finfo(float).eps
+    means = R.T @ X / nk[:, None]
+    covs = []
+    for k in range(resp.shape[1]):
+        diff = X - means[k]
+        covs.append((R[:, k, None] * diff).T @ diff / nk[k])
+    covs = np.array(covs)
+    d = X.shape[1]
+    if covariance_type == "full":
+        cov = covs + reg * np.eye(d)
+    elif covariance_type == "tied":
+        cov = (covs * nk[:, None, None]).sum(0) / nk.sum() + reg * np.eye(d)
+    elif covariance_type == "diag":
+        cov = np.diagonal(covs, axis1=1, axis2=2) + reg
+    else:
+        cov = np.diagonal(covs, axis1=1, axis2=2).mean(1) + reg
+    return nk / nk.sum(), means, cov
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_m_step_matches_plain_weighted_moments(rng, covariance_type):
+    params = random_params(rng, K=3, d=4, covariance_type=covariance_type)
+    X, _ = sample_mixture(params, 200, rng)
+    w = rng.uniform(0.1, 3.0, size=200)
+    stats = suffstats(X, params, w)
+    new = m_step(stats, reg_covar=1e-3)
+    _, log_resp = e_step(X, params)
+    weights, means, cov = _reference_m_step(X, np.exp(log_resp), w, covariance_type, 1e-3)
+    np.testing.assert_allclose(new.weights, weights, rtol=1e-10)
+    np.testing.assert_allclose(new.means, means, rtol=1e-9, atol=1e-12)
+    got_cov = covariances_from_precisions_cholesky(new.precisions_cholesky, covariance_type)
+    np.testing.assert_allclose(got_cov, cov, rtol=1e-8, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), covariance_type=st.sampled_from(COV_TYPES))
+def test_statistics_add_up_under_any_chunking(data, covariance_type):
+    seed = data.draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    n = data.draw(st.integers(1, 60))
+    params = random_params(rng, K=3, d=3, covariance_type=covariance_type)
+    X = rng.normal(scale=3.0, size=(n, 3))
+    w = rng.uniform(0.0, 2.0, size=n)
+    whole = suffstats(X, params, w)
+    cuts = [0, *data.draw(chunkings(n)), n]
+    parts = [suffstats(X[a:b], params, w[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    total = sum(parts)
+    for name in ("n", "loglik", "nk", "sx", "sxx"):
+        np.testing.assert_allclose(
+            getattr(total, name), getattr(whole, name), rtol=1e-10, atol=1e-10, err_msg=name
+        )
+
+
+def test_statistics_refuse_different_centers(rng):
+    p1 = random_params(rng, K=2, d=2, covariance_type="full")
+    p2 = random_params(rng, K=2, d=2, covariance_type="full")
+    X = rng.normal(size=(10, 2))
+    with pytest.raises(ValueError, match="same centers"):
+        _ = suffstats(X, p1) + suffstats(X, p2)
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_lower_bound_never_decreases(rng, covariance_type):
+    truth = random_params(rng, K=4, d=3, covariance_type=covariance_type, spread=2.0)
+    X, _ = sample_mixture(truth, 400, rng)
+    start = random_params(rng, K=4, d=3, covariance_type=covariance_type, spread=1.0)
+    seen = []
+    result = run_em(
+        lambda p: suffstats(X, p), start, reg_covar=1e-6, tol=0.0, max_iter=40,
+        on_iter=lambda info: seen.append(info.lower_bound),
+    )
+    assert len(seen) == 40 == result.n_iter
+    assert np.all(np.diff(seen) >= -1e-9 * np.abs(seen[1:])), np.diff(seen).min()
+    assert not result.converged
+
+
+def test_em_converges_on_change_of_mean_loglik(rng):
+    truth = random_params(rng, K=2, d=2, covariance_type="full", spread=6.0)
+    X, _ = sample_mixture(truth, 300, rng)
+    result = run_em(lambda p: suffstats(X, p), truth, reg_covar=1e-6, tol=1e-4, max_iter=200)
+    assert result.converged
+    assert abs(result.lower_bounds[-1] - result.lower_bounds[-2]) < 1e-4
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_sample_covariance_matches_model(rng, covariance_type):
+    """Correlated components make a wrong Cholesky transpose visible."""
+    params = random_params(rng, K=2, d=4, covariance_type=covariance_type, spread=0.0)
+    params = Params(np.array([1.0, 0.0]), params.means, params.precisions_cholesky,
+                    covariance_type)  # all mass on component 0
+    X, labels = sample_mixture(params, 40_000, rng)
+    assert np.all(labels == 0)
+    want = _full_covariances(params)[0]
+    np.testing.assert_allclose(np.cov(X.T), want, atol=0.05 * np.abs(want).max())
+    np.testing.assert_allclose(X.mean(0), params.means[0], atol=0.05)
+
+
+def test_sample_is_shuffled_and_seeded(rng):
+    params = random_params(rng, K=3, d=2, covariance_type="full")
+    X1, y1 = sample_mixture(params, 300, np.random.default_rng(7))
+    X2, y2 = sample_mixture(params, 300, np.random.default_rng(7))
+    np.testing.assert_array_equal(X1, X2)
+    # grouped output would have at most K-1 label changes
+    assert np.count_nonzero(np.diff(y1)) > 10
+    assert np.bincount(y1, minlength=3).sum() == 300
