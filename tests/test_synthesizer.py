@@ -1,0 +1,205 @@
+"""The Synthesizer pipeline: selection, support, seeds, DataFrames, densities, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from mixsynth import Candidate, SelectionResult, Synthesizer
+
+
+def _blobs(rng: np.random.Generator, n: int = 300) -> np.ndarray:
+    """Three well separated correlated clusters in 3-D."""
+    centres = np.array([[0.0, 0.0, 0.0], [10.0, 10.0, 0.0], [0.0, 10.0, 10.0]])
+    A = np.array([[1.0, 0.6, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.5]])
+    labels = rng.integers(0, 3, size=n)
+    return centres[labels] + rng.normal(size=(n, 3)) @ A
+
+
+def test_bic_selects_the_true_number_of_clusters(rng):
+    X = _blobs(rng, 600)
+    s = Synthesizer(reduce=None, n_components=range(1, 7), random_state=0).fit(X)
+    assert isinstance(s.selection_, SelectionResult)
+    assert s.selection_.best.n_components == 3
+    assert s.mixture_.n_components == 3
+    assert len(s.selection_.candidates) == 6
+    assert s.selection_.best.score == s.selection_.scores.min()
+    json.dumps(s.selection_.to_dict())  # JSON-ready
+
+
+def test_aic_criterion_and_covariance_types(rng):
+    X = _blobs(rng, 300)
+    s = Synthesizer(
+        reduce=None, n_components=[1, 3], covariance_type=["full", "diag"], criterion="aic",
+        random_state=0,
+    ).fit(X)
+    kinds = {(c.n_components, c.covariance_type) for c in s.selection_.candidates}
+    assert kinds == {(1, "full"), (3, "full"), (1, "diag"), (3, "diag")}
+    assert all(isinstance(c, Candidate) for c in s.selection_.candidates)
+    best = s.selection_.best
+    assert best.score == best.aic == min(c.aic for c in s.selection_.candidates)
+
+
+def test_progress_called_per_candidate(rng):
+    calls = []
+    Synthesizer(n_components=[1, 2, 3], random_state=0).fit(
+        _blobs(rng), progress=lambda done, total, cand: calls.append((done, total, cand))
+    )
+    assert [(d, t) for d, t, _ in calls] == [(1, 3), (2, 3), (3, 3)]
+    assert [c.n_components for _, _, c in calls] == [1, 2, 3]
+
+
+def test_samples_respect_bounds_and_integers(rng):
+    X = np.c_[rng.integers(0, 17, size=(400, 3)).astype(float), rng.uniform(-1, 1, size=400)]
+    s = Synthesizer(n_components=4, random_state=0).fit(X)
+    np.testing.assert_array_equal(s.integer_columns_, [True, True, True, False])
+    S = s.sample(2000, random_state=1)
+    assert S.shape == (2000, 4)
+    assert S[:, :3].min() >= 0 and S[:, :3].max() <= 16
+    np.testing.assert_array_equal(S[:, :3], np.round(S[:, :3]))
+    assert S[:, 3].min() >= X[:, 3].min() and S[:, 3].max() <= X[:, 3].max()
+    # the last column is continuous: not rounded
+    assert np.any(S[:, 3] != np.round(S[:, 3]))
+
+
+def test_truncate_redraws_instead_of_clipping(rng):
+    X = rng.uniform(0.0, 1.0, size=(500, 2))
+    clip = Synthesizer(n_components=1, support="clip", random_state=0).fit(X)
+    trunc = Synthesizer(n_components=1, support="truncate", random_state=0).fit(X)
+    C = clip.sample(3000, random_state=2)
+    T = trunc.sample(3000, random_state=2)
+    assert T.shape == (3000, 2)
+    lo, hi = X.min(0), X.max(0)
+    assert np.all((T >= lo) & (T <= hi))
+    # clipping piles mass on the bounds; truncation does not
+    assert np.mean(np.any((C == lo) | (C == hi), axis=1)) > 0.05
+    assert np.mean(np.any((T == lo) | (T == hi), axis=1)) < 0.001
+
+
+def test_user_bounds(rng):
+    X = rng.normal(size=(300, 2))
+    s = Synthesizer(n_components=1, bounds=([-0.5, -np.inf], [0.5, np.inf]), random_state=0)
+    S = s.fit(X).sample(500, random_state=0)
+    assert S[:, 0].min() >= -0.5 and S[:, 0].max() <= 0.5
+    assert S[:, 1].min() < -0.5  # unbounded column untouched
+
+
+def test_sample_seed_semantics(rng):
+    s = Synthesizer(n_components=2, random_state=0).fit(_blobs(rng))
+    a, b = s.sample(50, random_state=3), s.sample(50, random_state=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(s.sample(50), s.sample(50))
+    assert s.sample(0).shape == (0, 3)
+    with pytest.raises(ValueError, match="non-negative"):
+        s.sample(-2)
+
+
+def test_rows_are_shuffled(rng):
+    X = np.r_[rng.normal(size=(200, 2)), rng.normal(loc=20.0, size=(200, 2))]
+    s = Synthesizer(reduce=None, n_components=2, random_state=0).fit(X)
+    S = s.sample(400, random_state=0)
+    side = S[:, 0] > 10
+    assert np.count_nonzero(np.diff(side.astype(int))) > 50
+
+
+def test_dataframe_in_dataframe_out(rng):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(
+        {
+            "age": rng.integers(18, 90, size=300),
+            "income": rng.lognormal(10, 0.5, size=300),
+            "flag": rng.integers(0, 2, size=300).astype(bool),
+        }
+    )
+    s = Synthesizer(n_components=2, random_state=0).fit(df)
+    out = s.sample(100, random_state=0)
+    assert list(out.columns) == ["age", "income", "flag"]
+    assert out["age"].dtype == df["age"].dtype
+    assert out["flag"].dtype == bool
+    assert out["income"].dtype == np.float64
+    assert out["age"].between(18, 89).all()
+    with pytest.raises(ValueError, match="feature names"):
+        s.score_samples(df.rename(columns={"age": "AGE"}))
+
+
+def test_constant_columns_reproduced_exactly(rng):
+    X = np.c_[rng.normal(size=(200, 2)), np.full(200, 7.25), rng.normal(size=200)]
+    with pytest.warns(UserWarning, match="constant"):
+        s = Synthesizer(n_components=2, random_state=0).fit(X)
+    S = s.sample(300, random_state=0)
+    np.testing.assert_array_equal(S[:, 2], 7.25)
+    assert np.all(np.isfinite(s.score_samples(X)))
+
+
+def test_all_rows_identical():
+    X = np.tile([1.0, -2.0, 3.5], (20, 1))
+    with pytest.warns(UserWarning, match="constant"):
+        s = Synthesizer(random_state=0).fit(X)
+    assert s.mixture_ is None
+    np.testing.assert_array_equal(s.sample(5, random_state=0), np.tile(X[0], (5, 1)))
+
+
+def test_collinear_and_wide_data(rng):
+    x1 = rng.normal(size=(50, 1))
+    X = np.c_[x1, 2 * x1, rng.normal(size=(50, 1))]
+    s = Synthesizer(n_components=2, random_state=0).fit(X)
+    assert s.whitener_.n_components_ <= 2
+    S = s.sample(100, random_state=0)
+    np.testing.assert_allclose(S[:, 1], 2 * S[:, 0], rtol=1e-6, atol=1e-6)
+    wide = rng.normal(size=(20, 60))
+    s = Synthesizer(n_components=[1, 2], random_state=0).fit(wide)
+    assert s.sample(10, random_state=0).shape == (10, 60)
+
+
+@pytest.mark.parametrize("offset, spread", [(1e12, 1.0), (0.0, 1e-200), (0.0, 1e200)])
+def test_extreme_scales(rng, offset, spread):
+    X = offset + spread * rng.normal(size=(200, 3))
+    s = Synthesizer(n_components=[1, 2], random_state=0).fit(X)
+    S = s.sample(200, random_state=0)
+    assert np.all(np.isfinite(S))
+    assert np.all((S >= X.min(0)) & (S <= X.max(0)))
+    # the spread survives: samples are not collapsed onto one value
+    assert np.all(np.std((S - offset) / spread, axis=0) > 0.3)
+
+
+def test_score_samples_is_the_original_space_density(rng):
+    """Nothing discarded, one Gaussian: the original-space density is the data's Gaussian."""
+    A = rng.normal(size=(3, 3))
+    X = rng.normal(size=(500, 3)) @ A + [5.0, -3.0, 100.0]
+    s = Synthesizer(reduce=None, n_components=1, random_state=0).fit(X)
+    mix = s.mixture_
+    mean = s.whitener_.inverse_transform(mix.means_)[0]
+    # map the whitened covariance back: x = W^+ z + mu, so cov_x = J cov_z J^T
+    J = s.whitener_.inverse_transform(np.eye(3)) - s.whitener_.inverse_transform(np.zeros((1, 3)))
+    cov = J.T @ mix.covariances_[0] @ J
+    want = multivariate_normal(mean, cov).logpdf(X)
+    np.testing.assert_allclose(s.score_samples(X), want, rtol=1e-8)
+
+
+def test_bad_inputs(rng):
+    X = rng.normal(size=(30, 3))
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match="column 1, first at row 4"):
+        Synthesizer().fit(X)
+    with pytest.raises(ValueError, match="support"):
+        Synthesizer(support="wrap").fit(rng.normal(size=(30, 3)))
+    with pytest.raises(ValueError, match="distinct rows"):
+        Synthesizer(n_components=5).fit(np.repeat([[0.0, 1.0], [1.0, 0.0]], 10, axis=0))
+    with pytest.raises(ValueError, match="1 sample"):
+        Synthesizer().fit(np.ones((1, 3)))
+    s = Synthesizer(n_components=1, random_state=0).fit(rng.normal(size=(30, 3)))
+    with pytest.raises(ValueError, match="X has 2 features, but Synthesizer is expecting 3"):
+        s.score_samples(rng.normal(size=(4, 2)))
+
+
+def test_automatic_selection_caps_k_at_distinct_rows():
+    X = np.repeat(np.array([[0.0, 1.0], [1.0, 0.0], [3.0, 3.0]]), 30, axis=0)
+    X = X + np.repeat(np.arange(3)[:, None] * 0.0, 30, axis=0)
+    s = Synthesizer(random_state=0).fit(X)
+    assert max(c.n_components for c in s.selection_.candidates) <= 3
+    with pytest.warns(UserWarning, match="Dropped candidates"):
+        s = Synthesizer(n_components=[1, 2, 8], random_state=0).fit(X)
+    assert [c.n_components for c in s.selection_.candidates] == [1, 2]
