@@ -21,7 +21,9 @@ def _blobs(rng: np.random.Generator, n: int = 300) -> np.ndarray:
 
 def test_bic_selects_the_true_number_of_clusters(rng):
     X = _blobs(rng, 600)
-    s = Synthesizer(reduce=None, n_components=range(1, 7), random_state=0).fit(X)
+    s = Synthesizer(
+        reduce=None, n_components=range(1, 7), criterion="bic", reg_covar=1e-6, random_state=0
+    ).fit(X)
     assert isinstance(s.selection_, SelectionResult)
     assert s.selection_.best.n_components == 3
     assert s.mixture_.n_components == 3
@@ -34,7 +36,7 @@ def test_aic_criterion_and_covariance_types(rng):
     X = _blobs(rng, 300)
     s = Synthesizer(
         reduce=None, n_components=[1, 3], covariance_type=["full", "diag"], criterion="aic",
-        random_state=0,
+        reg_covar=1e-6, random_state=0,
     ).fit(X)
     kinds = {(c.n_components, c.covariance_type) for c in s.selection_.candidates}
     assert kinds == {(1, "full"), (3, "full"), (1, "diag"), (3, "diag")}
@@ -45,7 +47,7 @@ def test_aic_criterion_and_covariance_types(rng):
 
 def test_progress_called_per_candidate(rng):
     calls = []
-    Synthesizer(n_components=[1, 2, 3], random_state=0).fit(
+    Synthesizer(n_components=[1, 2, 3], criterion="bic", reg_covar=1e-6, random_state=0).fit(
         _blobs(rng), progress=lambda done, total, cand: calls.append((done, total, cand))
     )
     assert [(d, t) for d, t, _ in calls] == [(1, 3), (2, 3), (3, 3)]
@@ -201,5 +203,88 @@ def test_automatic_selection_caps_k_at_distinct_rows():
     s = Synthesizer(random_state=0).fit(X)
     assert max(c.n_components for c in s.selection_.candidates) <= 3
     with pytest.warns(UserWarning, match="Dropped candidates"):
-        s = Synthesizer(n_components=[1, 2, 8], random_state=0).fit(X)
+        s = Synthesizer(n_components=[1, 2, 8], criterion="bic", random_state=0).fit(X)
+    assert len({c.reg_covar for c in s.selection_.candidates}) == 4  # the default reg grid
+    s = Synthesizer(n_components=[1, 2, 8], criterion="bic", reg_covar=1e-6, random_state=0)
+    with pytest.warns(UserWarning, match="Dropped candidates"):
+        s.fit(X)
     assert [c.n_components for c in s.selection_.candidates] == [1, 2]
+
+
+# ------------------------------------------------------------------ held-out selection
+
+
+def test_heldout_is_the_default_and_finds_the_clusters(rng):
+    X = _blobs(rng, 600)
+    s = Synthesizer(reduce=None, n_components=range(1, 6), reg_covar=1e-6, random_state=0)
+    s.fit(X)
+    res = s.selection_
+    assert res.criterion == "heldout" and res.higher_is_better and res.n_folds == 5
+    assert res.best.n_components == 3
+    assert res.best.score == max(c.score for c in res.candidates if not c.abandoned)
+    assert all(len(c.fold_scores) == 5 for c in res.candidates if not c.abandoned)
+    # the score is an original-space held-out log-likelihood: close to the refit's own
+    assert abs(res.best.score - s.score(X)) < 0.5
+    text = res.format_table()
+    assert "CV loglik" in text and " *" in text
+    rows = res.table()
+    assert sum(r["best"] for r in rows) == 1
+    json.dumps(res.to_dict())
+    assert type(res).from_dict(json.loads(json.dumps(res.to_dict()))) == res
+
+
+def test_hopeless_candidates_are_abandoned(rng):
+    X = _blobs(rng, 300)
+    s = Synthesizer(reduce=None, n_components=[3, 1], reg_covar=1e-6, random_state=0).fit(X)
+    by_k = {c.n_components: c for c in s.selection_.candidates}
+    assert not by_k[1].abandoned  # K=1 runs first (ascending), before any reference exists
+    s2 = Synthesizer(reduce=None, n_components=3, reg_covar=[1e-6, 50.0], random_state=0)
+    s2.fit(X)
+    by_reg = {c.reg_covar: c for c in s2.selection_.candidates}
+    assert by_reg[50.0].abandoned and len(by_reg[50.0].fold_scores) < 5
+    assert s2.selection_.best.reg_covar == 1e-6
+
+
+def test_coarse_to_fine_finds_the_grid_optimum_with_fewer_fits(rng):
+    X = _blobs(rng, 400)
+    kw = dict(reduce=None, n_components=range(1, 21), criterion="bic", reg_covar=1e-6,
+              random_state=0)
+    grid = Synthesizer(search="grid", **kw).fit(X).selection_
+    auto = Synthesizer(search="auto", **kw).fit(X).selection_
+    assert len(auto.candidates) < len(grid.candidates) == 20
+    assert auto.best.n_components == grid.best.n_components == 3
+    assert any("skipped" in note for note in auto.notes)
+
+
+def test_one_standard_error_rule_prefers_simpler(rng):
+    X = _blobs(rng, 400)
+    kw = dict(reduce=None, n_components=range(2, 7), reg_covar=1e-6, random_state=0)
+    plain = Synthesizer(**kw).fit(X).selection_
+    simple = Synthesizer(one_se=True, **kw).fit(X).selection_
+    assert simple.one_se
+    assert simple.best.n_parameters <= plain.best.n_parameters
+    assert simple.best.score >= plain.best.score - plain.best.score_se
+
+
+def test_parallel_sweep_equals_sequential(rng):
+    X = _blobs(rng, 300)
+    kw = dict(reduce=None, n_components=[1, 2, 3], reg_covar=1e-6, random_state=4)
+    seq = Synthesizer(n_jobs=1, **kw).fit(X)
+    par = Synthesizer(n_jobs=2, **kw).fit(X)
+    np.testing.assert_allclose(seq.selection_.scores, par.selection_.scores, rtol=1e-10)
+    np.testing.assert_array_equal(seq.sample(20, random_state=0), par.sample(20, random_state=0))
+
+
+def test_folds_refit_the_whitener_without_leakage(rng):
+    from mixsynth.selection import make_folds
+    from mixsynth.whitening import Whitener
+
+    X = rng.normal(size=(50, 3)) + [0.0, 5.0, -5.0]
+    X[:10] += 100.0  # rows that move the mean a lot when they are in the training part
+    folds, splits = make_folds(X, Whitener(None, whiten=False, scale="none"), 5, 0)
+    for fold, (train, val) in zip(folds, splits, strict=True):
+        assert set(train).isdisjoint(val)
+        # centred on the training rows' mean, not the full data's
+        np.testing.assert_allclose(fold.Z_train.mean(axis=0), 0.0, atol=1e-9)
+    with pytest.raises(ValueError, match="folds"):
+        make_folds(X[:3], Whitener(), 5, 0)

@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import nullcontext
 from numbers import Integral, Real
 from typing import Any
 
@@ -24,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from mixsynth.core import (
     IterationInfo,
@@ -51,6 +53,10 @@ Array = NDArray[np.float64]
 
 #: Working memory of one chunk's E-step temporaries.
 CHUNK_BYTES = 128 * 2**20
+#: Below this many multiply-adds per EM iteration a fit runs on one BLAS/OpenMP thread: threads
+#: only add overhead at that size, and on a busy machine oversubscription made small fits (and
+#: scikit-learn's KMeans initialisation) 10-45x slower here.
+SINGLE_THREAD_FLOPS = 3e8
 #: The packed outer products of the data are cached across EM iterations (and restarts) when
 #: they fit in this many bytes; otherwise they are recomputed chunk by chunk.
 PACKED_CACHE_BYTES = 512 * 2**20
@@ -200,7 +206,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        self._fit(X, sample_weight)
+        n, d = np.shape(X)[0], np.shape(X)[1] if np.ndim(X) == 2 else 1
+        small = n * self.n_components * d * d < SINGLE_THREAD_FLOPS
+        with threadpool_limits(limits=1) if small else nullcontext():
+            self._fit(X, sample_weight)
         return self
 
     def fit_predict(

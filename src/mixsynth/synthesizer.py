@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from mixsynth.seeding import SeedLike, as_generator
-from mixsynth.selection import Candidate, candidate_grid, select
+from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
@@ -52,14 +52,29 @@ class Synthesizer(BaseEstimator):
         distinct rows).
     covariance_type : str or sequence of str, default="full"
         Candidate covariance types.
-    criterion : {"bic", "aic"}, default="bic"
-        Information criterion on the whitened training data (lower is better).
+    criterion : {"heldout", "bic", "aic"}, default="heldout"
+        ``"heldout"``: ``cv``-fold cross-validated mean log-likelihood of held-out rows in the
+        original data space, the whitener refitted inside each fold (higher is better).
+        ``"bic"`` / ``"aic"``: information criteria on the whitened training data (lower is
+        better); AIC is the textbook recipe and overfits mixtures with many components.
+    cv : int, default=5
+        Folds of the held-out criterion.
+    search : {"auto", "grid"}, default="auto"
+        ``"auto"`` searches many values of K coarse to fine; ``"grid"`` tries them all.
+    one_se : bool, default=False
+        Held-out: choose the simplest candidate within one standard error of the best.
+    n_jobs : int, optional
+        Worker processes for the candidates (``-1``: one per core), one BLAS thread each.
     support : {"clip", "truncate"} or None, default="clip"
         ``"clip"`` clips samples to the observed bounds, ``"truncate"`` redraws rows outside
         them; both round integer-valued columns. ``None`` returns raw draws.
     bounds : tuple of array-like (lower, upper), optional
         Per-column bounds to use instead of the observed ones (``±inf`` for unbounded).
-    reg_covar, tol, max_iter, n_init, init_params
+    reg_covar : float or sequence of float, default=(1e-6, 1e-3, 1e-2, 1e-1)
+        Candidate covariance regularisations, in whitened units (a fraction of unit variance).
+        Regularisation matters for generalisation: on digits, full K=20 went from -125 to -100
+        held-out log-likelihood per row as it rose from 1e-6 to 0.1.
+    tol, max_iter, n_init, init_params
         Passed to every :class:`GaussianMixture`.
     random_state : None, int or Generator
         Seeds the selection and the final fit.
@@ -86,10 +101,14 @@ class Synthesizer(BaseEstimator):
         scale: Literal["std", "none"] = "std",
         n_components: int | Iterable[int] | None = None,
         covariance_type: str | Sequence[str] = "full",
-        criterion: str = "bic",
+        criterion: str = "heldout",
+        cv: int = 5,
+        search: str = "auto",
+        one_se: bool = False,
+        n_jobs: int | None = None,
         support: str | None = "clip",
         bounds: tuple[ArrayLike, ArrayLike] | None = None,
-        reg_covar: float = 1e-6,
+        reg_covar: float | Sequence[float] = (1e-6, 1e-3, 1e-2, 1e-1),
         tol: float = 1e-3,
         max_iter: int = 100,
         n_init: int = 1,
@@ -102,6 +121,10 @@ class Synthesizer(BaseEstimator):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
+        self.cv = cv
+        self.search = search
+        self.one_se = one_se
+        self.n_jobs = n_jobs
         self.support = support
         self.bounds = bounds
         self.reg_covar = reg_covar
@@ -148,17 +171,23 @@ class Synthesizer(BaseEstimator):
         self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xv)
         Z = self.whitener_.transform(Xv)
         mixture_params = dict(
-            reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
-            n_init=self.n_init, init_params=self.init_params,
+            tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
+            init_params=self.init_params,
         )
         if Z.shape[1] == 0:  # every column constant: the data is one point
             self.mixture_, self.selection_ = None, None
             return self
         grid = self._grid(Z)
-        self.selection_, self.mixture_ = select(
-            Z, grid, criterion=self.criterion, random_state=self.random_state,
-            mixture_params=mixture_params, progress=progress,
+        heldout = self.criterion == "heldout"
+        folds = make_folds(Xv, self.whitener_, self.cv, self.random_state)[0] if heldout else ()
+        self.selection_, mixture = select(
+            grid, criterion=self.criterion, random_state=self.random_state,
+            mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
+            search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
         )
+        if mixture is None:  # held-out: the winner is refitted on every row
+            mixture = refit_best(Z, self.selection_, self.random_state, mixture_params)
+        self.mixture_ = mixture
         if not self.mixture_.converged_:
             warnings.warn(
                 f"The selected mixture (K={self.mixture_.n_components}) did not converge in "
@@ -190,16 +219,19 @@ class Synthesizer(BaseEstimator):
 
     def _grid(self, Z: Array) -> list[tuple[int, str]]:
         n_distinct = len(np.unique(Z, axis=0))
+        if self.criterion == "heldout":
+            # every training fold must hold K distinct rows
+            n_distinct = min(n_distinct, n_distinct * (self.cv - 1) // self.cv)
         if self.n_components is None:
             ks = [k for k in DEFAULT_CANDIDATES if k <= n_distinct]
-            return candidate_grid(ks, self.covariance_type)
+            return candidate_grid(ks, self.covariance_type, self.reg_covar)
         if isinstance(self.n_components, (int, np.integer)):
             if self.n_components > n_distinct:
                 raise ValueError(
                     f"n_components={self.n_components} is larger than the number of distinct "
                     f"rows ({n_distinct}); decrease n_components."
                 )
-            return candidate_grid(self.n_components, self.covariance_type)
+            return candidate_grid(self.n_components, self.covariance_type, self.reg_covar)
         ks = [int(k) for k in self.n_components]
         kept = [k for k in ks if k <= n_distinct]
         if not kept:
@@ -213,7 +245,7 @@ class Synthesizer(BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        return candidate_grid(kept, self.covariance_type)
+        return candidate_grid(kept, self.covariance_type, self.reg_covar)
 
     # ---------------------------------------------------------------- sampling
 
