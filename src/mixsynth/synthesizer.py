@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from mixsynth.seeding import SeedLike, as_generator
+from mixsynth.conditional import condition, full_covariances
+from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
 from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
@@ -148,8 +150,9 @@ class Synthesizer(BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-        y : None
-            Reserved for class-conditional fitting (not available yet).
+        y : array-like of shape (n_samples,), optional
+            Class labels: one model is selected and fitted per class (class-conditional), and
+            :meth:`sample` then returns ``(X, y)``.
         progress : callable, optional
             ``progress(done, total, candidate)`` after each candidate of the sweep.
 
@@ -157,15 +160,13 @@ class Synthesizer(BaseEstimator):
         -------
         self : Synthesizer
         """
-        if y is not None:
-            raise NotImplementedError(
-                "Class-conditional fitting (fit(X, y)) is not available in this version; "
-                "fit one Synthesizer per class."
-            )
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
+        if y is not None:
+            return self._fit_classes(Xv, y, progress)
+        self.classes_: NDArray[Any] | None = None
         self._fit_support(Xv)
 
         self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xv)
@@ -197,6 +198,39 @@ class Synthesizer(BaseEstimator):
             )
         return self
 
+    def _fit_classes(
+        self, X: Array, y: ArrayLike, progress: Callable[[int, int, Candidate], None] | None
+    ) -> Synthesizer:
+        """One synthesizer per class, each with its own selection; seeds keyed by class index."""
+        labels = column_or_1d(y, warn=True)
+        if labels.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y has {labels.shape[0]} labels but X has {X.shape[0]} rows; they must match."
+            )
+        classes, counts = np.unique(labels, return_counts=True)
+        need = max(2, self.cv if self.criterion == "heldout" else 2)
+        small = [(c, n) for c, n in zip(classes, counts, strict=True) if n < need]
+        if small:
+            shown = ", ".join(f"{_plain(c)!r} ({n} rows)" for c, n in small[:5])
+            raise ValueError(
+                f"Every class needs at least {need} rows to be fitted on its own; too few: "
+                f"{shown}. Merge or drop those classes, or use criterion='bic'."
+            )
+        seeds = spawn_seeds(self.random_state, len(classes))
+        models = []
+        for c, seed in zip(classes, seeds, strict=True):
+            sub = clone(self).set_params(random_state=seed)
+            sub.fit(X[labels == c], progress=progress)
+            models.append(sub)
+        self.classes_ = classes
+        self.class_priors_ = counts / counts.sum()
+        self.class_models_ = tuple(models)
+        self.whitener_, self.mixture_, self.selection_ = None, None, None
+        self.lower_bounds_ = np.min([m.lower_bounds_ for m in models], axis=0)
+        self.upper_bounds_ = np.max([m.upper_bounds_ for m in models], axis=0)
+        self.integer_columns_ = np.all([m.integer_columns_ for m in models], axis=0)
+        return self
+
     def _remember_columns(self, X: Any) -> None:
         """Column dtypes of a DataFrame, to return samples in kind."""
         self._columns = None
@@ -217,7 +251,7 @@ class Synthesizer(BaseEstimator):
             self.lower_bounds_, self.upper_bounds_ = lo, hi
         self.integer_columns_ = np.all(X == np.round(X), axis=0)
 
-    def _grid(self, Z: Array) -> list[tuple[int, str]]:
+    def _grid(self, Z: Array) -> list[tuple[int, str, float]]:
         n_distinct = len(np.unique(Z, axis=0))
         if self.criterion == "heldout":
             # every training fold must hold K distinct rows
@@ -249,8 +283,19 @@ class Synthesizer(BaseEstimator):
 
     # ---------------------------------------------------------------- sampling
 
-    def sample(self, n: int, random_state: SeedLike = None) -> Any:
+    def sample(
+        self,
+        n: int,
+        random_state: SeedLike = None,
+        *,
+        given: Mapping[Any, float] | None = None,
+        y: Any = None,
+    ) -> Any:
         """Generate ``n`` new rows in the original space, in random order.
+
+        Rows are drawn from exactly the density :meth:`score_samples` evaluates: the mixture in
+        whitened space mapped back, plus the probabilistic-PCA residual in the discarded
+        directions; then the support is applied (``support``).
 
         Parameters
         ----------
@@ -258,51 +303,199 @@ class Synthesizer(BaseEstimator):
             Number of rows (0 gives an empty table with the right columns).
         random_state : None, int, Generator or SeedSequence
             Per-call seed: the same seed gives the same rows; ``None`` gives fresh rows.
+        given : mapping, optional
+            ``{column: value}`` (column names for a synthesizer fitted on a DataFrame, integer
+            positions otherwise): the other columns are drawn from the model's exact conditional
+            distribution given these values, which are returned exactly.
+        y : label, optional
+            Class-conditional synthesizers only: draw rows of this class. Without it, labels are
+            drawn in the training class proportions.
 
         Returns
         -------
-        ndarray of shape (n, n_features), or a DataFrame with the fitted columns and dtypes
-        when the synthesizer was fitted on one.
+        X : ndarray of shape (n, n_features), or a DataFrame with the fitted columns and dtypes
+            when the synthesizer was fitted on one.
+        y : ndarray of shape (n,)
+            Only for a class-conditional synthesizer (fitted with ``y``): the rows' labels.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "integer_columns_")
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
         rng = as_generator(random_state)
+        fixed = self._resolve_given(given)
+        if self.classes_ is None:
+            if y is not None:
+                raise ValueError(
+                    "y= is for class-conditional synthesizers; fit with fit(X, y) first."
+                )
+            return self._wrap(self._sample_array(int(n), rng, fixed))
+        if y is not None:
+            matches = np.flatnonzero(self.classes_ == y)
+            if len(matches) == 0:
+                known = [_plain(c) for c in self.classes_]
+                raise ValueError(f"Unknown class {_plain(y)!r}; known classes: {known}.")
+            counts = np.zeros(len(self.classes_), dtype=np.int64)
+            counts[matches[0]] = n
+        else:
+            counts = rng.multinomial(int(n), self.class_priors_)
+        children = rng.spawn(len(self.classes_))
+        parts = [
+            m._sample_array(int(c), g, fixed)
+            for m, c, g in zip(self.class_models_, counts, children, strict=True)
+        ]
+        X = np.concatenate(parts) if parts else np.empty((0, self.n_features_in_))
+        labels = np.repeat(self.classes_, counts)
+        order = rng.permutation(int(n))
+        return self._wrap(X[order]), labels[order]
+
+    def _resolve_given(self, given: Mapping[Any, float] | None) -> dict[int, float]:
+        """``{position: value}`` from user keys (names for DataFrames, positions otherwise)."""
+        if not given:
+            return {}
+        out: dict[int, float] = {}
+        for key, value in given.items():
+            if self._columns is not None:
+                if key not in self._columns:
+                    raise ValueError(
+                        f"Unknown column {key!r} in given=; columns are {self._columns}."
+                    )
+                j = self._columns.index(key)
+            else:
+                if not isinstance(key, (int, np.integer)) or not 0 <= key < self.n_features_in_:
+                    raise ValueError(
+                        f"given= keys are column positions 0..{self.n_features_in_ - 1} for a "
+                        f"synthesizer fitted on an array; got {key!r}."
+                    )
+                j = int(key)
+            v = float(value)
+            if not np.isfinite(v):
+                raise ValueError(f"given value for column {key!r} must be finite, got {value!r}.")
+            out[j] = v
+        return out
+
+    def _sample_array(self, n: int, rng: np.random.Generator, fixed: dict[int, float]) -> Array:
+        """Rows in the original space with the support applied (no DataFrame wrapping)."""
+        draw = self._sampler(fixed)
         if self.support == "truncate":
-            X = self._sample_truncated(int(n), rng)
-        else:
-            X = self._apply_support(self._draw(int(n), rng))
-        return self._wrap(X)
+            return self._sample_truncated(n, rng, draw, fixed)
+        return self._apply_support(draw(n, rng), fixed)
 
-    def _draw(self, n: int, rng: np.random.Generator) -> Array:
-        if self.mixture_ is None:
-            Z = np.zeros((n, 0))
-        else:
-            Z = self.mixture_.sample(n, random_state=rng)[0]
-        return self.whitener_.inverse_transform(Z)
+    def _sampler(self, fixed: dict[int, float]) -> Callable[[int, np.random.Generator], Array]:
+        """A function drawing raw rows (before the support) given the fixed columns."""
+        w = self.whitener_
+        const = w.constant_mask_
+        for j, v in fixed.items():
+            if const[j] and v != w.mean_[j]:
+                raise ValueError(
+                    f"Column {self._column_name(j)} is constant ({w.mean_[j]!r}) in the training "
+                    f"data; the model gives no probability to {v!r}."
+                )
+        free_fixed = [j for j in fixed if not const[j]]
+        if not free_fixed or self.mixture_ is None:
+            def draw_plain(n: int, rng: np.random.Generator) -> Array:
+                Z = (
+                    np.zeros((n, 0)) if self.mixture_ is None
+                    else self.mixture_.sample(n, random_state=rng)[0]
+                )
+                X = w.inverse_transform(Z) + self._residual_noise(n, rng)
+                for j, v in fixed.items():
+                    X[:, j] = v
+                return X
 
-    def _round(self, X: Array) -> Array:
+            return draw_plain
+        weights, means, covs, cols = self._data_space_mixture()
+        pos = {c: i for i, c in enumerate(cols)}
+        given_idx = np.array([pos[j] for j in free_fixed])
+        values = np.array([fixed[j] for j in free_fixed])
+        cond = condition(weights, means, covs, given_idx, values)
+        free_cols = np.setdiff1d(np.arange(len(cols)), given_idx)
+
+        def draw_conditional(n: int, rng: np.random.Generator) -> Array:
+            X = np.empty((n, self.n_features_in_))
+            X[:, const] = w.constant_values_
+            X[:, cols[free_cols]] = cond.sample(n, rng)
+            for j, v in fixed.items():
+                X[:, j] = v
+            return X
+
+        return draw_conditional
+
+    def _column_name(self, j: int) -> str:
+        return repr(self._columns[j]) if self._columns is not None else str(j)
+
+    def _residual_noise(self, n: int, rng: np.random.Generator) -> Array:
+        """Probabilistic-PCA noise in the discarded directions, in the original columns."""
+        w = self.whitener_
+        noise = np.zeros((n, self.n_features_in_))
+        varying = ~w.constant_mask_
+        d_var = int(varying.sum())
+        if w.noise_variance_ <= 0.0 or d_var <= w.n_components_:
+            return noise
+        V = w.components_[:, varying]
+        E = rng.standard_normal((n, d_var)) * np.sqrt(w.noise_variance_)
+        E -= (E @ V.T) @ V  # project on the discarded directions
+        noise[:, varying] = E * w.scale_[varying]
+        return noise
+
+    def _data_space_mixture(self) -> tuple[Array, Array, Array, NDArray[np.intp]]:
+        """The mixture over the non-constant columns: ``N(A mu_k + b, A S_k A^T + N)``.
+
+        Returns weights (K,), means (K, d'), covariances (K, d', d') and the positions of the
+        d' non-constant columns.
+        """
+        w, gm = self.whitener_, self.mixture_
+        assert gm is not None
+        cols = np.flatnonzero(~w.constant_mask_)
+        scale = w.scale_[cols]
+        C = w.components_[:, cols]  # (k, d')
+        load = np.sqrt(w.explained_variance_) if w.whiten else np.ones(C.shape[0])
+        A = (C * load[:, None]).T * scale[:, None]  # x' = A z + b
+        b = w.mean_[cols]
+        k = C.shape[0]
+        S = full_covariances(gm.covariances_, gm.covariance_type, gm.n_components, k)
+        covs = A @ S @ A.T
+        if w.noise_variance_ > 0 and len(cols) > k:
+            P = np.eye(len(cols)) - C.T @ C
+            covs = covs + w.noise_variance_ * (scale[:, None] * P * scale[None, :])
+        means = gm.means_ @ A.T + b
+        return gm.weights_, means, covs, cols
+
+    def _round(self, X: Array, free: NDArray[np.bool_]) -> Array:
         if self.support is not None:
-            X[:, self.integer_columns_] = np.round(X[:, self.integer_columns_])
+            cols = self.integer_columns_ & free
+            X[:, cols] = np.round(X[:, cols])
         return X
 
-    def _apply_support(self, X: Array) -> Array:
-        X = self._round(X)
+    def _free_mask(self, fixed: dict[int, float]) -> NDArray[np.bool_]:
+        free = np.ones(self.n_features_in_, dtype=bool)
+        free[list(fixed)] = False
+        return free
+
+    def _apply_support(self, X: Array, fixed: dict[int, float]) -> Array:
+        free = self._free_mask(fixed)
+        X = self._round(X, free)
         if self.support is not None:
-            np.clip(X, self.lower_bounds_, self.upper_bounds_, out=X)
+            X[:, free] = np.clip(
+                X[:, free], self.lower_bounds_[free], self.upper_bounds_[free]
+            )
         return X
 
-    def _in_bounds(self, X: Array) -> NDArray[np.bool_]:
-        return np.all((X >= self.lower_bounds_) & (X <= self.upper_bounds_), axis=1)
-
-    def _sample_truncated(self, n: int, rng: np.random.Generator) -> Array:
+    def _sample_truncated(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        draw: Callable[[int, np.random.Generator], Array],
+        fixed: dict[int, float],
+    ) -> Array:
         """Rejection sampling: redraw rows outside the bounds until ``n`` are inside."""
+        free = self._free_mask(fixed)
+        lo, hi = self.lower_bounds_[free], self.upper_bounds_[free]
         kept: list[Array] = []
         have, drawn = 0, 0
         batch = max(n, 64)
         while have < n:
-            X = self._round(self._draw(batch, rng))
-            ok = X[self._in_bounds(X)]
+            X = self._round(draw(batch, rng), free)
+            ok = X[np.all((X[:, free] >= lo) & (X[:, free] <= hi), axis=1)]
             kept.append(ok)
             have += len(ok)
             drawn += batch
@@ -341,19 +534,29 @@ class Synthesizer(BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "integer_columns_")
         Xv = check_input(X, estimator=self, reset=False)
+        if self.classes_ is not None:  # log sum_c pi_c p(x | c)
+            per_class = np.stack([m.score_samples(Xv) for m in self.class_models_], axis=1)
+            return logsumexp(per_class + np.log(self.class_priors_), axis=1)
         residual = self.whitener_.residual_log_density(Xv)
         if self.mixture_ is None:
             return residual
         return self.mixture_.score_samples(self.whitener_.transform(Xv)) + residual
 
-    def score(self, X: ArrayLike, y: None = None) -> float:
+    def score(self, X: ArrayLike, y: Any = None) -> float:
         """Mean log-density per row in the original space."""
         return float(np.mean(self.score_samples(X)))
 
     @property
     def n_parameters_(self) -> int:
         """Free parameters of the selected mixture."""
-        check_is_fitted(self)
+        check_is_fitted(self, "integer_columns_")
+        if self.classes_ is not None:
+            return sum(m.n_parameters_ for m in self.class_models_) + len(self.classes_) - 1
         return 0 if self.mixture_ is None else self.mixture_._n_parameters()
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, for messages (``'a'`` rather than ``np.str_('a')``)."""
+    return value.item() if isinstance(value, np.generic) else value
