@@ -29,8 +29,8 @@ def test_import_mixsynth_is_light():
 
 def test_public_names():
     assert sorted(mixsynth.__all__) == sorted(
-        ["Candidate", "GaussianMixture", "SelectionResult", "Synthesizer", "Whitener",
-         "__version__"]
+        ["Candidate", "GaussianMixture", "QualityReport", "SelectionResult", "Synthesizer",
+         "Whitener", "__version__", "evaluate"]
     )
     for name in mixsynth.__all__:
         assert getattr(mixsynth, name) is not None

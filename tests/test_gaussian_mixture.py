@@ -191,7 +191,7 @@ def test_nonfinite_at_score_names_dataframe_column():
 
 
 def test_complex_rejected():
-    with pytest.raises(ValueError, match="[Cc]omplex"):
+    with pytest.raises(ValueError, match=r"[Cc]omplex"):
         GaussianMixture().fit(np.ones((5, 2)) * 1j)
 
 
@@ -211,7 +211,7 @@ def test_degenerate_shapes(X, message):
 
 def test_feature_count_mismatch(rng):
     gm = GaussianMixture().fit(rng.normal(size=(20, 4)))
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 4"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but GaussianMixture is expecting 4"):
         gm.score_samples(rng.normal(size=(5, 3)))
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mixsynth._version import __version__
 
 if TYPE_CHECKING:
+    from mixsynth.evaluation import QualityReport, evaluate
     from mixsynth.gaussian_mixture import GaussianMixture
     from mixsynth.selection import Candidate, SelectionResult
     from mixsynth.synthesizer import Synthesizer
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Candidate",
     "GaussianMixture",
+    "QualityReport",
     "SelectionResult",
     "Synthesizer",
     "Whitener",
     "__version__",
+    "evaluate",
 ]
 
 _LAZY = {
@@ -32,6 +35,8 @@ _LAZY = {
     "Synthesizer": "mixsynth.synthesizer",
     "SelectionResult": "mixsynth.selection",
     "Candidate": "mixsynth.selection",
+    "evaluate": "mixsynth.evaluation",
+    "QualityReport": "mixsynth.evaluation",
 }
 
 

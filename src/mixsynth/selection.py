@@ -361,9 +361,18 @@ def _evaluate(
 
 
 def make_folds(
-    X: Array, whitener: Whitener, n_folds: int, seed: SeedLike
+    X: Array,
+    whitener: Whitener,
+    n_folds: int,
+    seed: SeedLike,
+    *,
+    log_jacobian: Array | None = None,
 ) -> tuple[list[_Fold], list[tuple[NDArray[np.intp], NDArray[np.intp]]]]:
-    """Whitened folds: a fresh clone of ``whitener`` is fitted on each fold's training rows."""
+    """Whitened folds: a fresh clone of ``whitener`` is fitted on each fold's training rows.
+
+    ``log_jacobian`` (per row) is added to the held-out residual density when ``X`` is itself
+    a transform of the data (the support transform), so scores stay in the original space.
+    """
     if n_folds < 2:
         raise ValueError(f"cv must be >= 2 folds, got {n_folds}.")
     if X.shape[0] < n_folds:
@@ -379,9 +388,10 @@ def make_folds(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # constant columns: said once, at fit
             w.fit(X[train])
-        folds.append(
-            _Fold(w.transform(X[train]), w.transform(X[val]), w.residual_log_density(X[val]))
-        )
+        residual = w.residual_log_density(X[val])
+        if log_jacobian is not None:
+            residual = residual + log_jacobian[val]
+        folds.append(_Fold(w.transform(X[train]), w.transform(X[val]), residual))
     return folds, splits
 
 

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
 from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
+from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
@@ -70,6 +71,10 @@ class Synthesizer(BaseEstimator):
     support : {"clip", "truncate"} or None, default="clip"
         ``"clip"`` clips samples to the observed bounds, ``"truncate"`` redraws rows outside
         them; both round integer-valued columns. ``None`` returns raw draws.
+    support_transform : {"logit"} or None, default=None
+        ``"logit"``: before whitening, dequantise integer columns and map columns with finite
+        bounds to the real line (:class:`~mixsynth.support.SupportTransform`), so samples
+        respect the bounds by construction instead of by clipping.
     bounds : tuple of array-like (lower, upper), optional
         Per-column bounds to use instead of the observed ones (``±inf`` for unbounded).
     reg_covar : float or sequence of float, default=(1e-6, 1e-3, 1e-2, 1e-1)
@@ -95,6 +100,10 @@ class Synthesizer(BaseEstimator):
         When fitted on a DataFrame with string column names.
     """
 
+    lower_bounds_: Array
+    upper_bounds_: Array
+    integer_columns_: NDArray[np.bool_]
+
     def __init__(
         self,
         *,
@@ -109,6 +118,7 @@ class Synthesizer(BaseEstimator):
         one_se: bool = False,
         n_jobs: int | None = None,
         support: str | None = "clip",
+        support_transform: str | None = None,
         bounds: tuple[ArrayLike, ArrayLike] | None = None,
         reg_covar: float | Sequence[float] = (1e-6, 1e-3, 1e-2, 1e-1),
         tol: float = 1e-3,
@@ -128,6 +138,7 @@ class Synthesizer(BaseEstimator):
         self.one_se = one_se
         self.n_jobs = n_jobs
         self.support = support
+        self.support_transform = support_transform
         self.bounds = bounds
         self.reg_covar = reg_covar
         self.tol = tol
@@ -162,15 +173,26 @@ class Synthesizer(BaseEstimator):
         """
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
+        if self.support_transform not in (None, "logit"):
+            raise ValueError(
+                f"support_transform must be None or 'logit', got {self.support_transform!r}."
+            )
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
         if y is not None:
             return self._fit_classes(Xv, y, progress)
         self.classes_: NDArray[Any] | None = None
         self._fit_support(Xv)
+        self.support_transform_ = (
+            SupportTransform.from_bounds(
+                self.lower_bounds_, self.upper_bounds_, self.integer_columns_
+            )
+            if self.support_transform == "logit" else None
+        )
+        Xt, log_jac = self._to_model_space(Xv, as_generator(spawn_seeds(self.random_state, 2)[1]))
 
-        self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xv)
-        Z = self.whitener_.transform(Xv)
+        self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
+        Z = self.whitener_.transform(Xt)
         mixture_params = dict(
             tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
             init_params=self.init_params,
@@ -180,7 +202,10 @@ class Synthesizer(BaseEstimator):
             return self
         grid = self._grid(Z)
         heldout = self.criterion == "heldout"
-        folds = make_folds(Xv, self.whitener_, self.cv, self.random_state)[0] if heldout else ()
+        folds = (
+            make_folds(Xt, self.whitener_, self.cv, self.random_state, log_jacobian=log_jac)[0]
+            if heldout else ()
+        )
         self.selection_, mixture = select(
             grid, criterion=self.criterion, random_state=self.random_state,
             mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
@@ -226,10 +251,23 @@ class Synthesizer(BaseEstimator):
         self.class_priors_ = counts / counts.sum()
         self.class_models_ = tuple(models)
         self.whitener_, self.mixture_, self.selection_ = None, None, None
+        self.support_transform_ = None
         self.lower_bounds_ = np.min([m.lower_bounds_ for m in models], axis=0)
         self.upper_bounds_ = np.max([m.upper_bounds_ for m in models], axis=0)
         self.integer_columns_ = np.all([m.integer_columns_ for m in models], axis=0)
         return self
+
+    def _to_model_space(
+        self, X: Array, rng: np.random.Generator | None = None
+    ) -> tuple[Array, Array]:
+        """The support transform, when there is one: data and log-Jacobian per row."""
+        if self.support_transform_ is None:
+            return X, np.zeros(X.shape[0])
+        return self.support_transform_.forward(X, rng)
+
+    def _from_model_space(self, Y: Array) -> Array:
+        t = self.support_transform_
+        return Y if t is None else t.inverse(Y)
 
     def _remember_columns(self, X: Any) -> None:
         """Column dtypes of a DataFrame, to return samples in kind."""
@@ -397,7 +435,9 @@ class Synthesizer(BaseEstimator):
                     np.zeros((n, 0)) if self.mixture_ is None
                     else self.mixture_.sample(n, random_state=rng)[0]
                 )
-                X = w.inverse_transform(Z) + self._residual_noise(n, rng)
+                X = self._from_model_space(
+                    w.inverse_transform(Z) + self._residual_noise(n, rng)
+                )
                 for j, v in fixed.items():
                     X[:, j] = v
                 return X
@@ -406,7 +446,11 @@ class Synthesizer(BaseEstimator):
         weights, means, covs, cols = self._data_space_mixture()
         pos = {c: i for i, c in enumerate(cols)}
         given_idx = np.array([pos[j] for j in free_fixed])
-        values = np.array([fixed[j] for j in free_fixed])
+        row = self.lower_bounds_.copy()[None, :]
+        for j, v in fixed.items():
+            row[0, j] = v
+        row = self._to_model_space(np.nan_to_num(row))[0]  # given values in model space
+        values = row[0, free_fixed]
         cond = condition(weights, means, covs, given_idx, values)
         free_cols = np.setdiff1d(np.arange(len(cols)), given_idx)
 
@@ -414,6 +458,8 @@ class Synthesizer(BaseEstimator):
             X = np.empty((n, self.n_features_in_))
             X[:, const] = w.constant_values_
             X[:, cols[free_cols]] = cond.sample(n, rng)
+            X[:, cols[given_idx]] = values
+            X = self._from_model_space(X)
             for j, v in fixed.items():
                 X[:, j] = v
             return X
@@ -539,10 +585,11 @@ class Synthesizer(BaseEstimator):
         if self.classes_ is not None:  # log sum_c pi_c p(x | c)
             per_class = np.stack([m.score_samples(Xv) for m in self.class_models_], axis=1)
             return logsumexp(per_class + np.log(self.class_priors_), axis=1)
-        residual = self.whitener_.residual_log_density(Xv)
+        Xt, log_jac = self._to_model_space(Xv)
+        residual = self.whitener_.residual_log_density(Xt) + log_jac
         if self.mixture_ is None:
             return residual
-        return self.mixture_.score_samples(self.whitener_.transform(Xv)) + residual
+        return self.mixture_.score_samples(self.whitener_.transform(Xt)) + residual
 
     def score(self, X: ArrayLike, y: Any = None) -> float:
         """Mean log-density per row in the original space."""
