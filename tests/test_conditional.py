@@ -52,8 +52,10 @@ def test_conditional_samples_have_the_conditional_moments(rng):
     want_cov = gm_cov[np.ix_(free, free)] - np.outer(gm_cov[free, 1], gm_cov[free, 1]) / gm_cov[
         1, 1
     ]
-    np.testing.assert_allclose(S[:, free].mean(0), want_mean, atol=0.04)
-    np.testing.assert_allclose(np.cov(S[:, free].T), want_cov, atol=0.05)
+    # sampling error: about 1 % of a variance at 20 000 draws; 6 % is six standard errors
+    sd = np.sqrt(np.diag(want_cov))
+    np.testing.assert_allclose(S[:, free].mean(0), want_mean, atol=float(0.05 * sd.max()))
+    np.testing.assert_allclose(np.cov(S[:, free].T), want_cov, atol=float(0.06 * sd.max() ** 2))
 
 
 def test_unconditional_samples_include_the_discarded_directions(rng):

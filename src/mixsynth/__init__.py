@@ -15,12 +15,13 @@ if TYPE_CHECKING:
     from mixsynth.evaluation import QualityReport, evaluate
     from mixsynth.gaussian_mixture import GaussianMixture
     from mixsynth.selection import Candidate, SelectionResult
-    from mixsynth.synthesizer import Synthesizer
+    from mixsynth.synthesizer import MemorizationWarning, Synthesizer
     from mixsynth.whitening import Whitener
 
 __all__ = [
     "Candidate",
     "GaussianMixture",
+    "MemorizationWarning",
     "QualityReport",
     "SelectionResult",
     "Synthesizer",
@@ -33,6 +34,7 @@ _LAZY = {
     "GaussianMixture": "mixsynth.gaussian_mixture",
     "Whitener": "mixsynth.whitening",
     "Synthesizer": "mixsynth.synthesizer",
+    "MemorizationWarning": "mixsynth.synthesizer",
     "SelectionResult": "mixsynth.selection",
     "Candidate": "mixsynth.selection",
     "evaluate": "mixsynth.evaluation",

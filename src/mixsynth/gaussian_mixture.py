@@ -206,10 +206,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        n, d = np.shape(X)[0], np.shape(X)[1] if np.ndim(X) == 2 else 1
-        small = n * self.n_components * d * d < SINGLE_THREAD_FLOPS
-        with threadpool_limits(limits=1) if small else nullcontext():
-            self._fit(X, sample_weight)
+        self._fit(X, sample_weight)
         return self
 
     def fit_predict(
@@ -224,7 +221,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         w = None if sample_weight_in is None else _check_sample_weight(sample_weight_in, X)
         self._check_data_supports_k(X, w)
         self._check_initial_parameters(d)
+        small = X.shape[0] * self.n_components * d * d < SINGLE_THREAD_FLOPS
+        with threadpool_limits(limits=1) if small else nullcontext():
+            self._fit_validated(X, w)
 
+    def _fit_validated(self, X: Array, w: Array | None) -> None:
         # Work about the (weighted) data mean: the expanded kernels stay accurate for data with a
         # large offset, and the fit is shift-equivariant so nothing else changes.
         shift = np.average(X, axis=0, weights=w)

@@ -13,18 +13,30 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mixsynth.conditional import condition, full_covariances
+from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
 from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
-__all__ = ["Synthesizer"]
+__all__ = ["MemorizationWarning", "Synthesizer"]
+
+
+class MemorizationWarning(UserWarning):
+    """Generated rows sit closer to the training rows than fresh data does."""
 
 Array = NDArray[np.float64]
 
 #: Candidates tried when ``n_components`` is left to the synthesizer.
 DEFAULT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
+
+#: A row closer to a training row than this fraction of training rows are to their own nearest
+#: neighbour is a near copy.
+NEAR_COPY_QUANTILE = 0.05
+
+#: The guard needs at least this many held-back rows (a fifth of the data) to say anything.
+_GUARD_MIN_HOLDOUT = 20
 
 #: ``support="truncate"`` gives up when fewer than this fraction of draws land in bounds.
 _MIN_ACCEPTANCE = 1e-3
@@ -83,6 +95,12 @@ class Synthesizer(BaseEstimator):
         held-out log-likelihood per row as it rose from 1e-6 to 0.1.
     tol, max_iter, n_init, init_params
         Passed to every :class:`GaussianMixture`.
+    guard : bool, default=True
+        Memorisation guard: after fitting, refit the chosen configuration on 80 % of the rows,
+        generate rows and compare how often they are near copies of those training rows with
+        how often the held-back 20 % are; the result is recorded in ``memorization_`` and a
+        :class:`MemorizationWarning` is raised when generated rows sit closer to the training
+        data than fresh data does.
     random_state : None, int or Generator
         Seeds the selection and the final fit.
 
@@ -92,6 +110,12 @@ class Synthesizer(BaseEstimator):
     mixture_ : GaussianMixture or None
         ``None`` only when every column is constant.
     selection_ : SelectionResult or None
+    memorization_ : dict or None
+        The guard's measurements: ``near_copy_rate`` (generated rows),
+        ``holdout_near_copy_rate`` (held-back real rows), ``threshold``, the medians
+        ``dcr_synthetic_median`` / ``dcr_holdout_median`` of distances to the closest training
+        row, ``n_train``, ``n_holdout``, ``n_synthetic``, ``warned``. ``None`` when the guard
+        is off or there are fewer than 100 rows.
     lower_bounds_, upper_bounds_ : ndarray of shape (n_features,)
     integer_columns_ : ndarray of bool of shape (n_features,)
         Columns whose observed values are all whole numbers; samples are rounded there.
@@ -125,6 +149,7 @@ class Synthesizer(BaseEstimator):
         max_iter: int = 100,
         n_init: int = 1,
         init_params: str = "kmeans",
+        guard: bool = True,
         random_state: SeedLike = None,
     ) -> None:
         self.reduce = reduce
@@ -145,6 +170,7 @@ class Synthesizer(BaseEstimator):
         self.max_iter = max_iter
         self.n_init = n_init
         self.init_params = init_params
+        self.guard = guard
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -197,6 +223,7 @@ class Synthesizer(BaseEstimator):
             tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
             init_params=self.init_params,
         )
+        self.memorization_: dict[str, Any] | None = None
         if Z.shape[1] == 0:  # every column constant: the data is one point
             self.mixture_, self.selection_ = None, None
             return self
@@ -221,7 +248,70 @@ class Synthesizer(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
+        if self.guard:
+            self.memorization_ = self._memorization_check(Xv)
         return self
+
+    def _memorization_check(self, X: Array) -> dict[str, Any] | None:
+        """Near copies of generated rows vs of held-back real rows, both against the rest."""
+        n = X.shape[0]
+        n_hold = n // 5
+        if n_hold < _GUARD_MIN_HOLDOUT:
+            return None  # too few rows to measure a near-copy rate on
+        if n - n_hold < 2 * max(2, self.mixture_.n_components if self.mixture_ else 1):
+            return None
+        seeds = spawn_seeds(self.random_state, 4)
+        order = as_generator(seeds[3]).permutation(n)
+        hold, train = X[order[:n_hold]], X[order[n_hold:]]
+        best = self.selection_.best if self.selection_ is not None else None
+        if best is None:
+            return None
+        probe = clone(self).set_params(
+            n_components=best.n_components, covariance_type=best.covariance_type,
+            reg_covar=best.reg_covar, criterion="bic", guard=False, random_state=seeds[3],
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                probe.fit(train)
+        except ValueError:
+            return None  # e.g. K above the distinct rows of the smaller part
+        synthetic = probe._sample_array(max(n_hold, 200), as_generator(seeds[3]), {})
+        scale = column_scale(train)
+        if not np.any(scale > 0):
+            return None
+        threshold = near_copy_threshold(
+            train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=seeds[3]
+        )
+        d_syn = nearest_distances(train, synthetic, scale=scale)
+        d_hold = nearest_distances(train, hold, scale=scale)
+        rate = float(np.mean(d_syn <= threshold))
+        base = float(np.mean(d_hold <= threshold))
+        # A fresh sample is a near copy about NEAR_COPY_QUANTILE of the time by construction of
+        # the threshold; the held-back rows measure it, noisily when they are few. Warn when the
+        # generated rate is over twice that and significantly above the held-back rate.
+        expected = max(base, NEAR_COPY_QUANTILE)
+        se = np.sqrt(rate * (1 - rate) / len(d_syn) + expected * (1 - expected) / len(d_hold))
+        warned = bool(rate > 2.0 * expected and (rate - base) > 3.0 * se)
+        if warned:
+            warnings.warn(
+                f"Possible memorisation: {rate:.1%} of generated rows are near copies of "
+                f"training rows, against {base:.1%} of held-out real rows. Prefer "
+                "criterion='heldout', fewer components or a larger reg_covar.",
+                MemorizationWarning,
+                stacklevel=3,
+            )
+        return {
+            "near_copy_rate": rate,
+            "holdout_near_copy_rate": base,
+            "threshold": float(threshold),
+            "dcr_synthetic_median": float(np.median(d_syn)),
+            "dcr_holdout_median": float(np.median(d_hold)),
+            "n_train": int(train.shape[0]),
+            "n_holdout": int(n_hold),
+            "n_synthetic": int(synthetic.shape[0]),
+            "warned": bool(warned),
+        }
 
     def _fit_classes(
         self, X: Array, y: ArrayLike, progress: Callable[[int, int, Candidate], None] | None
@@ -252,6 +342,7 @@ class Synthesizer(BaseEstimator):
         self.class_models_ = tuple(models)
         self.whitener_, self.mixture_, self.selection_ = None, None, None
         self.support_transform_ = None
+        self.memorization_ = _pooled_memorization(models, self.class_priors_)
         self.lower_bounds_ = np.min([m.lower_bounds_ for m in models], axis=0)
         self.upper_bounds_ = np.max([m.upper_bounds_ for m in models], axis=0)
         self.integer_columns_ = np.all([m.integer_columns_ for m in models], axis=0)
@@ -607,3 +698,17 @@ class Synthesizer(BaseEstimator):
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, for messages (``'a'`` rather than ``np.str_('a')``)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _pooled_memorization(models: Sequence[Synthesizer], priors: Array) -> dict[str, Any] | None:
+    """The class models' guard results, weighted by the class priors."""
+    parts = [(m.memorization_, p) for m, p in zip(models, priors, strict=True)]
+    if any(part is None for part, _ in parts):
+        return None
+    keys = ("near_copy_rate", "holdout_near_copy_rate")
+    out: dict[str, Any] = {
+        k: float(sum(p * part[k] for part, p in parts if part is not None)) for k in keys
+    }
+    out["warned"] = any(part["warned"] for part, _ in parts if part is not None)
+    out["per_class"] = [part for part, _ in parts]
+    return out

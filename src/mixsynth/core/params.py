@@ -23,7 +23,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import solve_triangular
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -108,8 +107,9 @@ def precisions_cholesky_from_covariances(cov: Array, covariance_type: str) -> Ar
             chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
             _raise_cholesky_failure(cov, covariance_type)
-        eye = np.broadcast_to(np.eye(cov.shape[-1]), cov.shape)
-        return np.swapaxes(solve_triangular(chol, eye, lower=True), -1, -2).copy()
+        # one batched LAPACK inverse of the triangular factor (scipy's batched triangular solve
+        # measured ~5x slower at K=6, d=41); zeroing the other half keeps P exactly triangular
+        return np.triu(np.swapaxes(np.linalg.inv(chol), -1, -2))
     if np.any(cov <= 0.0) or not np.all(np.isfinite(cov)):
         _raise_cholesky_failure(cov, covariance_type)
     return 1.0 / np.sqrt(cov)
