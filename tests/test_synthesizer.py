@@ -321,3 +321,16 @@ def test_guard_is_quiet_on_an_honest_model(rng):
     assert m["near_copy_rate"] < 0.2 and m["n_holdout"] == 80
     off = Synthesizer(n_components=1, criterion="bic", guard=False, random_state=0).fit(X)
     assert off.memorization_ is None
+
+
+def test_iter_sample_is_deterministic_by_chunk(rng):
+    s = Synthesizer(n_components=2, criterion="bic", random_state=0).fit(_blobs(rng))
+    chunks = list(s.iter_sample(1000, random_state=5, chunk_size=300))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    again = list(s.iter_sample(1000, random_state=5, chunk_size=300))
+    for a, b in zip(chunks, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    from mixsynth.seeding import spawn_seeds
+
+    np.testing.assert_array_equal(chunks[2], s.sample(300, spawn_seeds(5, 4)[2]))
+    assert [len(c) for c in s.iter_sample(0, random_state=1)] == [0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -476,6 +476,31 @@ class Synthesizer(BaseEstimator):
         labels = np.repeat(self.classes_, counts)
         order = rng.permutation(int(n))
         return self._wrap(X[order]), labels[order]
+
+    def iter_sample(
+        self,
+        n: int,
+        random_state: SeedLike = None,
+        *,
+        chunk_size: int = 65_536,
+        given: Mapping[Any, float] | None = None,
+        y: Any = None,
+    ) -> Iterator[Any]:
+        """Generate ``n`` rows in chunks of at most ``chunk_size``, with bounded memory.
+
+        Chunk ``i`` is drawn with the ``i``-th child of ``random_state``, so the rows are the same
+        whatever the consumer does between chunks, and any chunk can be regenerated alone.
+        Yields what :meth:`sample` returns for each chunk.
+        """
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
+        n_chunks = max(1, -(-int(n) // chunk_size))
+        seeds = spawn_seeds(random_state, n_chunks)
+        for i, seed in enumerate(seeds):
+            rows = min(chunk_size, int(n) - i * chunk_size)
+            yield self.sample(max(rows, 0), seed, given=given, y=y)
 
     def _resolve_given(self, given: Mapping[Any, float] | None) -> dict[int, float]:
         """``{position: value}`` from user keys (names for DataFrames, positions otherwise)."""
