@@ -97,9 +97,10 @@ def test_chunk_size_changes_memory_not_results(rng):
         a.fit(X)
     with pytest.warns(ConvergenceWarning):
         b.fit(X)
-    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-12)
-    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-10)
-    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-12)
+    # summation order differs between chunkings: equal up to rounding amplified by EM
+    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-9)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-7)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
