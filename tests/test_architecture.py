@@ -30,8 +30,9 @@ def test_import_mixsynth_is_light():
 
 def test_public_names():
     assert sorted(mixsynth.__all__) == sorted(
-        ["Candidate", "GaussianMixture", "MemorizationWarning", "QualityReport",
-         "SelectionResult", "Synthesizer", "Whitener", "__version__", "evaluate"]
+        ["Candidate", "GaussianMixture", "MemorizationWarning", "ModelFileError",
+         "QualityReport", "SelectionResult", "Synthesizer", "Whitener", "__version__",
+         "evaluate", "load", "read_metadata"]
     )
     for name in mixsynth.__all__:
         assert getattr(mixsynth, name) is not None

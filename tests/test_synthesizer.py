@@ -334,3 +334,25 @@ def test_iter_sample_is_deterministic_by_chunk(rng):
 
     np.testing.assert_array_equal(chunks[2], s.sample(300, spawn_seeds(5, 4)[2]))
     assert [len(c) for c in s.iter_sample(0, random_state=1)] == [0]
+
+
+def test_support_transform_policies(rng):
+    X = np.c_[rng.integers(0, 10, size=(300, 2)).astype(float), rng.normal(size=300)]
+    kw = dict(n_components=2, criterion="bic", random_state=0)
+    auto = Synthesizer(**kw).fit(X)
+    np.testing.assert_array_equal(auto.support_transform_.active, [True, True, False])
+    every = Synthesizer(support_transform="logit", **kw).fit(X)
+    np.testing.assert_array_equal(every.support_transform_.active, [True, True, True])
+    assert Synthesizer(support_transform=None, **kw).fit(X).support_transform_ is None
+    stated = Synthesizer(bounds=([0, 0, -5], [9, 9, 5]), **kw).fit(X)
+    np.testing.assert_array_equal(stated.support_transform_.active, [True, True, True])
+    for s in (auto, every, stated):
+        S = s.sample(2000, random_state=0)
+        assert np.all((S >= s.lower_bounds_) & (S <= s.upper_bounds_))
+        np.testing.assert_array_equal(S[:, :2], np.round(S[:, :2]))
+        # the transform's Jacobian keeps densities normalised: compare the integer marginal
+        freq = np.bincount(S[:, 0].astype(int), minlength=10) / len(S)
+        real = np.bincount(X[:, 0].astype(int), minlength=10) / len(X)
+        assert np.abs(freq - real).max() < 0.08
+    with pytest.raises(ValueError, match="support_transform"):
+        Synthesizer(support_transform="probit").fit(X)

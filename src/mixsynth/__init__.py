@@ -14,6 +14,7 @@ from mixsynth._version import __version__
 if TYPE_CHECKING:
     from mixsynth.evaluation import QualityReport, evaluate
     from mixsynth.gaussian_mixture import GaussianMixture
+    from mixsynth.persistence import ModelFileError, load, read_metadata
     from mixsynth.selection import Candidate, SelectionResult
     from mixsynth.synthesizer import MemorizationWarning, Synthesizer
     from mixsynth.whitening import Whitener
@@ -22,12 +23,15 @@ __all__ = [
     "Candidate",
     "GaussianMixture",
     "MemorizationWarning",
+    "ModelFileError",
     "QualityReport",
     "SelectionResult",
     "Synthesizer",
     "Whitener",
     "__version__",
     "evaluate",
+    "load",
+    "read_metadata",
 ]
 
 _LAZY = {
@@ -39,6 +43,9 @@ _LAZY = {
     "Candidate": "mixsynth.selection",
     "evaluate": "mixsynth.evaluation",
     "QualityReport": "mixsynth.evaluation",
+    "ModelFileError": "mixsynth.persistence",
+    "load": "mixsynth.persistence",
+    "read_metadata": "mixsynth.persistence",
 }
 
 

@@ -4,14 +4,21 @@ The same parameters, defaults, fitted attributes and methods, over mixsynth's EM
 additive per-chunk statistics, no Python loop over components). Beyond scikit-learn:
 ``fit(X, y=None, sample_weight=None)``, ``sample(n_samples, random_state=None)`` with a per-call
 seed and rows returned in random order, and bounded memory through ``chunk_size``.
+
+``fit`` also streams data that does not fit in memory (a ``np.memmap``, a path to a ``.npy``,
+``.parquet`` or ``.csv`` file, a callable returning an iterator of chunks, a list of arrays) and
+runs data-parallel on a dask array or dataframe: see :mod:`mixsynth.streaming` and
+:mod:`mixsynth.distributed`. Every path calls the same EM loop; only the pass over the data
+differs.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from numbers import Integral, Real
 from typing import Any
@@ -45,6 +52,8 @@ from mixsynth.core import (
     suffstats,
 )
 from mixsynth.seeding import SeedLike, as_generator
+from mixsynth import streaming
+from mixsynth.streaming import Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
 __all__ = ["GaussianMixture"]
@@ -197,10 +206,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or out-of-core data
+            In memory: an array or DataFrame. Streamed with bounded memory: a ``np.memmap``, a
+            path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning a fresh
+            iterator of 2-D chunks (called once per pass), or a list of 2-D arrays. Data-parallel
+            on the current ``distributed.Client`` (else dask's threads): a dask array or
+            dataframe. A streamed fit initialises from a uniform sample of
+            ``max(20000, 50 K)`` rows (k-means on the sample, then one pass of hard assignments
+            over all rows) and then reads the data once per EM iteration; from the same
+            initial parameters it gives the in-memory result to rounding.
         y : ignored
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights; an integer weight acts as repeating the row.
+            Non-negative weights; an integer weight acts as repeating the row (a dask array for
+            dask input).
 
         Returns
         -------
@@ -216,6 +234,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _fit(self, X_in: ArrayLike, sample_weight_in: ArrayLike | None) -> None:
+        if is_out_of_core(X_in):
+            self._fit_source(X_in, sample_weight_in)
+            return
         X = check_input(X_in, estimator=self, reset=True, ensure_min_samples=2)
         d = X.shape[1]
         w = None if sample_weight_in is None else _check_sample_weight(sample_weight_in, X)
@@ -231,7 +252,51 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         shift = np.average(X, axis=0, weights=w)
         Xc = X - shift
         data = _ChunkedData(Xc, w, self.chunk_size, self.n_components, self.covariance_type)
+        self._run_inits(
+            data.stats, lambda random_state: self._initial_params(Xc, w, shift, random_state),
+            shift,
+        )
 
+    def _fit_source(self, X_in: Any, sample_weight_in: Any) -> None:
+        """Streamed or distributed fit: the data is visited in passes, never held in memory."""
+        source = as_source(X_in, sample_weight_in, seed=sample_seed(self.random_state))
+        assert source is not None
+        owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
+        try:
+            K, cov_type = self.n_components, self.covariance_type
+            summary = source.summary(max(streaming.SAMPLE_ROWS, 50 * K))
+            n, d = summary.n_samples, summary.n_features
+            if n < 2 or d < 1:
+                what = "sample(s)" if n < 2 else "feature(s)"
+                raise ValueError(
+                    f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
+                    f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
+                )
+            self.n_features_in_ = d
+            names = source.feature_names
+            if names is not None:
+                self.feature_names_in_ = names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self._check_initial_parameters(d)
+            self._check_sample_supports_k(summary)
+            rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
+            shift = summary.weighted_mean
+            small = n * K * d * d < SINGLE_THREAD_FLOPS
+            with threadpool_limits(limits=1) if small else nullcontext():
+                self._run_inits(
+                    lambda params: source.stats(params, shift, rows),
+                    lambda random_state: self._initial_params_source(
+                        source, summary, shift, rows, random_state
+                    ),
+                    shift,
+                )
+        finally:
+            if owned:
+                source.release()
+
+    def _run_inits(self, stats_fn: Any, init_fn: Any, shift: Array) -> None:
+        """The ``n_init`` EM runs over one ``stats_fn`` (a full pass), keeping the best."""
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
@@ -241,7 +306,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if self.verbose:
                 print(f"Initialization {init}")
             if do_init:
-                params0 = self._initial_params(Xc, w, shift, random_state)
+                params0 = init_fn(random_state)
                 lb0 = -np.inf
             else:
                 params0 = Params(
@@ -250,7 +315,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 )
                 lb0 = float(self.lower_bound_)
             result = run_em(
-                data.stats,
+                stats_fn,
                 params0,
                 reg_covar=self.reg_covar,
                 tol=self.tol,
@@ -275,7 +340,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         p = result.params
         self._set_params(
@@ -315,6 +380,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(
                 f"n_components={K} is larger than the number of distinct rows with positive "
                 f"weight ({n_distinct}); decrease n_components."
+            )
+
+    def _check_sample_supports_k(self, summary: Summary) -> None:
+        """:meth:`_check_data_supports_k` for a streamed fit, on its reservoir sample."""
+        K = self.n_components
+        if summary.complete or summary.n_samples < K:
+            if summary.n_samples < K:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = {K}, "
+                    f"n_samples = {summary.n_samples}"
+                )
+            self._check_data_supports_k(summary.sample, summary.sample_weight)
+            return
+        rows = summary.sample
+        n_distinct = len(np.unique(rows, axis=0))
+        if n_distinct < K:
+            raise ValueError(
+                f"n_components={K} is larger than the number of distinct rows ({n_distinct}) "
+                f"in a uniform sample of {len(rows)} of the {summary.n_samples} rows; decrease "
+                "n_components."
             )
 
     def _check_initial_parameters(self, d: int) -> None:
@@ -387,13 +472,41 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self, X: Array, w: Array | None, shift: Array, random_state: Any
     ) -> Params:
         """Parameters from initial responsibilities, then overridden by any ``*_init``."""
-        K, d = self.n_components, X.shape[1]
         resp = self._initial_resp(X, w, random_state)
         R = resp if w is None else resp * w[:, None]
         # centres of the second moments: the initial means, so the scatter is computed exactly
         nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps
         centers = (R.T @ X) / nk[:, None]
         stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
+        return self._params_from_initial_stats(stats, shift)
+
+    def _initial_params_source(
+        self, source: Source, summary: Summary, shift: Array, rows: int, random_state: Any
+    ) -> Params:
+        """Initial parameters of a streamed fit, from the reservoir sample.
+
+        When the sample is the whole data this is :meth:`_initial_params` itself. Otherwise
+        k-means runs on the sample and one full pass assigns every row to its nearest centre:
+        the initial weights and covariances then come from all rows, as in memory.
+        """
+        S = summary.sample - shift
+        overridden = (
+            self.weights_init is not None and self.means_init is not None
+            and self.precisions_init is not None
+        )
+        if summary.complete or self.init_params != "kmeans" or overridden:
+            # a weighted sample is already drawn in proportion to the weights
+            w = summary.sample_weight if summary.complete else None
+            return self._initial_params(S, w, shift, random_state)
+        resp = self._initial_resp(S, None, random_state)
+        nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
+        centers = (resp.T @ S) / nk[:, None]
+        stats = source.label_stats(centers, shift, self.covariance_type, rows)
+        return self._params_from_initial_stats(stats, shift)
+
+    def _params_from_initial_stats(self, stats: Stats, shift: Array) -> Params:
+        """Initial parameters from statistics, then overridden by any ``*_init``."""
+        K, d = self.n_components, stats.sx.shape[1]
         weights, means, cov = covariances_from_stats(stats, self.reg_covar)
         if self.weights_init is not None:
             weights = np.asarray(self.weights_init, dtype=np.float64).copy()
@@ -427,6 +540,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the fitted mixture to one safetensors file; read it back with
+        :func:`mixsynth.load`. See :func:`mixsynth.persistence.save`."""
+        from mixsynth.persistence import save  # persistence imports this module
+
+        save(self, path, overwrite=overwrite, extra=extra)
+
     # ---------------------------------------------------------------- inference
 
     def _chunks(self, X: Array) -> Iterator[Array]:
@@ -453,10 +579,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return np.concatenate(parts) if parts else np.empty(0)
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
-        """Mean (weighted) per-sample log-likelihood of ``X``."""
+        """Mean (weighted) per-sample log-likelihood of ``X`` (out-of-core data is streamed)."""
+        if is_out_of_core(X):
+            return self._score_source(X, sample_weight)
         scores = self.score_samples(X)
         w = None if sample_weight is None else _check_sample_weight(sample_weight, scores[:, None])
         return float(np.average(scores, weights=w))
+
+    def _score_source(self, X: Any, sample_weight: Any) -> float:
+        params = self._params()
+        source = as_source(X, sample_weight)
+        assert source is not None
+        d = self.n_features_in_
+        if source.n_features is not None and source.n_features != d:
+            raise ValueError(
+                f"X has {source.n_features} features, but {type(self).__name__} is expecting "
+                f"{d} features as input."
+            )
+        rows = self.chunk_size or _rows_per_chunk(d, self.n_components, self.covariance_type)
+        try:
+            ll, n = source.loglik(params, rows)
+        finally:
+            if source is not X:
+                source.release()
+        if n <= 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        return ll / n
 
     def predict_proba(self, X: ArrayLike) -> Array:
         """Posterior probability of each component for each row, shape (n_samples, K)."""

@@ -54,11 +54,19 @@ class SupportTransform:
 
     @classmethod
     def from_bounds(
-        cls, lower: Array, upper: Array, integer: NDArray[np.bool_], eps: float = DEFAULT_EPS
+        cls,
+        lower: Array,
+        upper: Array,
+        integer: NDArray[np.bool_],
+        *,
+        only: NDArray[np.bool_] | None = None,
+        eps: float = DEFAULT_EPS,
     ) -> SupportTransform:
-        """Transform every column with finite, distinct bounds; constant columns stay as they
-        are (the whitener sets them aside)."""
+        """Transform the columns with finite, distinct bounds (restricted to ``only`` when
+        given); constant columns stay as they are (the whitener sets them aside)."""
         active = np.isfinite(lower) & np.isfinite(upper) & (upper > lower)
+        if only is not None:
+            active &= only
         return cls(lower.copy(), upper.copy(), integer & active, active, float(eps))
 
     def _span(self) -> Array:
