@@ -36,6 +36,13 @@ Array = NDArray[np.float64]
 #: The packed expansion loses about ``log10(amplification)`` of float64's ~16 digits, where
 #: amplification = (|x|^2 + |mu|^2) * ||A|| / d. 1e6 keeps ~1e-10 relative accuracy.
 PACKED_MAX_AMPLIFICATION = 1e6
+#: The projected form ``x P - mu P`` (scikit-learn's) loses about
+#: ``log10(||P|| (|x| + |mu|))`` digits of each coordinate, the square root of the above; beyond
+#: this the exact centred form ``(x - mu) P`` is used.
+PROJECTED_MAX_AMPLIFICATION = 1e6
+#: Temporaries of the projected and centred forms are kept under this many bytes per block of
+#: components (cache-sized blocks measured faster than one large batched product).
+BLOCK_BYTES = 8 * 2**20
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -52,6 +59,10 @@ def triu_indices(d: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
 def pack_outer(X: Array) -> Array:
     """Packed upper triangles of the outer products ``x x^T`` of each row.
 
+    Built feature by feature in a (d(d+1)/2, n) buffer and returned transposed: every write is
+    a contiguous row product, with no gathered temporaries (5x faster than fancy indexing at
+    n=20 000, d=50). The result is Fortran-ordered, which BLAS takes as it is.
+
     Parameters
     ----------
     X : ndarray of shape (n, d)
@@ -60,8 +71,14 @@ def pack_outer(X: Array) -> Array:
     -------
     ndarray of shape (n, d(d+1)/2)
     """
-    iu, ju = triu_indices(X.shape[1])
-    return X[:, iu] * X[:, ju]
+    n, d = X.shape
+    XT = np.ascontiguousarray(X.T)
+    out = np.empty((d * (d + 1) // 2, n))
+    start = 0
+    for i in range(d):  # a loop over features, not components: d short vector products
+        np.multiply(XT[i], XT[i:], out=out[start : start + d - i])
+        start += d - i
+    return out.T
 
 
 def pack_symmetric(A: Array) -> Array:
@@ -116,10 +133,38 @@ def packed_is_accurate(sq_norm_max: float, means: Array, norms: Array) -> NDArra
     return scale * norms / d <= PACKED_MAX_AMPLIFICATION
 
 
+def _component_blocks(K: int, n: int, d: int) -> range:
+    step = max(1, int(BLOCK_BYTES // max(1, 8 * n * d)))
+    return range(0, K, step)
+
+
+def _mahalanobis_full_projected(X: Array, means: Array, pc: Array) -> Array:
+    """``|x P_k - mu_k P_k|^2``: one GEMM of the rows against the components' factors side by
+    side (scikit-learn's formula without its loop); accurate unless ``|P| |x|`` is huge."""
+    K, d = means.shape
+    n = X.shape[0]
+    out = np.empty((n, K))
+    mp = np.einsum("ki,kij->kj", means, pc)
+    for start in _component_blocks(K, n, d):
+        sl = slice(start, min(K, start + max(1, int(BLOCK_BYTES // max(1, 8 * n * d)))))
+        kb = sl.stop - sl.start
+        factors = np.swapaxes(pc[sl], 0, 1).reshape(d, kb * d)  # [P_a | P_b | ...]
+        Y = (X @ factors).reshape(n, kb, d) - mp[sl][None, :, :]
+        out[:, sl] = np.einsum("nkd,nkd->nk", Y, Y)
+    return out
+
+
 def _mahalanobis_full_centred(X: Array, means: Array, pc: Array) -> Array:
-    """``|(x - mu_k) P_k|^2`` for a subset of components, batched (K', n, d) — exact form."""
-    Y = np.matmul(X[None, :, :] - means[:, None, :], pc)  # subtract first: that is the point
-    return np.einsum("knd,knd->nk", Y, Y)
+    """``|(x - mu_k) P_k|^2``, subtracting first: exact even for a tight component far from
+    the rows; blocks of components bound the (block, n, d) temporaries."""
+    K, d = means.shape
+    n = X.shape[0]
+    out = np.empty((n, K))
+    for start in _component_blocks(K, n, d):
+        sl = slice(start, min(K, start + max(1, int(BLOCK_BYTES // max(1, 8 * n * d)))))
+        Y = np.matmul(X[None, :, :] - means[sl, None, :], pc[sl])
+        out[:, sl] = np.einsum("knd,knd->nk", Y, Y)
+    return out
 
 
 def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
@@ -140,8 +185,16 @@ def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
             out[:, ok] -= 2.0 * (X @ amu.T)
             out[:, ok] += np.einsum("ki,ki->k", means[ok], amu)
         if not ok.all():
-            bad = ~ok
-            out[:, bad] = _mahalanobis_full_centred(X, means[bad], pc[bad])
+            bad = np.flatnonzero(~ok)
+            # middle tier: the projected form loses only the square root of the digits
+            pnorm = np.sqrt(np.einsum("kij,kij->k", pc[bad], pc[bad]))
+            reach = np.sqrt(float(sq.max(initial=0.0))) + np.linalg.norm(means[bad], axis=1)
+            near = pnorm * reach <= PROJECTED_MAX_AMPLIFICATION
+            mid, far = bad[near], bad[~near]
+            if mid.size:
+                out[:, mid] = _mahalanobis_full_projected(X, means[mid], pc[mid])
+            if far.size:
+                out[:, far] = _mahalanobis_full_centred(X, means[far], pc[far])
         # rounding can push a tiny distance below zero; a distance is never negative
         return np.maximum(out, 0.0, out=out)
     if cov_type == "tied":

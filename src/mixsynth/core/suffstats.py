@@ -30,9 +30,13 @@ __all__ = ["Stats", "accumulate", "e_step", "suffstats"]
 
 Array = NDArray[np.float64]
 
-#: Bound on the temporaries of the exact (centred) fallback: components are processed in blocks
-#: of at most this many bytes of (block, n, d) differences.
-_CENTRED_BLOCK_BYTES = 64 * 2**20
+#: Bound on the temporaries of the exact (centred) scatter: (row, component) pairs are processed
+#: in blocks of at most this many bytes of outer products.
+_CENTRED_BLOCK_BYTES = 32 * 2**20
+#: Above this fraction of nonzero responsibilities the scatter uses BLAS on all rows instead.
+_DENSE_FRACTION = 0.25
+#: Cache-sized blocks of components for the dense scatter.
+_DENSE_BLOCK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,19 +113,50 @@ def e_step(X: Array, params: Params, packed: Array | None = None) -> tuple[Array
 
 
 def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
-    """Exact ``Σ_n R_nk (x_n - c_k)(x_n - c_k)^T`` (or its diagonal), components in blocks."""
+    """Exact ``Σ_n R_nk (x_n - c_k)(x_n - c_k)^T`` (or its diagonal).
+
+    Only rows with a nonzero responsibility count, so one-hot initial responsibilities cost
+    ``n d^2`` in all rather than ``K n d^2``; rows are gathered component-major and the weighted
+    outer products summed by segments, in blocks that bound the temporaries.
+    """
+    K = centers.shape[0]
+    n, d = X.shape
+    out = np.zeros((K, d) if diag else (K, d, d))
+    active = R > 0.0
+    n_active = int(np.count_nonzero(active))
+    if n_active == 0:
+        return out
+    if n_active > _DENSE_FRACTION * n * K:
+        return _centred_scatter_dense(X, R, centers, diag)
+    comps, rows = np.nonzero(active.T)  # component-major: each component's rows together
+    per_pair = 8 * d * (1 if diag else d)
+    step = max(1, int(_CENTRED_BLOCK_BYTES // per_pair))
+    for start in range(0, comps.size, step):
+        c, r = comps[start : start + step], rows[start : start + step]
+        diff = X[r] - centers[c]
+        w = R[r, c]
+        if diag:
+            terms = diff * diff * w[:, None]
+        else:
+            terms = (diff[:, :, None] * (diff * w[:, None])[:, None, :]).reshape(len(c), d * d)
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # segment starts
+        sums = np.add.reduceat(terms, first, axis=0)
+        out[c[first]] += sums.reshape((len(first), d) if diag else (len(first), d, d))
+    return out
+
+
+def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Array:
+    """The same sum with BLAS, for dense responsibilities: ``W^T W`` with ``W = sqrt(r)(x - c)``
+    per component, in cache-sized blocks of components."""
     K = centers.shape[0]
     n, d = X.shape
     out = np.empty((K, d) if diag else (K, d, d))
-    block = max(1, int(_CENTRED_BLOCK_BYTES // max(1, 8 * n * d)))
-    for start in range(0, K, block):  # blocks bound memory; one block in the common case
-        sl = slice(start, min(K, start + block))
-        diff = X[None, :, :] - centers[sl, None, :]
-        weighted = diff * R[:, sl].T[:, :, None]
-        if diag:
-            out[sl] = np.einsum("knd,knd->kd", weighted, diff)
-        else:
-            out[sl] = np.matmul(np.swapaxes(weighted, 1, 2), diff)
+    step = max(1, int(_DENSE_BLOCK_BYTES // max(1, 8 * n * d)))
+    root = np.sqrt(R)
+    for start in range(0, K, step):
+        sl = slice(start, min(K, start + step))
+        W = (X[None, :, :] - centers[sl, None, :]) * root[:, sl].T[:, :, None]
+        out[sl] = np.einsum("knd,knd->kd", W, W) if diag else np.matmul(np.swapaxes(W, 1, 2), W)
     return out
 
 
@@ -213,6 +248,8 @@ def suffstats(
     packed : ndarray of shape (n, d(d+1)/2), optional
         Cached ``pack_outer(X)``, reused across EM iterations when memory allows.
     """
+    if packed is None and params.covariance_type == "full":
+        packed = pack_outer(X)  # once per chunk, for the E-step and the M-step
     log_prob_norm, log_resp = e_step(X, params, packed)
     R = np.exp(log_resp)
     if sample_weight is not None:
