@@ -116,33 +116,29 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     """Exact ``Σ_n R_nk (x_n - c_k)(x_n - c_k)^T`` (or its diagonal).
 
     Only rows with a nonzero responsibility count, so one-hot initial responsibilities cost
-    ``n d^2`` in all rather than ``K n d^2``; rows are gathered component-major and the weighted
-    outer products summed by segments, in blocks that bound the temporaries.
+    ``n d^2`` in all rather than ``K n d^2``: (row, component) pairs are gathered
+    component-major, ``sqrt(r)(x - c)`` packed into outer products and summed by segments, in
+    blocks that bound the temporaries.
     """
     K = centers.shape[0]
     n, d = X.shape
-    out = np.zeros((K, d) if diag else (K, d, d))
     active = R > 0.0
     n_active = int(np.count_nonzero(active))
     if n_active == 0:
-        return out
+        return np.zeros((K, d) if diag else (K, d, d))
     if n_active > _DENSE_FRACTION * n * K:
         return _centred_scatter_dense(X, R, centers, diag)
     comps, rows = np.nonzero(active.T)  # component-major: each component's rows together
-    per_pair = 8 * d * (1 if diag else d)
-    step = max(1, int(_CENTRED_BLOCK_BYTES // per_pair))
+    width = d if diag else d * (d + 1) // 2
+    step = max(1, int(_CENTRED_BLOCK_BYTES // (8 * width)))
+    packed_sums = np.zeros((K, width))
     for start in range(0, comps.size, step):
         c, r = comps[start : start + step], rows[start : start + step]
-        diff = X[r] - centers[c]
-        w = R[r, c]
-        if diag:
-            terms = diff * diff * w[:, None]
-        else:
-            terms = (diff[:, :, None] * (diff * w[:, None])[:, None, :]).reshape(len(c), d * d)
+        W = (X[r] - centers[c]) * np.sqrt(R[r, c])[:, None]
+        terms = W * W if diag else pack_outer(W)
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # segment starts
-        sums = np.add.reduceat(terms, first, axis=0)
-        out[c[first]] += sums.reshape((len(first), d) if diag else (len(first), d, d))
-    return out
+        packed_sums[c[first]] += np.add.reduceat(terms, first, axis=0)
+    return packed_sums if diag else unpack_symmetric(packed_sums, d)
 
 
 def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Array:
@@ -261,7 +257,12 @@ def suffstats(
         n = float(X.shape[0])
     # tied needs no guard: its second moment is one product about the (centred) origin
     exact = np.zeros(params.n_components, dtype=bool)
-    if params.covariance_type != "tied":
+    if params.covariance_type == "full" and np.count_nonzero(R) < _DENSE_FRACTION * R.size:
+        # responsibilities are mostly exact zeros (separated components): the exact centred
+        # scatter over the nonzero (row, component) pairs is both cheaper than the dense
+        # R^T packed product and free of cancellation
+        exact = np.ones(params.n_components, dtype=bool)
+    elif params.covariance_type != "tied":
         sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
         exact = ~packed_is_accurate(sq_max, params.means, precision_norms(params))
     return accumulate(
