@@ -6,6 +6,13 @@ and errors to stderr. A user mistake prints one line, ``mixsynth: error: ...``; 
 only with ``-v``. Heavy modules (numpy, scikit-learn, matplotlib) are imported inside the
 commands, so ``mixsynth --help`` answers at once.
 
+Commands: ``fit`` (data → model file, the selection table on stdout), ``sample`` (model → rows,
+streamed in chunks to CSV / TSV / Parquet / ``.npy`` / an image folder, or CSV on stdout with
+``-o -``), ``evaluate`` (quality report as JSON), ``report`` (HTML), ``inspect`` (the model
+file's metadata, header only) and ``demo digits``. Data is read and written by
+:mod:`mixsynth.io`; every hyper-parameter is checked by its option, so a bad value is a usage
+error (exit 2) before any work is done.
+
 Exit codes (the BSD ``sysexits.h`` values where one fits)::
 
     0    success
@@ -219,6 +226,677 @@ def demo_digits(ctx: click.Context, out_dir: Path, quick: bool, seed: int, force
     with _candidate_progress(settings) as progress:
         run_digits_demo(out_dir, quick=quick, seed=seed, overwrite=force,
                         echo=settings.report, progress=progress)
+
+
+# --------------------------------------------------------------------- option parsing
+
+_COVARIANCES = ("full", "tied", "diag", "spherical")
+_READ_HELP = """\b
+Data (DATA, --real, --synthetic, --holdout, --data):
+  .csv .txt (comma)  .tsv .tab (tab)  .parquet .pq  .npy (2-D)  a folder of images
+  -  (CSV on standard input)
+Only numeric columns (integers, floats, booleans) are modelled; other columns are an error
+unless --columns leaves them out. NaN, inf and missing values are an error naming the
+column and row (no imputation).
+\b
+Image folders: every file in the folder, in sorted order (hidden files and subfolders
+ignored), converted to grayscale (--mode L, default) or RGB (--mode RGB, alpha dropped)
+and to one size: --image-size WxH, else the most common size, other images resized with
+the Lanczos filter (aspect ratio not kept; a warning counts them). Files that are not
+readable images (corrupt, truncated, decompression bombs, other files) are an error that
+lists them, or are skipped with --skip-bad.
+"""
+
+
+def _fail_param(message: str) -> None:
+    raise click.BadParameter(message)
+
+
+def _components(ctx: click.Context, param: click.Parameter,
+                value: str | None) -> int | list[int] | None:
+    """``K``, ``START:STOP[:STEP]`` (STOP included) or ``K1,K2,...``; ``auto``: the default."""
+    if value is None or value.strip().lower() == "auto":
+        return None
+    text = value.replace(" ", "")
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3):
+                raise ValueError(text)
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) == 3 else 1
+            if step < 1:
+                _fail_param(f"the STEP of {value!r} must be >= 1.")
+            if stop < start:
+                _fail_param(f"the STOP of {value!r} is below its START.")
+            ks: list[int] = list(range(start, stop + 1, step))
+        else:
+            ks = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not K, START:STOP[:STEP] or K1,K2,... (whole numbers)") from None
+    if min(ks) < 1:
+        raise click.BadParameter(f"numbers of components must be >= 1, got {min(ks)}.")
+    return ks[0] if len(ks) == 1 and ":" not in text and "," not in text else ks
+
+
+def _covariance(ctx: click.Context, param: click.Parameter, value: str) -> str | list[str]:
+    types = [t.strip().lower() for t in value.split(",") if t.strip()]
+    unknown = [t for t in types if t not in _COVARIANCES]
+    if not types or unknown:
+        raise click.BadParameter(f"unknown covariance type {', '.join(unknown) or value!r}; "
+                                 f"use one or more of {', '.join(_COVARIANCES)}.")
+    return types[0] if len(types) == 1 else types
+
+
+def _reg_covar(ctx: click.Context, param: click.Parameter,
+               value: str | None) -> float | list[float] | None:
+    if value is None:
+        return None
+    try:
+        regs = [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers.") from None
+    bad = [r for r in regs if not (r >= 0 and r != float("inf"))]
+    if not regs or bad:
+        raise click.BadParameter(f"reg_covar values must be finite and >= 0, got {value!r}.")
+    return regs[0] if len(regs) == 1 else regs
+
+
+def _reduce(ctx: click.Context, param: click.Parameter, value: str) -> float | int | None:
+    text = value.strip().lower()
+    if text in ("none", "all"):
+        return None
+    try:
+        if text.isdigit():
+            k = int(text)
+            if k < 1:
+                raise ValueError(text)
+            return k
+        f = float(text)
+    except ValueError:
+        f = float("nan")
+    if not 0 < f <= 1:
+        raise click.BadParameter(f"{value!r} is neither a variance fraction in (0, 1], a "
+                                 "number of directions >= 1, nor 'none'.")
+    return f
+
+
+def _jobs(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and (value == 0 or value < -1):
+        raise click.BadParameter(f"{value} is not -1 (one per core) or a number >= 1.")
+    return value
+
+
+def _column_list(ctx: click.Context, param: click.Parameter,
+                 value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [c.strip() for c in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"{value!r} has an empty column name.")
+    return names
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(value, value)
+    if len(text) != 1:
+        raise click.BadParameter(f"{value!r} is not one character.")
+    return text
+
+
+def _image_size(ctx: click.Context, param: click.Parameter,
+                value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    parts = value.lower().split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT, e.g. 28x28.") from None
+    if width < 1 or height < 1:
+        raise click.BadParameter(f"{value!r}: width and height must be >= 1.")
+    return width, height
+
+
+def _given(ctx: click.Context, param: click.Parameter,
+           value: tuple[str, ...]) -> list[tuple[str, float]]:
+    import math
+
+    out = []
+    for item in value:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not COLUMN=VALUE.")
+        try:
+            number = float(text)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: {text!r} is not a number.") from None
+        if not math.isfinite(number):
+            raise click.BadParameter(f"{item!r}: the value must be finite.")
+        out.append((key.strip(), number))
+    return out
+
+
+class _Count(click.ParamType):
+    """A number of rows: ``1000``, ``1_000_000`` or ``1e6``."""
+
+    name = "N"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = value
+        else:
+            text = str(value).strip().replace("_", "")
+            try:
+                n = int(text)
+            except ValueError:
+                try:
+                    f = float(text)
+                except ValueError:
+                    self.fail(f"{value!r} is not a whole number.", param, ctx)
+                if not f.is_integer():
+                    self.fail(f"{value!r} is not a whole number.", param, ctx)
+                n = int(f)
+        if n < 0:
+            self.fail(f"{value!r} is negative.", param, ctx)
+        return n
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    """How to read data files: the options every command that reads data shares."""
+
+    columns: list[str] | None = None
+    delimiter: str | None = None
+    skip_bad: bool = False
+    image_size: tuple[int, int] | None = None
+    image_mode: str = "L"
+
+
+def _data_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--mode", "image_mode", type=click.Choice(["L", "RGB"]),
+                     default="L", show_default=True,
+                     help="Image folders: convert images to grayscale (L) or colour (RGB).")(f)
+    f = click.option("--image-size", callback=_image_size, metavar="WxH",
+                     help="Image folders: resize every image to W x H pixels (default: the "
+                     "most common size; others resized with the Lanczos filter).")(f)
+    f = click.option("--skip-bad", is_flag=True,
+                     help="Image folders: skip unreadable files with a warning listing them, "
+                     "instead of failing.")(f)
+    f = click.option("--delimiter", callback=_delimiter, metavar="CHAR",
+                     help="CSV field separator (default ',' for .csv, tab for .tsv; '\\t' or "
+                     "'tab' for a tab).")(f)
+    f = click.option("--columns", callback=_column_list, metavar="A,B,...",
+                     help="The feature columns, in this order (default: every column but the "
+                     "label); leaves out non-numeric columns.")(f)
+    return f
+
+
+def _read_table(path: str, options: _ReadOptions, *, label: str | None = None,
+                param_hint: str = "DATA") -> Any:
+    """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error."""
+    from mixsynth.io.readers import read_data
+    from mixsynth.io.table import data_format
+
+    try:
+        fmt = data_format(path)
+    except ValueError as exc:  # not FileNotFoundError: a missing input is exit 66
+        raise click.BadParameter(str(exc), param_hint=param_hint) from None
+    if fmt == "images":
+        if options.columns is not None or label is not None:
+            raise click.UsageError(f"{path} is a folder of images: --columns and --label "
+                                   "apply to tabular data.")
+    elif options.skip_bad or options.image_size is not None or options.image_mode != "L":
+        raise click.UsageError("--skip-bad, --image-size and --mode apply to image folders "
+                               f"only, and {path} is a {fmt} file.")
+    return read_data(path, columns=options.columns, label=label, delimiter=options.delimiter,
+                     skip_bad=options.skip_bad, image_size=options.image_size,
+                     image_mode=options.image_mode)
+
+
+def _check_output(path: str, force: bool, *, folder: bool = False) -> None:
+    """Refuse an output that exists (exit 73) before any costly work."""
+    import errno
+
+    from mixsynth.io.atomic import OutputError, OutputExistsError, ensure_can_write
+
+    if path == "-":
+        return
+    target = Path(path)
+    if folder:
+        if not force and (target.exists() or target.is_symlink()):
+            raise OutputExistsError(target)
+    else:
+        ensure_can_write(target, overwrite=force)
+    parent = target.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {target}: the folder {parent} does not exist",
+                          path=target, errno_=errno.ENOENT)
+
+
+def _load_model(path: str, *, synthesizer: bool = True) -> tuple[Any, dict[str, Any]]:
+    """The model in ``path`` and the data-source facts saved with it (``extra``)."""
+    from mixsynth.persistence import load, read_metadata
+
+    extra = read_metadata(path).get("extra") or {}
+    model = load(path)
+    if synthesizer:
+        from mixsynth.synthesizer import Synthesizer
+
+        if not isinstance(model, Synthesizer):
+            raise ValueError(f"{path} holds a {type(model).__name__}, not a Synthesizer; this "
+                             "command needs a model written by `mixsynth fit`.")
+    return model, extra if isinstance(extra, dict) else {}
+
+
+def _save_model(model: Any, path: str, *, force: bool, extra: dict[str, Any]) -> None:
+    from mixsynth import persistence
+
+    save: Callable[..., Any] = persistence.save
+    try:
+        save(model, path, overwrite=force, extra=extra)
+    except TypeError as exc:
+        if "extra" not in str(exc):
+            raise
+        # A persistence module without ``extra``: the model alone (image shape not kept).
+        save(model, path, overwrite=force)
+
+
+@contextlib.contextmanager
+def _row_progress(settings: _Settings, total: int) -> Iterator[Callable[[int], None]]:
+    """An ``update(rows)`` callback driving a bar of rows written (a no-op without one)."""
+    if not settings.show_progress:
+        yield lambda rows: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="sampling", unit="row", unit_scale=True, file=sys.stderr,
+               dynamic_ncols=True)
+    settings.bar = bar
+    try:
+        yield bar.update
+    finally:
+        settings.bar = None
+        bar.close()
+
+
+def _chunk_rows(chunk: Any) -> int:
+    return len(chunk[0]) if isinstance(chunk, tuple) else len(chunk)
+
+
+# ---------------------------------------------------------------------------- fit
+
+
+def _describe_selection(model: Any, report: Callable[[str], None]) -> None:
+    selection = model.selection_
+    if selection is None:
+        report("every column is constant: the model is that single point")
+        return
+    report(selection.format_table())
+    best = selection.best
+    report(f"chosen: K={best.n_components}, {best.covariance_type} covariance, reg_covar="
+           f"{best.reg_covar:g} (criterion {selection.criterion}); "
+           f"{model.whitener_.n_components_} of {model.n_features_in_} dimensions kept")
+
+
+def _describe_fit(model: Any, table: Any, report: Callable[[str], None]) -> None:
+    what = f"{table.n_samples} rows x {table.n_features} columns"
+    if table.image_shape is not None:
+        what = f"{table.n_samples} images of {'x'.join(map(str, table.image_shape))}"
+    report(f"data: {table.source}: {what}")
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        _describe_selection(model, report)
+    else:
+        for c, prior, sub in zip(classes, model.class_priors_, model.class_models_, strict=True):
+            report(f"\nclass {table.label}={_plain(c)!r} "
+                   f"({round(prior * table.n_samples)} rows):")
+            _describe_selection(sub, report)
+    memo = model.memorization_
+    if memo:
+        report(f"memorisation guard: {memo['near_copy_rate']:.1%} of generated rows are near "
+               f"copies of training rows ({memo['holdout_near_copy_rate']:.1%} of held-out "
+               "real rows)")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+@cli.command(epilog=_READ_HELP + "\n" + _EPILOG)
+@click.argument("data", metavar="DATA")
+@click.option("-o", "--output", "model_path", required=True, metavar="MODEL",
+              help="The model file to write (e.g. model.mixsynth).")
+@click.option("--reduce", callback=_reduce, default="0.99", show_default=True,
+              metavar="FRACTION|N|none",
+              help="PCA: variance fraction (0, 1] or number of directions to keep; 'none' "
+              "keeps every non-null direction.")
+@click.option("--whiten/--no-whiten", default=True, show_default=True,
+              help="Whiten the PCA directions.")
+@click.option("--scale", type=click.Choice(["std", "none"]), default=None,
+              help="Per-column scaling before PCA [default: std for tables, none for images].")
+@click.option("--components", callback=_components, default=None, metavar="KS",
+              help="Candidate numbers of components: 110, 1:200, 50:200:10 (STOP included) "
+              "or 2,4,8 [default: 1..32, capped by the distinct rows].")
+@click.option("--covariance", callback=_covariance, default="full", show_default=True,
+              metavar="TYPES", help="Candidate covariance types, comma-separated: full, tied, "
+              "diag, spherical.")
+@click.option("--criterion", type=click.Choice(["heldout", "bic", "aic"]), default="heldout",
+              show_default=True, help="How candidates are compared.")
+@click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Folds of the held-out criterion.")
+@click.option("--reg-covar", callback=_reg_covar, default=None, metavar="R1,R2",
+              help="Candidate covariance regularisations (>= 0) [default: 1e-6,1e-3,1e-2,0.1].")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+              show_default=True, help="EM convergence threshold (> 0).")
+@click.option("--max-iter", type=click.IntRange(min=1), default=100, show_default=True,
+              help="EM iterations at most.")
+@click.option("--n-init", type=click.IntRange(min=1), default=1, show_default=True,
+              help="EM restarts per candidate.")
+@click.option("--one-se", is_flag=True,
+              help="Held-out: the simplest candidate within one standard error of the best.")
+@click.option("--support", type=click.Choice(["clip", "truncate", "none"]), default="clip",
+              show_default=True, help="Keep samples within the observed bounds by clipping or "
+              "by redrawing; integer columns are rounded either way ('none': raw draws).")
+@click.option("--support-transform", type=click.Choice(["logit", "none"]), default="none",
+              show_default=True, help="'logit': model bounded columns on the real line.")
+@click.option("--guard/--no-guard", default=True, show_default=True,
+              help="Check the fitted model for memorisation (warns when it copies rows).")
+@click.option("--label", default=None, metavar="COLUMN",
+              help="Class-conditional: one model per value of this column, which is not a "
+              "feature.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the selection and the fit.")
+@click.option("--jobs", type=int, callback=_jobs, default=None, metavar="N",
+              help="Worker processes for the candidates (-1: one per core).")
+@click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
+@_data_options
+@_common_options
+@click.pass_context
+def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | None,
+        whiten: bool, scale: str | None, components: int | list[int] | None,
+        covariance: str | list[str], criterion: str, cv: int,
+        reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
+        one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
+        seed: int, jobs: int | None, force: bool, **read: Any) -> None:
+    """Learn the distribution of DATA; write the fitted model to MODEL.
+
+    Candidates (numbers of components x covariance types x regularisations) are compared
+    by --criterion; the selection table and the chosen model are printed.
+    """
+    settings = ctx.ensure_object(_Settings)
+    if model_path == "-":
+        raise click.BadParameter("a model file is binary: use -o FILE.", param_hint="-o")
+    _check_output(model_path, force)
+    table = _read_table(data, _ReadOptions(**read), label=label)
+
+    from mixsynth.synthesizer import Synthesizer
+
+    params: dict[str, Any] = dict(
+        reduce=reduce, whiten=whiten,
+        scale=scale or ("none" if table.image_shape is not None else "std"),
+        n_components=components, covariance_type=covariance, criterion=criterion, cv=cv,
+        tol=tol, max_iter=max_iter, n_init=n_init, one_se=one_se, n_jobs=jobs,
+        support=None if support == "none" else support,
+        support_transform=None if support_transform == "none" else support_transform,
+        guard=guard, random_state=seed,
+    )
+    if reg_covar is not None:
+        params["reg_covar"] = reg_covar
+    model = Synthesizer(**params)
+    with _candidate_progress(settings) as progress:
+        model.fit(table.to_input(), table.labels, progress=progress)
+    _save_model(model, model_path, force=force, extra=table.info())
+    _describe_fit(model, table, settings.report)
+    settings.report(f"wrote {model_path}")
+
+
+# ---------------------------------------------------------------------------- sample
+
+
+def _given_keys(model: Any, extra: dict[str, Any],
+                pairs: list[tuple[str, float]]) -> dict[Any, float]:
+    """``--given`` pairs keyed as :meth:`Synthesizer.sample` wants them."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        known = [str(c) for c in names]
+        keyed: dict[Any, float] = {}
+        for key, value in pairs:
+            if key not in known:
+                raise click.BadParameter(f"unknown column {key!r}; the model's columns are "
+                                         f"{_shown(known)}.", param_hint="--given")
+            keyed[names[known.index(key)]] = value
+        return keyed
+    columns = [str(c) for c in extra.get("columns") or []]
+    keyed = {}
+    for key, value in pairs:
+        if key in columns:
+            keyed[columns.index(key)] = value
+        elif key.isdigit() and int(key) < model.n_features_in_:
+            keyed[int(key)] = value
+        else:
+            raise click.BadParameter(f"unknown column {key!r}; use a column name or a position "
+                                     f"0..{model.n_features_in_ - 1}.", param_hint="--given")
+    return keyed
+
+
+def _shown(names: list[str], limit: int = 20) -> str:
+    return str(names if len(names) <= limit else [*names[:limit], "..."])
+
+
+def _class_value(model: Any, text: str | None) -> Any:
+    """The class label ``--class`` names, in the model's own type."""
+    classes = getattr(model, "classes_", None)
+    if text is None:
+        return None
+    if classes is None:
+        raise click.BadParameter("the model is not class-conditional (fit it with --label).",
+                                 param_hint="--class")
+    for c in classes:
+        if str(_plain(c)) == text or (isinstance(_plain(c), bool) and str(c).lower() == text):
+            return c
+    raise click.BadParameter(f"unknown class {text!r}; the model's classes are "
+                             f"{_shown([str(_plain(c)) for c in classes])}.",
+                             param_hint="--class")
+
+
+@cli.command(epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL")
+@click.option("-n", "n_rows", required=True, type=_Count(),
+              help="Rows to generate (1000, 1_000_000 or 1e6).")
+@click.option("-o", "--output", required=True, metavar="OUT",
+              help="Output by suffix: .csv, .tsv, .parquet, .npy; a folder for image models "
+              "(one PNG per row and contact_sheet.png); '-' for CSV on standard output.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "npy", "images"]),
+              default=None, help="The output format, whatever the suffix.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed: the same seed gives the same rows [default: fresh rows].")
+@click.option("--given", multiple=True, callback=_given, metavar="COLUMN=VALUE",
+              help="Draw the other columns given this value (repeatable).")
+@click.option("--class", "class_label", default=None, metavar="LABEL",
+              help="Class-conditional models: rows of this class only [default: all classes, "
+              "in their training proportions].")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=65_536, show_default=True,
+              help="Rows generated and written at a time (bounds the memory).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@_common_options
+@click.pass_context
+def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: str | None,
+           seed: int | None, given: list[tuple[str, float]], class_label: str | None,
+           chunk_size: int, force: bool) -> None:
+    """Generate N new rows from MODEL and write them to OUT, streaming in chunks."""
+    from mixsynth.io.writers import BinaryToTerminalError, check_stdout, output_format
+    from mixsynth.persistence import read_metadata
+
+    settings = ctx.ensure_object(_Settings)
+    extra = read_metadata(model_path).get("extra") or {}
+    image_shape = extra.get("image_shape") if isinstance(extra, dict) else None
+    try:
+        fmt = output_format(output, fmt, image_shape=image_shape)
+        if output == "-":
+            check_stdout(fmt)
+    except (ValueError, BinaryToTerminalError) as exc:
+        raise click.BadParameter(str(exc), param_hint="-o") from None
+    _check_output(output, force, folder=fmt == "images")
+    model, extra = _load_model(model_path)
+    keyed = _given_keys(model, extra, given)
+    y = _class_value(model, class_label)
+    classes = getattr(model, "classes_", None)
+    if fmt == "npy" and classes is not None and classes.dtype.kind not in "biuf":
+        raise click.BadParameter("an .npy file cannot hold the model's text class labels; "
+                                 "write .csv or .parquet.", param_hint="-o")
+    columns = extra.get("columns")
+    dtypes = extra.get("dtypes")
+    if not (isinstance(columns, list) and len(columns) == model.n_features_in_):
+        columns = None
+    if not (isinstance(dtypes, list) and len(dtypes) == model.n_features_in_):
+        dtypes = None
+
+    from mixsynth.io.writers import write_chunks
+
+    with _row_progress(settings, n_rows) as update:
+
+        def chunks() -> Iterator[Any]:
+            for chunk in model.iter_sample(n_rows, seed, chunk_size=chunk_size,
+                                           given=keyed or None, y=y):
+                yield chunk
+                update(_chunk_rows(chunk))
+
+        n = write_chunks(output, chunks(), columns=columns, dtypes=dtypes,
+                         label=extra.get("label") or "label", n_rows=n_rows, overwrite=force,
+                         image_shape=image_shape, fmt=fmt)
+    if output != "-":
+        what = "images" if fmt == "images" else "rows"
+        settings.report(f"wrote {n} {what} to {output}")
+
+
+# -------------------------------------------------------------------------- evaluate
+
+
+def _summary_table(rows: list[tuple[str, str, str]]) -> str:
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    return "\n".join(f"{m:<{w1}}  {v:>{w2}}  {d}" for m, v, d in rows)
+
+
+@cli.command(epilog=_READ_HELP + "\n" + _EPILOG)
+@click.option("--real", required=True, metavar="DATA",
+              help="The real rows the model was fitted on.")
+@click.option("--synthetic", required=True, metavar="DATA", help="The generated rows.")
+@click.option("--holdout", default=None, metavar="DATA",
+              help="Real rows kept out of the fit: the baseline of the privacy metrics.")
+@click.option("--model", "model_path", default=None, metavar="MODEL",
+              help="The model, for the log-likelihoods.")
+@click.option("-o", "--output", required=True, metavar="REPORT.json",
+              help="The report as JSON ('-': standard output).")
+@click.option("--label", default=None, metavar="COLUMN",
+              help="A label column to leave out [default: the model's, if it has one].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the subsampling and the classifier.")
+@click.option("--max-rows", type=click.IntRange(min=2), default=5000, show_default=True,
+              help="Rows of each data set that enter the metrics, at most.")
+@click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
+@_data_options
+@_common_options
+@click.pass_context
+def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
+             model_path: str | None, output: str, label: str | None, seed: int,
+             max_rows: int, force: bool, **read: Any) -> None:
+    """Compare generated rows with real ones: fidelity, generalisation, memorisation."""
+    settings = ctx.ensure_object(_Settings)
+    _check_output(output, force)
+    model = None
+    if model_path is not None:
+        model, extra = _load_model(model_path, synthesizer=False)
+        label = label or extra.get("label")
+    options = _ReadOptions(**read)
+    tables = [_read_table(path, options, label=label, param_hint=hint)
+              if path is not None else None
+              for path, hint in ((real, "--real"), (synthetic, "--synthetic"),
+                                 (holdout, "--holdout"))]
+
+    from mixsynth.evaluation import evaluate as evaluate_quality
+    from mixsynth.io.atomic import atomic_write
+
+    real_t, synthetic_t, holdout_t = tables
+    assert real_t is not None and synthetic_t is not None
+    quality = evaluate_quality(
+        real_t.to_input(), synthetic_t.to_input(),
+        None if holdout_t is None else holdout_t.to_input(), model,
+        random_state=seed, max_rows=max_rows,
+    )
+    text = quality.to_json(indent=2) + "\n"
+    summary = _summary_table(quality.summary())
+    if output == "-":
+        click.echo(text, nl=False)
+        if not settings.quiet:
+            settings.err(summary)
+        return
+    with atomic_write(output, "w", overwrite=force) as f:
+        f.write(text)
+    settings.report(summary)
+    settings.report(f"wrote {output}")
+
+
+# ---------------------------------------------------------------------------- report
+
+
+@cli.command(epilog=_READ_HELP + "\n" + _EPILOG)
+@click.argument("model_path", metavar="MODEL")
+@click.option("--data", required=True, metavar="DATA",
+              help="The real rows (typically those MODEL was fitted on).")
+@click.option("-o", "--output", required=True, metavar="REPORT.html",
+              help="The HTML file to write (self-contained; '-': standard output).")
+@click.option("--title", default=None, help="The page's title.")
+@click.option("--samples", "n_samples", type=click.IntRange(min=1), default=None,
+              help="Generated rows to compare [default: as many as the real rows shown].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the generated rows and the metrics.")
+@click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
+@_data_options
+@_common_options
+@click.pass_context
+def report(ctx: click.Context, model_path: str, data: str, output: str, title: str | None,
+           n_samples: int | None, seed: int, force: bool, **read: Any) -> None:
+    """Write an HTML report on MODEL and the real DATA: selection, fidelity, privacy."""
+    settings = ctx.ensure_object(_Settings)
+    _check_output(output, force)
+    model, extra = _load_model(model_path)
+    table = _read_table(data, _ReadOptions(**read), label=extra.get("label"),
+                        param_hint="--data")
+
+    from mixsynth.report import build_report, write_report
+
+    image_shape = extra.get("image_shape") or table.image_shape
+    if image_shape is not None and len(image_shape) != 2:
+        image_shape = None  # build_report draws grayscale grids only: colour as columns
+    page = build_report(model, table.to_input(), title=title, random_state=seed,
+                        image_shape=None if image_shape is None else tuple(image_shape),
+                        n_samples=n_samples)
+    if output == "-":
+        click.echo(page, nl=False)
+        return
+    write_report(output, page, overwrite=force)
+    settings.report(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@cli.command("inspect", epilog=_EPILOG)
+@click.argument("model_path", metavar="MODEL")
+@_common_options
+def inspect_model(model_path: str) -> None:
+    """Print the metadata of MODEL as JSON (its header only: no array is loaded)."""
+    import json
+
+    from mixsynth.persistence import read_metadata
+
+    click.echo(json.dumps(read_metadata(model_path), indent=2, sort_keys=True))
 
 
 def _classify(exc: BaseException) -> tuple[int, str]:

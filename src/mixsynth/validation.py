@@ -23,7 +23,9 @@ def column_label(j: int, feature_names: Any = None) -> str:
     return f"column {j}"
 
 
-def check_finite(X: NDArray[np.floating], *, name: str = "X", feature_names: Any = None) -> None:
+def check_finite(
+    X: NDArray[np.floating], *, name: str = "X", feature_names: Any = None, row_offset: int = 0
+) -> None:
     """Raise ``ValueError`` naming the first non-finite value's column and row.
 
     Parameters
@@ -34,6 +36,9 @@ def check_finite(X: NDArray[np.floating], *, name: str = "X", feature_names: Any
         How the array is called in the message.
     feature_names : sequence of str, optional
         Column names for the message.
+    row_offset : int, default=0
+        Position of ``X``'s first row in the whole data (a chunk of a stream), so the message
+        names the row of the data, not of the chunk.
     """
     finite = np.isfinite(X)
     if finite.all():
@@ -43,6 +48,7 @@ def check_finite(X: NDArray[np.floating], *, name: str = "X", feature_names: Any
     j = int(cols[order[0]])
     first_row = int(rows[order[0]])
     kind = "NaN" if np.isnan(X[first_row, j]) else "inf"
+    first_row += int(row_offset)
     bad_cols = np.unique(cols)
     more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
     raise ValueError(
@@ -60,6 +66,8 @@ def check_input(
     name: str = "X",
     ensure_min_samples: int = 1,
     ensure_min_features: int = 1,
+    row_offset: int = 0,
+    feature_names: Any = None,
 ) -> NDArray[np.float64]:
     """Validate ``X`` into a C-contiguous float64 2-D array.
 
@@ -79,6 +87,10 @@ def check_input(
         How the array is called in messages.
     ensure_min_samples, ensure_min_features : int
         Minimum shape, with scikit-learn's messages.
+    row_offset : int, default=0
+        Position of the first row in the whole data, for messages about a chunk of a stream.
+    feature_names : sequence of str, optional
+        Column names for messages when there is no estimator to take them from.
 
     Returns
     -------
@@ -97,6 +109,6 @@ def check_input(
         names = getattr(estimator, "feature_names_in_", None)
     else:
         Xv = check_array(X, input_name=name, **kwargs)
-        names = None
-    check_finite(Xv, name=name, feature_names=names)
+        names = feature_names
+    check_finite(Xv, name=name, feature_names=names, row_offset=row_offset)
     return np.asarray(Xv, dtype=np.float64)
