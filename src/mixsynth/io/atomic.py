@@ -14,8 +14,10 @@ appeared meanwhile, so a concurrent writer is never silently clobbered either.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -223,11 +225,103 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, overwrite: b
                          newline=newline)
 
 
+def _open_anonymous(folder: Path) -> int | None:
+    """An unnamed file in ``folder`` (Linux ``O_TMPFILE``), or None where that is unsupported.
+
+    Until it is linked into place it has no name, so a process killed mid-write (SIGKILL, power
+    loss) leaves nothing behind: the kernel frees the inode.
+    """
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_RDWR | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError:  # a file system or kernel without O_TMPFILE; the caller falls back
+        return None
+
+
+def _link_fd(fd: int, dest: Path) -> None:
+    """``linkat(AT_FDCWD, "/proc/self/fd/N", AT_FDCWD, dest, AT_SYMLINK_FOLLOW)``: give the
+    unnamed file a name (open(2), O_TMPFILE). Python 3.11's os.link calls link(), which does
+    not follow the /proc magic link."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, at_symlink_follow = -100, 0x400
+    result = libc.linkat(at_fdcwd, f"/proc/self/fd/{fd}".encode(), at_fdcwd, os.fsencode(dest),
+                         at_symlink_follow)
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(dest))
+
+
+def _publish_by_copy(fd: int, path: Path, *, overwrite: bool) -> None:
+    """Where the unnamed file cannot be linked: copy it into a named temp file and rename."""
+    fd2, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".",
+                                     suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd2, stat.S_IMODE(os.fstat(fd).st_mode))
+        offset = 0
+        while chunk := os.pread(fd, 1 << 20, offset):
+            os.write(fd2, chunk)
+            offset += len(chunk)
+        os.fsync(fd2)
+    except BaseException:
+        os.close(fd2)
+        tmp.unlink()
+        raise
+    os.close(fd2)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        tmp.unlink()
+        raise OutputExistsError(path)
+    os.replace(tmp, path)
+
+
+def _publish_anonymous(fd: int, path: Path, *, overwrite: bool) -> None:
+    """Link the unnamed file at ``fd`` into place: exclusively, or over the old target."""
+    try:
+        _publish_linked(fd, path, overwrite=overwrite)
+    except OutputError:
+        raise
+    except FileExistsError:
+        raise OutputExistsError(path) from None
+    except OSError:  # no hard links here (EPERM, EXDEV, ENOSYS): copy, then rename
+        _publish_by_copy(fd, path, overwrite=overwrite)
+
+
+def _publish_linked(fd: int, path: Path, *, overwrite: bool) -> None:
+    if not overwrite:
+        _link_fd(fd, path)  # fails with EEXIST if the target exists: no check-then-act race
+        return
+    for _ in range(100):  # a free name for the instant between link() and rename()
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            _link_fd(fd, tmp)
+        except FileExistsError:
+            continue
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return
+    raise OutputError(f"cannot write {path}: no free temporary name", path=path)
+
+
 @contextlib.contextmanager
 def _atomic_write(path: Path, mode: str, *, overwrite: bool, encoding: str | None,
                   newline: str | None) -> Iterator[IO[Any]]:
     ensure_can_write(path, overwrite=overwrite)
     folder = path.parent
+    if folder.is_dir():
+        fd = _open_anonymous(folder)
+        if fd is not None:
+            with _anonymous_write(fd, path, mode, overwrite=overwrite, encoding=encoding,
+                                  newline=newline) as f:
+                yield f
+            _fsync_dir(folder)
+            return
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix="." + path.name + ".", suffix=".tmp")
     except OSError as exc:
@@ -265,6 +359,36 @@ def _atomic_write(path: Path, mode: str, *, overwrite: bool, encoding: str | Non
             with contextlib.suppress(OSError):
                 tmp.unlink()
     _fsync_dir(folder)
+
+
+@contextlib.contextmanager
+def _anonymous_write(fd: int, path: Path, mode: str, *, overwrite: bool, encoding: str | None,
+                     newline: str | None) -> Iterator[IO[Any]]:
+    """Write into the unnamed file ``fd``, then link it into place; on error it just vanishes."""
+    try:
+        try:
+            file_mode = stat.S_IMODE(path.stat().st_mode) if overwrite else _default_mode()
+        except OSError:
+            file_mode = _default_mode()
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, file_mode)
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=False) as f:
+            yield f
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {_describe(exc)}",
+                                  path=path, errno_=exc.errno) from exc
+        try:
+            _publish_anonymous(fd, path, overwrite=overwrite)
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {_describe(exc)}",
+                              path=path, errno_=exc.errno) from exc
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
