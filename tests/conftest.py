@@ -26,3 +26,18 @@ def seed(request: pytest.FixtureRequest) -> int:
 @pytest.fixture
 def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A dask ``LocalCluster``: 2 worker processes, one thread each, on 127.0.0.1, no dashboard.
+
+    Session-scoped and started only by the tests that ask for it. It is not made the default
+    client: a test opts in with ``with dask_client.as_current():``, so the threads-scheduler
+    tests elsewhere never meet it by accident.
+    """
+    pytest.importorskip("distributed")
+    from mixsynth.distributed import cluster
+
+    with cluster(workers=2, set_as_default=False) as client:
+        yield client

@@ -34,6 +34,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from mixsynth import streaming
 from mixsynth.core import (
     IterationInfo,
     Params,
@@ -52,7 +53,6 @@ from mixsynth.core import (
     suffstats,
 )
 from mixsynth.seeding import SeedLike, as_generator
-from mixsynth import streaming
 from mixsynth.streaming import Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
@@ -578,7 +578,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         parts = [logsumexp(estimate_weighted_log_prob(c, params), axis=1) for c in self._chunks(X)]
         return np.concatenate(parts) if parts else np.empty(0)
 
-    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+    def score(self, X: Any, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) per-sample log-likelihood of ``X`` (out-of-core data is streamed)."""
         if is_out_of_core(X):
             return self._score_source(X, sample_weight)

@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.seeding import SeedLike, spawn_seeds
+from mixsynth.streaming import Source
 from mixsynth.whitening import Whitener
 
 __all__ = [
@@ -284,7 +285,9 @@ class _Fold:
     residual_val: Array
 
 
-def _fit_mixture(Z: Array, config: Config, seed: int, params: dict[str, Any]) -> GaussianMixture:
+def _fit_mixture(
+    Z: Array | Source, config: Config, seed: int, params: dict[str, Any]
+) -> GaussianMixture:
     k, cov_type, reg = config
     gm = GaussianMixture(
         n_components=k, covariance_type=cov_type, reg_covar=reg, random_state=seed, **params
@@ -301,7 +304,7 @@ def _evaluate(
     seed: np.random.SeedSequence,
     *,
     criterion: str,
-    Z: Array | None,
+    Z: Array | Source | None,
     folds: Sequence[_Fold],
     params: dict[str, Any],
     reference: tuple[float, ...] = (),
@@ -312,10 +315,13 @@ def _evaluate(
         if criterion != "heldout":
             assert Z is not None
             gm = _fit_mixture(Z, config, int(seed.generate_state(1)[0]), params)
-            aic, bic = gm.aic(Z), gm.bic(Z)
+            # one scoring pass (Z may be streamed): the expressions of gm.aic and gm.bic
+            ll, n, p = float(gm.score(Z)), Z.shape[0], gm._n_parameters()
+            aic = float(-2.0 * ll * n + 2.0 * p)
+            bic = float(-2.0 * ll * n + p * np.log(n))
             cand = Candidate(
                 *config, score=aic if criterion == "aic" else bic, score_std=None,
-                fold_scores=(), aic=aic, bic=bic, log_likelihood=float(gm.score(Z)),
+                fold_scores=(), aic=aic, bic=bic, log_likelihood=ll,
                 n_parameters=gm._n_parameters(), converged=gm.converged_, n_iter=gm.n_iter_,
                 fit_time=time.perf_counter() - t0,
             )
@@ -408,12 +414,13 @@ def select(
     criterion: str,
     random_state: SeedLike,
     mixture_params: dict[str, Any],
-    Z: Array | None = None,
+    Z: Array | Source | None = None,
     folds: Sequence[_Fold] = (),
     search: str = "auto",
     one_se: bool = False,
     n_jobs: int | None = None,
     progress: ProgressFn | None = None,
+    runner: Any = None,
 ) -> tuple[SelectionResult, GaussianMixture | None]:
     """Evaluate candidates and pick the best.
 
@@ -424,8 +431,8 @@ def select(
     random_state : seed
     mixture_params : dict
         Further :class:`GaussianMixture` parameters (tol, max_iter, n_init, init_params).
-    Z : ndarray of shape (n_samples, n_features), optional
-        Whitened data (AIC / BIC).
+    Z : ndarray of shape (n_samples, n_features) or Source, optional
+        Whitened data (AIC / BIC); a :class:`~mixsynth.streaming.Source` is streamed.
     folds : sequence of folds from :func:`make_folds` (held-out).
     search : {"auto", "grid"}
         ``"auto"`` searches K coarse to fine when there are many values.
@@ -437,6 +444,9 @@ def select(
     progress : callable, optional
         ``progress(done, total, candidate)`` after each candidate (total may shrink as the
         coarse-to-fine search skips values).
+    runner : object with ``map(tasks) -> results``, optional
+        Runs the candidate tasks instead of ``n_jobs`` local processes, e.g.
+        :class:`mixsynth.distributed.ClusterRunner` (tasks on a dask cluster).
 
     Returns
     -------
@@ -458,7 +468,8 @@ def select(
     sign = 1.0 if higher else -1.0  # internally: larger is better
     done: dict[Config, tuple[Candidate, GaussianMixture | None]] = {}
     order: list[Config] = []
-    runner = _Runner(n_jobs)
+    if runner is None:
+        runner = _Runner(n_jobs)
 
     groups: dict[tuple[str, float], list[int]] = {}
     for k, t, r in grid:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -13,10 +15,12 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from mixsynth import streaming
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
 from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
+from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
@@ -192,7 +196,18 @@ class Synthesizer(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features), or out-of-core data
+            Also a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable
+            returning a fresh iterator of 2-D chunks, a list of 2-D arrays, or a dask array or
+            dataframe. Such data below ``streaming.IN_MEMORY_BYTES`` (256 MiB) is loaded and
+            fitted as an array. Larger data is streamed, in bounded memory or
+            data-parallel on dask: bounds, integer columns and the whitener come from one first
+            pass, each EM iteration of each candidate reads the data once, and candidates are
+            scored by BIC (AIC if asked) since held-out folds would need the rows in memory;
+            ``selection_.notes`` says so. ``y`` and the memorisation guard need the data in
+            memory. When a ``distributed.Client`` is current (see
+            :func:`mixsynth.distributed.cluster`), the candidates of an in-memory sweep run as
+            tasks on its cluster (instead of ``n_jobs`` local processes), with the same results.
         y : array-like of shape (n_samples,), optional
             Class labels: one model is selected and fitted per class (class-conditional), and
             :meth:`sample` then returns ``(X, y)``.
@@ -210,6 +225,14 @@ class Synthesizer(BaseEstimator):
                 "support_transform must be 'auto', 'logit' or None, got "
                 f"{self.support_transform!r}."
             )
+        if is_out_of_core(X):
+            reservoir_seed, noise_seed = spawn_seeds(self.random_state, 7)[5:]
+            source = as_source(X, seed=int(reservoir_seed.generate_state(1, np.uint64)[0] >> 1))
+            assert source is not None
+            X = self._in_memory_if_small(source)
+            if X is None:
+                return self._fit_out_of_core(source, y, progress, noise_seed)
+        runner = _cluster_runner()
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
         if y is not None:
@@ -235,11 +258,16 @@ class Synthesizer(BaseEstimator):
             make_folds(Xt, self.whitener_, self.cv, self.random_state, log_jacobian=log_jac)[0]
             if heldout else ()
         )
-        self.selection_, mixture = select(
-            grid, criterion=self.criterion, random_state=self.random_state,
-            mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
-            search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
-        )
+        try:
+            self.selection_, mixture = select(
+                grid, criterion=self.criterion, random_state=self.random_state,
+                mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
+                search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
+                runner=runner,
+            )
+        finally:
+            if runner is not None:
+                runner.close()
         if mixture is None:  # held-out: the winner is refitted on every row
             mixture = refit_best(Z, self.selection_, self.random_state, mixture_params)
         self.mixture_ = mixture
@@ -252,6 +280,115 @@ class Synthesizer(BaseEstimator):
             )
         if self.guard:
             self.memorization_ = self._memorization_check(Xv)
+        return self
+
+    def _in_memory_if_small(self, source: Source) -> Any:
+        """The data in memory when it is below ``streaming.IN_MEMORY_BYTES``, else ``None``."""
+        nbytes = source.nbytes_hint
+        if nbytes is None:  # a first pass says (and validates the rows on the way)
+            summary = source.summary(streaming.SAMPLE_ROWS)
+            nbytes = summary.n_samples * summary.n_features * 8
+        if nbytes > streaming.IN_MEMORY_BYTES:
+            return None
+        try:
+            return source.materialize()
+        finally:
+            source.release()
+
+    def _fit_out_of_core(
+        self,
+        source: Source,
+        y: Any,
+        progress: Callable[[int, int, Candidate], None] | None,
+        noise_seed: np.random.SeedSequence,
+    ) -> Synthesizer:
+        """Fit on data too large for memory: streamed, or data-parallel on a dask cluster.
+
+        Passes: one first pass (bounds, integer columns, moments, reservoir sample), one more
+        for the moments after a support transform, then per candidate a pass of hard
+        assignments, one per EM iteration and one to score it; the whitened data is persisted
+        on a dask cluster when it fits.
+        """
+        if y is not None:
+            raise ValueError(
+                "Class-conditional fitting (y=...) needs the data in memory; fit one "
+                "Synthesizer per class on that class's rows instead."
+            )
+        if hasattr(source, "persist_data"):
+            source.persist_data = False  # read twice at most; the whitened data is persisted
+        model: Source = source
+        Z: Source | None = None
+        try:
+            summary = source.summary(streaming.SAMPLE_ROWS)
+            n, d = summary.n_samples, summary.n_features
+            if n < 2:
+                raise ValueError(
+                    f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
+                    "required by Synthesizer."
+                )
+            assert summary.moments is not None and summary.integer_columns is not None
+            self.n_features_in_ = d
+            if source.feature_names is not None:
+                self.feature_names_in_ = source.feature_names
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self._remember_columns(None)  # samples come back as arrays
+            self.classes_ = None
+            self._set_support(
+                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
+            )
+            self.support_transform_ = self._make_support_transform()
+            moments = summary.moments
+            if self.support_transform_ is not None:
+                seed = int(noise_seed.generate_state(1, np.uint64)[0] >> 1)
+                model = source.mapped(SupportMap(self.support_transform_, seed))
+                if hasattr(model, "persist_data"):
+                    model.persist_data = False
+                mapped = model.summary(streaming.SAMPLE_ROWS).moments
+                assert mapped is not None
+                moments = mapped
+            self.whitener_ = Whitener(
+                self.reduce, whiten=self.whiten, scale=self.scale
+            ).fit_from_moments(moments)
+            self.memorization_ = None
+            if self.whitener_.n_components_ == 0:  # every column constant
+                self.mixture_, self.selection_ = None, None
+                return self
+            grid = self._grid(summary.sample)
+            notes = [f"fitted out of core ({source.kind}, {n} rows)"]
+            criterion = self.criterion
+            if criterion == "heldout":
+                criterion = "bic"
+                notes.append(
+                    "criterion 'heldout' needs the rows in memory; out-of-core selection used "
+                    "BIC (consistent, and close to held-out scores at this many rows)"
+                )
+            if self.guard:
+                notes.append("memorisation guard skipped: it needs the rows in memory")
+            Z = model.whitened(self.whitener_)
+            mixture_params = dict(
+                tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
+                init_params=self.init_params,
+            )
+            result, mixture = select(
+                grid, criterion=criterion, random_state=self.random_state,
+                mixture_params=mixture_params, Z=Z, search=self.search, one_se=self.one_se,
+                n_jobs=None if source.kind == "dask" else self.n_jobs, progress=progress,
+            )
+        finally:
+            for held in (Z, model, source):
+                if held is not None:
+                    held.release()
+        assert mixture is not None
+        self.selection_ = dataclasses.replace(result, notes=(*result.notes, *notes))
+        self.mixture_ = mixture
+        if not mixture.converged_:
+            warnings.warn(
+                f"The selected mixture (K={mixture.n_components}) did not converge in "
+                f"max_iter={self.max_iter} iterations; increase max_iter or tol.",
+                UserWarning,
+                stacklevel=3,
+            )
         return self
 
     def _memorization_check(self, X: Array) -> dict[str, Any] | None:
@@ -384,16 +521,19 @@ class Synthesizer(BaseEstimator):
             self._dtypes = list(X.dtypes)
 
     def _fit_support(self, X: Array) -> None:
+        self._set_support(X.min(axis=0), X.max(axis=0), np.all(X == np.round(X), axis=0))
+
+    def _set_support(self, lo: Array, hi: Array, integer: NDArray[np.bool_]) -> None:
+        """The observed bounds and integer columns, or the bounds the user gave."""
         if self.bounds is None:
-            self.lower_bounds_ = X.min(axis=0)
-            self.upper_bounds_ = X.max(axis=0)
+            self.lower_bounds_, self.upper_bounds_ = lo, hi
         else:
-            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (X.shape[1],)).copy()
+            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
                       for b in self.bounds)
             if np.any(lo > hi):
                 raise ValueError("bounds: every lower bound must be <= its upper bound.")
             self.lower_bounds_, self.upper_bounds_ = lo, hi
-        self.integer_columns_ = np.all(X == np.round(X), axis=0)
+        self.integer_columns_ = integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
         n_distinct = len(np.unique(X, axis=0))
@@ -746,6 +886,17 @@ class Synthesizer(BaseEstimator):
         if self.classes_ is not None:
             return sum(m.n_parameters_ for m in self.class_models_) + len(self.classes_) - 1
         return 0 if self.mixture_ is None else self.mixture_._n_parameters()
+
+
+def _cluster_runner() -> Any:
+    """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
+    when there is none (``distributed`` is not even imported unless something loaded it)."""
+    if "distributed" not in sys.modules:
+        return None
+    from mixsynth.distributed import ClusterRunner, current_client  # the edge layer, on demand
+
+    client = current_client()
+    return None if client is None else ClusterRunner(client)
 
 
 def _plain(value: Any) -> Any:

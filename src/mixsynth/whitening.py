@@ -17,7 +17,8 @@ The numerics are built for data that break naive PCA:
 
 The principal directions come from the eigendecomposition of a small d'×d' covariance matrix
 (d' = number of non-constant columns) by :func:`_whitener_from_moments`, a pure function over
-moments: a streaming fit can merge per-chunk moments and call it unchanged.
+moments. A streaming fit summarises each chunk as :class:`ColumnMoments`, merges them pairwise
+(``a + b``, the update of Chan, Golub and LeVeque) and calls :meth:`Whitener.fit_from_moments`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mixsynth.validation import check_input, column_label
 
-__all__ = ["ConstantColumnsWarning", "Whitener"]
+__all__ = ["ColumnMoments", "ConstantColumnsWarning", "Whitener"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -262,6 +263,167 @@ def _whitener_from_moments(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class ColumnMoments:
+    """Mergeable column moments of a chunk of rows: the streaming input of a :class:`Whitener`.
+
+    The moments are kept about a *pivot*, one of the rows, with every column divided by an exact
+    power of two, ``2**exponent[j]``, at least its largest magnitude: no sum or product can
+    overflow (values near 1e300) or underflow (near 1e-200), and deviations from a pivot near
+    the data keep the full precision of the spread (1e12 ± 1). ``a + b`` merges two chunks with
+    the pairwise update of Chan, Golub and LeVeque, re-expressing ``b`` about ``a``'s pivot (the
+    difference of two rows: as precise as the spread).
+
+    Attributes
+    ----------
+    n_samples : int
+    pivot : ndarray of shape (n_features,)
+        A row of the chunk, in the data's units.
+    exponent : ndarray of shape (n_features,), int
+    mean : ndarray of shape (n_features,)
+        Mean of ``u = (x - pivot) / 2**exponent`` (computed as ``x / 2**e - pivot / 2**e``).
+    comoment : ndarray of shape (n_features, n_features)
+        ``Σ (u - mean)(u - mean)^T``.
+    minimum, maximum : ndarray of shape (n_features,)
+        Per-column bounds, in the data's units (``+inf`` / ``-inf`` when there are no rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(100, 3))
+    >>> m = ColumnMoments.from_array(X[:40]) + ColumnMoments.from_array(X[40:])
+    >>> bool(np.allclose(m.covariance(), np.cov(X.T)))
+    True
+    """
+
+    n_samples: int
+    pivot: NDArray[np.float64]
+    exponent: NDArray[np.int64]
+    mean: NDArray[np.float64]
+    comoment: NDArray[np.float64]
+    minimum: NDArray[np.float64]
+    maximum: NDArray[np.float64]
+
+    @classmethod
+    def empty(cls, n_features: int) -> ColumnMoments:
+        """The moments of no rows: the identity of ``+``."""
+        d = int(n_features)
+        return cls(
+            0, np.zeros(d), np.zeros(d, dtype=np.int64), np.zeros(d), np.zeros((d, d)),
+            np.full(d, np.inf), np.full(d, -np.inf),
+        )
+
+    @classmethod
+    def from_array(cls, X: NDArray[np.float64]) -> ColumnMoments:
+        """Moments of one chunk.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Finite float64 data (0 rows allowed).
+        """
+        n, d = X.shape
+        if n == 0:
+            return cls.empty(d)
+        hi, lo = X.max(axis=0), X.min(axis=0)
+        _, e = np.frexp(np.maximum(np.abs(hi), np.abs(lo)))
+        pivot = X[0].copy()
+        U = np.ldexp(X, -e)  # a new array, |U| < 1
+        U -= np.ldexp(pivot, -e)  # exact where x is near the pivot (Sterbenz)
+        m = U.mean(axis=0)
+        U -= m
+        # corrected two-pass, as in the in-memory fit: the residual mean fixes the first mean's
+        # rounding before anything is squared
+        dm = U.mean(axis=0)
+        U -= dm
+        m += dm
+        r = U.mean(axis=0)
+        comoment = U.T @ U - n * np.outer(r, r)
+        return cls(n, pivot, e.astype(np.int64), m, comoment, lo, hi)
+
+    def __add__(self, other: ColumnMoments) -> ColumnMoments:
+        if not isinstance(other, ColumnMoments):
+            return NotImplemented
+        if other.mean.shape != self.mean.shape:
+            raise ValueError(
+                f"Moments of {self.mean.shape[0]} and {other.mean.shape[0]} columns do not add."
+            )
+        if other.n_samples == 0:
+            return self
+        if self.n_samples == 0:
+            return other
+        exp = np.maximum(self.exponent, other.exponent)
+        sa = np.ldexp(1.0, self.exponent - exp)  # exact powers of two <= 1
+        sb = np.ldexp(1.0, other.exponent - exp)
+        ma = self.mean * sa
+        # b's mean about a's pivot: the pivots are rows, so their difference is of the spread's
+        # size and is computed to its precision
+        mb = other.mean * sb + (np.ldexp(other.pivot, -exp) - np.ldexp(self.pivot, -exp))
+        na, nb = self.n_samples, other.n_samples
+        n = na + nb
+        delta = mb - ma
+        # M = Ma + Mb + delta delta^T na nb / n
+        comoment = self.comoment * np.outer(sa, sa) + other.comoment * np.outer(sb, sb)
+        comoment += np.outer(delta, delta) * (na * nb / n)
+        return ColumnMoments(
+            n, self.pivot, exp, ma + delta * (nb / n), comoment,
+            np.minimum(self.minimum, other.minimum), np.maximum(self.maximum, other.maximum),
+        )
+
+    def __radd__(self, other: object) -> ColumnMoments:
+        if other == 0:  # lets sum() start from its default 0
+            return self
+        return NotImplemented
+
+    @property
+    def n_features(self) -> int:
+        return int(self.mean.shape[0])
+
+    def data_mean(self) -> NDArray[np.float64]:
+        """Column means in the data's units; a constant column's value exactly."""
+        e = self.exponent
+        mean = np.ldexp(np.ldexp(self.pivot, -e) + self.mean, e)
+        constant = self.maximum == self.minimum
+        mean[constant] = self.maximum[constant]
+        return mean
+
+    def covariance(self) -> NDArray[np.float64]:
+        """Covariance (ddof=1) in the data's units (may overflow for values near 1e300)."""
+        s = np.ldexp(1.0, self.exponent)
+        return self.comoment * np.outer(s, s) / (self.n_samples - 1)
+
+    def _whitener_inputs(
+        self,
+    ) -> tuple[
+        int,
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.int64],
+        NDArray[np.bool_],
+        NDArray[np.float64],
+    ]:
+        """The arguments of :func:`_whitener_from_moments`, as :func:`_prescaled_moments` gives
+        them for an array: deviations rescaled by a power of two near their largest magnitude."""
+        constant = self.maximum == self.minimum
+        varying = ~constant
+        e = self.exponent[varying]
+        p = np.ldexp(self.pivot[varying], -e)
+        m = self.mean[varying]
+        dev = np.maximum(
+            np.abs(np.ldexp(self.maximum[varying], -e) - p - m),
+            np.abs(np.ldexp(self.minimum[varying], -e) - p - m),
+        )
+        _, e1 = np.frexp(dev)
+        s = np.ldexp(1.0, -e1)
+        scaled_cov = self.comoment[np.ix_(varying, varying)] * np.outer(s, s)
+        if scaled_cov.size:
+            scaled_cov /= self.n_samples - 1
+        col_exp = (e + e1).astype(np.int64)
+        return (
+            self.n_samples, self.data_mean(), scaled_cov, col_exp, constant,
+            self.maximum[constant].copy(),
+        )
+
 class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Centre, scale, project on the leading principal directions and whiten.
 
@@ -370,8 +532,58 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Xv = check_input(X, estimator=self, reset=True)
         moments = _prescaled_moments(Xv)
         state = _whitener_from_moments(*moments, n_components=self.n_components, scale=self.scale)
+        self._adopt(state, int(Xv.shape[0]))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_from_moments(
+        self, moments: ColumnMoments, *, feature_names: ArrayLike | None = None
+    ) -> Whitener:
+        """Learn the whitening from merged per-chunk moments: the streaming form of :meth:`fit`.
+
+        ``Whitener().fit_from_moments(sum(ColumnMoments.from_array(c) for c in chunks))``
+        equals ``Whitener().fit(np.concatenate(chunks))`` to rounding, for any chunking.
+
+        Parameters
+        ----------
+        moments : ColumnMoments
+            Moments of all the rows (at least one).
+        feature_names : array-like of str of shape (n_features,), optional
+            Recorded as ``feature_names_in_``.
+
+        Returns
+        -------
+        self : Whitener
+        """
+        n, d = moments.n_samples, moments.n_features
+        if n < 1:
+            raise ValueError(
+                f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 1 is "
+                "required by Whitener."
+            )
+        if d < 1:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is "
+                "required by Whitener."
+            )
+        self.n_features_in_ = d
+        if feature_names is not None:
+            names = np.asarray(feature_names, dtype=object)
+            if names.shape != (d,):
+                raise ValueError(f"feature_names has shape {names.shape}, expected ({d},).")
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        state = _whitener_from_moments(
+            *moments._whitener_inputs(), n_components=self.n_components, scale=self.scale
+        )
+        self._adopt(state, n)
+        return self
+
+    def _adopt(self, state: _WhitenerState, n_samples: int) -> None:
+        """Warn as a fit does and copy the state onto the fitted attributes."""
         names = getattr(self, "feature_names_in_", None)
-        # stacklevel=3 reaches past sklearn's _fit_context wrapper to the caller's line.
+        # stacklevel=4 reaches past _adopt and sklearn's _fit_context wrapper to the caller.
         if state.constant_mask.any():
             cols = np.flatnonzero(state.constant_mask)
             shown = ", ".join(column_label(int(j), names) for j in cols[:_MAX_NAMED])
@@ -380,7 +592,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 f"{len(cols)} constant column(s) set aside and restored exactly on "
                 f"inverse_transform: {shown}{more}.",
                 ConstantColumnsWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if isinstance(self.n_components, Integral) and self.n_components > state.rank:
             n_varying = int(np.count_nonzero(~state.constant_mask))
@@ -389,7 +601,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 f"({state.rank} non-null direction(s) among {n_varying} non-constant "
                 f"column(s)); keeping {state.rank}.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
         self.mean_ = state.mean
@@ -401,8 +613,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.constant_mask_ = state.constant_mask
         self.constant_values_ = state.constant_values
         self.n_components_ = int(state.components.shape[0])
-        self.n_samples_ = int(Xv.shape[0])
-        return self
+        self.n_samples_ = int(n_samples)
 
     @property
     def _n_features_out(self) -> int:

@@ -1,0 +1,900 @@
+"""Out-of-core data: sources that are read chunk by chunk, once per EM iteration.
+
+A :class:`Source` is data that can be visited any number of times without being held in memory:
+a ``np.memmap``, a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning a fresh iterator
+of chunks, a sequence of arrays, or (in :mod:`mixsynth.distributed`) a dask array. Every source
+offers the same few passes, which is all a fit needs:
+
+- :meth:`Source.summary`: one fused first pass: validation (NaN / inf named by column and row
+  of the whole data), column moments merged pairwise (:class:`~mixsynth.whitening.ColumnMoments`),
+  per-column bounds and integer columns, the weighted mean, and a uniform reservoir sample
+  for the initialisation;
+- :meth:`Source.stats`: one E-step over all rows, as additive :class:`~mixsynth.core.Stats`;
+- :meth:`Source.label_stats`: the statistics of hard assignments to given centres (the full pass
+  that turns a k-means initialisation on the sample into initial parameters);
+- :meth:`Source.loglik`: the summed log-likelihood (scores and information criteria).
+
+The reservoir sample is chunking-invariant: row ``i`` gets the key ``E_i / w_i`` with
+``E_i ~ Exp(1)`` a hash of (seed, ``i``) (weighted sampling without replacement, Efraimidis and
+Spirakis), and the rows with the smallest keys are kept, in row order. When the data has at most
+``sample_size`` rows the sample *is* the data, so a streamed fit starts exactly where an
+in-memory fit does.
+
+Memory is bounded by the chunk budget: one chunk of data plus the E-step temporaries of one chunk
+(``GaussianMixture.chunk_size``), the reservoir, and the K × d × d statistics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+from sklearn.utils.validation import _check_sample_weight
+
+from mixsynth.core import Params, Stats, accumulate, estimate_weighted_log_prob, suffstats
+from mixsynth.validation import check_input
+from mixsynth.whitening import ColumnMoments, Whitener
+
+__all__ = [
+    "IN_MEMORY_BYTES",
+    "READ_BYTES",
+    "SAMPLE_ROWS",
+    "ChunkSource",
+    "RowMap",
+    "Source",
+    "Summary",
+    "SupportMap",
+    "WhitenMap",
+    "as_source",
+    "is_out_of_core",
+]
+
+Array = NDArray[np.float64]
+
+#: :class:`~mixsynth.Synthesizer` loads data smaller than this into memory (and fits it exactly
+#: as an array, held-out selection included); larger data are streamed.
+IN_MEMORY_BYTES = 256 * 2**20
+#: Rows of the reservoir sample that initialises a streamed fit (at least 50 per component).
+SAMPLE_ROWS = 20_000
+#: Bytes of data per chunk read by the first pass (the E-step uses its own, smaller budget).
+READ_BYTES = 32 * 2**20
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _hash_uniform(seed: int, index: NDArray[np.uint64]) -> Array:
+    """Uniform [0, 1) numbers that depend only on (seed, row index): splitmix64."""
+    z = index * _GOLDEN + np.uint64(seed % 2**64)  # uint64 arrays wrap silently
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def rows_per_read(n_features: int) -> int:
+    """Rows of a :data:`READ_BYTES` chunk."""
+    return max(256, READ_BYTES // (8 * max(1, n_features)))
+
+
+# --------------------------------------------------------------------------- first pass
+
+
+@dataclass(frozen=True, eq=False)
+class _Reservoir:
+    """The ``size`` rows with the smallest keys seen so far (mergeable)."""
+
+    size: int
+    keys: Array
+    index: NDArray[np.uint64]
+    rows: Array
+    weights: Array | None
+
+    @classmethod
+    def of_chunk(
+        cls, size: int, seed: int, X: Array, w: Array | None, index: NDArray[np.uint64]
+    ) -> _Reservoir:
+        keys = -np.log1p(-_hash_uniform(seed, index))  # Exp(1)
+        if w is not None:
+            with np.errstate(divide="ignore"):
+                keys = np.where(w > 0, keys / np.where(w > 0, w, 1.0), np.inf)
+        if len(keys) > size:
+            keep = np.lexsort((index, keys))[:size]
+            keep.sort()
+            X, index, keys = X[keep], index[keep], keys[keep]
+            w = None if w is None else w[keep]
+        return cls(size, keys, index, X.copy(), None if w is None else w.copy())
+
+    def __add__(self, other: _Reservoir) -> _Reservoir:
+        keys = np.concatenate([self.keys, other.keys])
+        index = np.concatenate([self.index, other.index])
+        rows = np.concatenate([self.rows, other.rows])
+        weights = (
+            None if self.weights is None or other.weights is None
+            else np.concatenate([self.weights, other.weights])
+        )
+        keep = np.lexsort((index, keys))[: self.size]
+        keep = keep[np.argsort(index[keep], kind="stable")]  # row order
+        return _Reservoir(
+            self.size, keys[keep], index[keep], rows[keep],
+            None if weights is None else weights[keep],
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class _ChunkSummary:
+    """What the first pass learns from one chunk; chunks merge with ``+``."""
+
+    moments: ColumnMoments
+    integer: NDArray[np.bool_]
+    weight_sum: float
+    weighted_sum: Array | None
+    reservoir: _Reservoir
+
+    @classmethod
+    def of_chunk(
+        cls, X: Array, w: Array | None, index: NDArray[np.uint64], sample_size: int, seed: int
+    ) -> _ChunkSummary:
+        return cls(
+            ColumnMoments.from_array(X),
+            np.all(X == np.round(X), axis=0),
+            float(X.shape[0]) if w is None else float(w.sum()),
+            None if w is None else w @ X,
+            _Reservoir.of_chunk(sample_size, seed, X, w, index),
+        )
+
+    def __add__(self, other: _ChunkSummary) -> _ChunkSummary:
+        return _ChunkSummary(
+            self.moments + other.moments,
+            self.integer & other.integer,
+            self.weight_sum + other.weight_sum,
+            None if self.weighted_sum is None or other.weighted_sum is None
+            else self.weighted_sum + other.weighted_sum,
+            self.reservoir + other.reservoir,
+        )
+
+
+class _PairwiseSum:
+    """Sums a stream like a binary counter: every item is merged with others of its size, so
+    rounding grows with log(number of chunks) (pairwise summation) in bounded memory."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, Any]] = []
+
+    def push(self, item: Any) -> None:
+        level = 0
+        while self._stack and self._stack[-1][0] == level:
+            item = self._stack.pop()[1] + item
+            level += 1
+        self._stack.append((level, item))
+
+    def total(self) -> Any:
+        out = None
+        for _, item in self._stack:
+            out = item if out is None else out + item
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Summary:
+    """The outcome of a source's first pass.
+
+    Attributes
+    ----------
+    n_samples : int
+    n_features : int
+    moments : ColumnMoments or None
+        Column moments and bounds (``None`` for derived sources such as whitened data).
+    weighted_mean : ndarray of shape (n_features,)
+        The sample-weighted mean: the shift a fit works about.
+    weight_sum : float
+    integer_columns : ndarray of bool of shape (n_features,) or None
+        Columns whose values are all whole numbers.
+    sample : ndarray of shape (m, n_features)
+        Uniform (weighted: proportional to weight) sample without replacement, in row order.
+    sample_weight : ndarray of shape (m,) or None
+    complete : bool
+        The sample holds every row: it is the data.
+    """
+
+    n_samples: int
+    n_features: int
+    moments: ColumnMoments | None
+    weighted_mean: Array
+    weight_sum: float
+    integer_columns: NDArray[np.bool_] | None
+    sample: Array
+    sample_weight: Array | None
+    complete: bool
+
+    @classmethod
+    def from_chunks(cls, total: _ChunkSummary | None, n_features: int, weighted: bool) -> Summary:
+        if total is None:
+            return cls(
+                0, n_features, ColumnMoments.empty(n_features), np.zeros(n_features), 0.0,
+                np.ones(n_features, dtype=bool), np.empty((0, n_features)),
+                np.empty(0) if weighted else None, True,
+            )
+        n = total.moments.n_samples
+        if total.weighted_sum is not None:
+            if total.weight_sum <= 0:
+                raise ValueError("The sample weights sum to zero; at least one must be positive.")
+            mean = total.weighted_sum / total.weight_sum
+        else:
+            mean = total.moments.data_mean()
+        res = total.reservoir
+        return cls(
+            n, n_features, total.moments, mean, total.weight_sum, total.integer,
+            res.rows, res.weights, n <= res.size,
+        )
+
+    def whitened(self, whitener: Whitener) -> Summary:
+        """The summary of the whitened data, derived without a pass (whitening is affine)."""
+        return replace(
+            self,
+            n_features=int(whitener.n_components_),
+            moments=None,
+            weighted_mean=_whiten(self.weighted_mean[None, :], whitener)[0],
+            integer_columns=None,
+            sample=_whiten(self.sample, whitener),
+        )
+
+
+def _whiten(X: Array, whitener: Whitener) -> Array:
+    """``whitener.transform`` without the input validation (chunks are validated once)."""
+    Z = ((X - whitener.mean_) / whitener.scale_) @ whitener.components_.T
+    if whitener.whiten:
+        Z /= np.sqrt(whitener.explained_variance_)
+    return Z
+
+
+class RowMap:
+    """A per-row map of chunks, ``fn(X, index) -> Y``: the row keys make it deterministic
+    (noise drawn from them is the same at every pass and under any chunking)."""
+
+    width: int
+
+    def __call__(self, X: Array, index: NDArray[np.uint64]) -> Array:
+        raise NotImplementedError
+
+    def summary(self, base: Summary) -> Summary | None:
+        """The mapped summary when it follows from ``base`` without a pass, else ``None``."""
+        return None
+
+
+class WhitenMap(RowMap):
+    """Rows mapped by a fitted :class:`~mixsynth.whitening.Whitener`."""
+
+    def __init__(self, whitener: Whitener) -> None:
+        self.whitener = whitener
+        self.width = int(whitener.n_components_)
+
+    def __call__(self, X: Array, index: NDArray[np.uint64]) -> Array:
+        return _whiten(X, self.whitener)
+
+    def summary(self, base: Summary) -> Summary:
+        return base.whitened(self.whitener)
+
+
+class _HashNoise:
+    """Stands in for a ``Generator`` whose ``uniform`` draws depend only on (seed, row, column):
+    dequantisation noise that is the same at every pass over the data."""
+
+    def __init__(self, seed: int, index: NDArray[np.uint64]) -> None:
+        self.seed, self.index = seed, index
+
+    def uniform(self, low: float, high: float, size: tuple[int, int]) -> Array:
+        n, m = size
+        keys = self.index[:, None] * np.uint64(m) + np.arange(m, dtype=np.uint64)[None, :]
+        return low + (high - low) * _hash_uniform(self.seed, keys.ravel()).reshape(n, m)
+
+
+class SupportMap(RowMap):
+    """Rows mapped to the model space by a support transform (``forward``), dequantisation noise
+    keyed by row."""
+
+    def __init__(self, transform: Any, seed: int) -> None:
+        self.transform, self.seed = transform, int(seed)
+        self.width = int(transform.lower.shape[0])
+
+    def __call__(self, X: Array, index: NDArray[np.uint64]) -> Array:
+        Y, _ = self.transform.forward(X, _HashNoise(self.seed, index))
+        return np.asarray(Y, dtype=np.float64)
+
+
+def hard_assignment_stats(
+    X: Array, w: Array | None, centers: Array, covariance_type: str
+) -> Stats:
+    """Statistics of assigning every row to its nearest centre (a k-means E-step)."""
+    d2 = -2.0 * (X @ centers.T)
+    d2 += np.einsum("ij,ij->i", centers, centers)[None, :]
+    labels = d2.argmin(axis=1)
+    R = np.zeros((X.shape[0], centers.shape[0]))
+    R[np.arange(X.shape[0]), labels] = 1.0 if w is None else w
+    return accumulate(X, R, centers, covariance_type)  # exact centred second moments
+
+
+def chunk_loglik(X: Array, w: Array | None, params: Params) -> tuple[float, float]:
+    """``(Σ w log p(x), Σ w)`` of a chunk."""
+    ll = logsumexp(estimate_weighted_log_prob(X, params), axis=1)
+    if w is None:
+        return float(ll.sum()), float(X.shape[0])
+    return float(ll @ w), float(w.sum())
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class Source(ABC):
+    """Data visited in passes, never held in memory as a whole.
+
+    Subclasses say how the chunks are read and where the arithmetic runs; the fit only calls
+    :meth:`summary`, :meth:`stats`, :meth:`label_stats`, :meth:`loglik` and :meth:`release`.
+    """
+
+    #: Short description for messages ("out-of-core", "dask").
+    kind = "out-of-core"
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._summaries: dict[int, Summary] = {}
+
+    # --- what every source provides
+    @property
+    @abstractmethod
+    def n_features(self) -> int | None:
+        """Width, when known before the first pass."""
+
+    @property
+    def feature_names(self) -> NDArray[Any] | None:
+        """Column names, when the source has them."""
+        return None
+
+    @property
+    def nbytes_hint(self) -> int | None:
+        """Bytes of the data as float64, when known without a pass."""
+        return None
+
+    @abstractmethod
+    def _summarise(self, sample_size: int) -> Summary: ...
+
+    @abstractmethod
+    def stats(self, params: Params, shift: Array, rows: int) -> Stats:
+        """One E-step over every row of ``X - shift``, as summed statistics."""
+
+    @abstractmethod
+    def label_stats(
+        self, centers: Array, shift: Array, covariance_type: str, rows: int
+    ) -> Stats:
+        """Statistics of the hard assignment of every row of ``X - shift`` to ``centers``."""
+
+    @abstractmethod
+    def loglik(self, params: Params, rows: int) -> tuple[float, float]:
+        """``(Σ w log p(x), Σ w)`` over every row."""
+
+    @abstractmethod
+    def materialize(self) -> Any:
+        """The whole data in memory (for data found to be small)."""
+
+    @abstractmethod
+    def mapped(self, fn: RowMap) -> Source:
+        """The same rows mapped by ``fn``, lazily, chunk by chunk (weights kept)."""
+
+    def whitened(self, whitener: Whitener) -> Source:
+        """The same rows mapped by a fitted ``whitener``."""
+        return self.mapped(WhitenMap(whitener))
+
+    def release(self) -> None:  # noqa: B027 - an optional hook: most sources hold nothing
+        """Free what the source holds (persisted data on a cluster); idempotent."""
+
+    # --- shared
+    def summary(self, sample_size: int = SAMPLE_ROWS) -> Summary:
+        """The first pass (memoised per sample size)."""
+        if sample_size not in self._summaries:
+            self._summaries[sample_size] = self._summarise(sample_size)
+        return self._summaries[sample_size]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_samples, n_features), from the first pass."""
+        s = next(iter(self._summaries.values()), None) or self.summary()
+        return (s.n_samples, s.n_features)
+
+
+class ChunkSource(Source):
+    """A source read in this process, chunk by chunk (the embedded default)."""
+
+    def __init__(self, sample_weight: Any = None, *, seed: int = 0) -> None:
+        super().__init__(seed)
+        self._sample_weight = sample_weight
+        self._n_rows: int | None = None
+        self._width: int | None = None
+
+    @abstractmethod
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        """Array-likes of about ``rows`` rows each, in order (unvalidated)."""
+
+    @property
+    def n_features(self) -> int | None:
+        return self._width
+
+    def _chunks(self, rows: int) -> Iterator[tuple[Array, Array | None, int]]:
+        """Validated float64 chunks of at most ``rows`` rows: ``(X, w, first row)``."""
+        offset = 0
+        names = self.feature_names
+        for raw in self._raw_chunks(rows):
+            X = check_input(raw, ensure_min_samples=0, row_offset=offset, feature_names=names)
+            if self._width is None:
+                self._width = X.shape[1]
+            elif X.shape[1] != self._width:
+                raise ValueError(
+                    f"X has {X.shape[1]} features in the chunk starting at row {offset}, but "
+                    f"{self._width} features before it; every chunk must have the same columns."
+                )
+            for start in range(0, X.shape[0], rows):
+                piece = X[start : start + rows]
+                w = self._weights(offset + start, piece)
+                yield piece, w, offset + start
+            offset += X.shape[0]
+            self._done_with(raw)
+        if self._n_rows is None:
+            self._n_rows = offset
+        elif offset != self._n_rows:
+            raise RuntimeError(
+                f"The data changed between passes: {offset} rows now, {self._n_rows} before. "
+                "A streamed fit reads its source once per EM iteration."
+            )
+
+    def _done_with(self, raw: Any) -> None:
+        """Hook: a chunk has been consumed (memory-mapped sources drop its pages)."""
+
+    def _weights(self, start: int, X: Array) -> Array | None:
+        if self._sample_weight is None:
+            return None
+        w = self._sample_weight[start : start + X.shape[0]]
+        if len(w) != X.shape[0]:
+            raise ValueError(
+                f"sample_weight has {len(self._sample_weight)} entries but the data has more "
+                "rows; they must match."
+            )
+        return _check_sample_weight(np.asarray(w), X)
+
+    def _summarise(self, sample_size: int) -> Summary:
+        acc = _PairwiseSum()
+        weighted = self._sample_weight is not None
+        for X, w, start in self._chunks(rows_per_read(self._width or 1)):
+            index = np.arange(start, start + X.shape[0], dtype=np.uint64)
+            acc.push(_ChunkSummary.of_chunk(X, w, index, sample_size, self.seed))
+        if weighted and len(self._sample_weight) != self._n_rows:
+            raise ValueError(
+                f"sample_weight has {len(self._sample_weight)} entries but X has "
+                f"{self._n_rows} rows; they must match."
+            )
+        return Summary.from_chunks(acc.total(), self._width or 0, weighted)
+
+    def stats(self, params: Params, shift: Array, rows: int) -> Stats:
+        total: Stats | None = None
+        for X, w, _ in self._chunks(rows):
+            s = suffstats(X - shift, params, w)
+            total = s if total is None else total + s
+        if total is None:
+            raise ValueError("The data has no rows.")
+        return total
+
+    def label_stats(
+        self, centers: Array, shift: Array, covariance_type: str, rows: int
+    ) -> Stats:
+        total: Stats | None = None
+        for X, w, _ in self._chunks(rows):
+            s = hard_assignment_stats(X - shift, w, centers, covariance_type)
+            total = s if total is None else total + s
+        if total is None:
+            raise ValueError("The data has no rows.")
+        return total
+
+    def loglik(self, params: Params, rows: int) -> tuple[float, float]:
+        ll, n = 0.0, 0.0
+        for X, w, _ in self._chunks(rows):
+            a, b = chunk_loglik(X, w, params)
+            ll, n = ll + a, n + b
+        return ll, n
+
+    def materialize(self) -> Array:
+        parts = [X for X, _, _ in self._chunks(rows_per_read(self._width or 1))]
+        if not parts:
+            return np.empty((0, self._width or 0))
+        return np.concatenate(parts)
+
+    def mapped(self, fn: RowMap) -> Source:
+        return _MappedSource(self, fn)
+
+
+class _MappedSource(ChunkSource):
+    """A chunk source whose rows are mapped by a :class:`RowMap`, chunk by chunk."""
+
+    def __init__(self, base: ChunkSource, fn: RowMap) -> None:
+        super().__init__(base._sample_weight, seed=base.seed)
+        self._base = base
+        self._fn = fn
+        self._width = fn.width
+        self._n_rows = base._n_rows
+        for size, s in base._summaries.items():
+            derived = fn.summary(s)
+            if derived is not None:
+                self._summaries[size] = derived
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:  # pragma: no cover - _chunks overrides
+        raise NotImplementedError
+
+    def _chunks(self, rows: int) -> Iterator[tuple[Array, Array | None, int]]:
+        for X, w, start in self._base._chunks(rows):
+            index = np.arange(start, start + X.shape[0], dtype=np.uint64)
+            yield self._fn(X, index), w, start
+        self._n_rows = self._base._n_rows
+
+    def _summarise(self, sample_size: int) -> Summary:
+        derived = self._fn.summary(self._base.summary(sample_size))
+        return derived if derived is not None else super()._summarise(sample_size)
+
+
+class _ArraySource(ChunkSource):
+    """An array on disk (``np.memmap``) read by slices; pages are dropped after use."""
+
+    def __init__(self, X: Any, sample_weight: Any = None, *, seed: int = 0) -> None:
+        super().__init__(sample_weight, seed=seed)
+        self._X = X
+        if getattr(X, "ndim", 2) == 2:
+            self._width = int(X.shape[1])
+        self._n_rows = int(X.shape[0]) if getattr(X, "ndim", 0) >= 1 else None
+        self._pages = _PageDropper(X)
+
+    @property
+    def nbytes_hint(self) -> int | None:
+        return int(np.prod(self._X.shape)) * 8
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        for start in range(0, self._X.shape[0], rows):
+            yield self._X[start : start + rows]
+
+    def _done_with(self, raw: Any) -> None:
+        self._pages.drop(raw)
+
+
+class _PageDropper:
+    """Tells the kernel that the pages of a read-only or shared memory map can go.
+
+    Pages of a file mapping that were read count in the process's resident set until the kernel
+    reclaims them; ``MADV_DONTNEED`` drops them at once (they stay in the page cache), so a
+    streamed pass over a memory-mapped file keeps its footprint at one chunk. Private
+    (copy-on-write) maps are left alone: dropping them would lose writes.
+    """
+
+    def __init__(self, X: Any) -> None:
+        self._X = X
+        self._mm: mmap.mmap | None = None
+        self._base = 0
+        mm = getattr(X, "_mmap", None)
+        if (
+            isinstance(mm, mmap.mmap) and getattr(X, "mode", "c") in ("r", "r+", "readonly")
+            and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED")
+        ):
+            try:
+                view = np.frombuffer(mm, dtype=np.uint8)
+                self._base = int(view.ctypes.data)
+                del view
+                self._mm = mm
+            except (TypeError, ValueError, BufferError):
+                self._mm = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_PageDropper, (self._X,))  # a process of its own maps the file anew
+
+    def drop(self, chunk: Any) -> None:
+        if self._mm is None or not isinstance(chunk, np.ndarray) or chunk.size == 0:
+            return
+        if not chunk.flags.c_contiguous:
+            if chunk.ndim == 2 and chunk.strides[0] == chunk.itemsize:  # Fortran order
+                for j in range(chunk.shape[1]):
+                    self.drop(chunk[:, j])  # each column's rows are contiguous
+            return
+        start = int(chunk.ctypes.data) - self._base
+        end = start + chunk.nbytes
+        page = mmap.PAGESIZE
+        start -= start % page
+        if start < 0 or end > len(self._mm):
+            return
+        try:
+            self._mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+        except (OSError, ValueError):
+            self._mm = None  # not supported here: stop trying
+
+
+class _NpySource(ChunkSource):
+    """A ``.npy`` file read with plain file reads (C order) or a memory map (Fortran order)."""
+
+    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
+        super().__init__(sample_weight, seed=seed)
+        self._path = path
+        try:
+            mm = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: cannot read as a numeric .npy array ({exc}).") from None
+        self._shape: tuple[int, ...] = tuple(mm.shape)
+        self._dtype = mm.dtype
+        self._offset = int(mm.offset)
+        self._fortran = bool(mm.ndim > 1 and mm.flags.f_contiguous and not mm.flags.c_contiguous)
+        mm._mmap.close()
+        del mm
+        if self._dtype.kind not in "biufc":
+            raise ValueError(
+                f"{path}: dtype {self._dtype} is not numeric; mixsynth reads numeric arrays only."
+            )
+        if len(self._shape) == 2:
+            self._width = self._shape[1]
+        self._n_rows = self._shape[0] if self._shape else None
+
+    @property
+    def nbytes_hint(self) -> int | None:
+        return int(np.prod(self._shape)) * 8
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        if len(self._shape) == 0:
+            yield np.load(self._path, allow_pickle=False)
+            return
+        if self._fortran:
+            X = np.load(self._path, mmap_mode="r", allow_pickle=False)
+            source = _ArraySource(X)
+            for raw in source._raw_chunks(rows):
+                yield np.array(raw, dtype=np.float64, order="C")  # a copy: the pages can go
+                source._done_with(raw)
+            return
+        per_row = int(np.prod(self._shape[1:], dtype=np.int64))
+        with open(self._path, "rb") as f:
+            for start in range(0, self._shape[0], rows):
+                count = min(rows, self._shape[0] - start)
+                f.seek(self._offset + start * per_row * self._dtype.itemsize)
+                flat = np.fromfile(f, dtype=self._dtype, count=count * per_row)
+                if flat.size != count * per_row:
+                    raise ValueError(f"{self._path}: the file is truncated.")
+                yield flat.reshape((count, *self._shape[1:]))
+
+
+class _ParquetSource(ChunkSource):
+    """A Parquet file read by record batches; nulls become NaN (and are then rejected)."""
+
+    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        super().__init__(sample_weight, seed=seed)
+        self._path = path
+        pf = pq.ParquetFile(path)
+        try:
+            schema = pf.schema_arrow
+            self._n_rows = int(pf.metadata.num_rows)
+        finally:
+            pf.close()
+        bad = [
+            f.name for f in schema
+            if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+                    or pa.types.is_boolean(f.type) or pa.types.is_decimal(f.type)
+                    or pa.types.is_null(f.type))
+        ]
+        if bad:
+            raise ValueError(
+                f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
+                "(drop them, or select the numeric columns)."
+            )
+        self._names = np.asarray(schema.names, dtype=object)
+        self._width = len(schema.names)
+
+    @property
+    def feature_names(self) -> NDArray[Any] | None:
+        return self._names
+
+    @property
+    def nbytes_hint(self) -> int | None:
+        return None if self._n_rows is None else self._n_rows * (self._width or 0) * 8
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self._path)
+        try:
+            for batch in pf.iter_batches(batch_size=rows):
+                X = np.empty((batch.num_rows, batch.num_columns))
+                for j, col in enumerate(batch.columns):
+                    X[:, j] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                yield X
+        finally:
+            pf.close()
+
+
+class _CsvSource(ChunkSource):
+    """A CSV file with a header row, streamed by pyarrow; every column read as float64."""
+
+    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        super().__init__(sample_weight, seed=seed)
+        self._path = path
+        try:
+            reader = pacsv.open_csv(path)
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                raise ValueError(
+                    f"{path}: Found array with 0 sample(s) (shape=(0, 0)); the file is empty."
+                ) from None
+            raise ValueError(f"{path}: {exc}") from None
+        try:
+            schema = reader.schema
+        finally:
+            reader.close()
+        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
+                   pa.types.is_null)
+        bad = [f.name for f in schema if not any(test(f.type) for test in numeric)]
+        if bad:
+            raise ValueError(
+                f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
+                "(drop them, or select the numeric columns)."
+            )
+        self._names = np.asarray(schema.names, dtype=object)
+        self._width = len(schema.names)
+
+    @property
+    def feature_names(self) -> NDArray[Any] | None:
+        return self._names
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        block = int(min(64 * 2**20, max(2**20, rows * (self._width or 1) * 12)))
+        reader = pacsv.open_csv(
+            self._path,
+            read_options=pacsv.ReadOptions(block_size=block),
+            convert_options=pacsv.ConvertOptions(
+                column_types={str(n): pa.float64() for n in self._names}
+            ),
+        )
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except pa.ArrowInvalid as exc:
+                    raise ValueError(f"{self._path}: {exc}") from None
+                X = np.empty((batch.num_rows, batch.num_columns))
+                for j, col in enumerate(batch.columns):
+                    X[:, j] = col.to_numpy(zero_copy_only=False)
+                yield X
+        finally:
+            reader.close()
+
+
+class _IterableSource(ChunkSource):
+    """Chunks from a callable returning a fresh iterator (or from a sequence of arrays)."""
+
+    def __init__(
+        self, factory: Callable[[], Iterable[Any]], sample_weight: Any = None, *, seed: int = 0
+    ) -> None:
+        super().__init__(sample_weight, seed=seed)
+        self._factory = factory
+
+    def _raw_chunks(self, rows: int) -> Iterator[Any]:
+        chunks = self._factory()
+        if not isinstance(chunks, Iterable):
+            raise TypeError(
+                f"The chunk factory returned {type(chunks).__name__}, not an iterable of arrays."
+            )
+        yield from chunks
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _is_dask_collection(X: Any) -> bool:
+    """True for dask arrays and dataframes, without importing dask when it is not loaded."""
+    return "dask" in type(X).__module__.split(".")[0] or (
+        hasattr(X, "__dask_graph__") and hasattr(X, "__dask_keys__")
+    )
+
+
+def _is_chunk_sequence(X: Any) -> bool:
+    return (
+        isinstance(X, (list, tuple)) and len(X) > 0
+        and all(isinstance(c, np.ndarray) and c.ndim == 2 for c in X)
+    )
+
+
+def is_out_of_core(X: Any) -> bool:
+    """Whether ``X`` is something :func:`as_source` streams rather than an in-memory array."""
+    return (
+        isinstance(X, (Source, str, os.PathLike, np.memmap))
+        or _is_dask_collection(X)
+        or _is_chunk_sequence(X)
+        or (callable(X) and not hasattr(X, "__array__"))
+        or (isinstance(X, Iterator) and not hasattr(X, "__array__"))
+    )
+
+
+def as_source(X: Any, sample_weight: Any = None, *, seed: int = 0) -> Source | None:
+    """A :class:`Source` for out-of-core input, ``None`` for in-memory input.
+
+    Parameters
+    ----------
+    X : memmap, path, callable, sequence of 2-D arrays, dask array or dataframe, or Source
+        A path ends in ``.npy``, ``.parquet`` (``.pq``) or ``.csv``; a callable returns a fresh
+        iterator of 2-D chunks at every call (EM needs one pass per iteration).
+    sample_weight : array-like of shape (n_samples,), optional
+        Row weights (a memmap is fine); a dask array for dask input.
+    seed : int
+        Seeds the reservoir sample.
+    """
+    if isinstance(X, Source):
+        if sample_weight is not None:
+            raise ValueError("sample_weight cannot be given with a ready-made source.")
+        return X
+    if _is_dask_collection(X):
+        from mixsynth.distributed import DaskSource
+
+        return DaskSource(X, sample_weight, seed=seed)
+    if isinstance(X, (str, os.PathLike)):
+        path = Path(X)
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        suffix = path.suffix.lower()
+        if suffix == ".npy":
+            return _NpySource(path, sample_weight, seed=seed)
+        if suffix in (".parquet", ".pq"):
+            return _ParquetSource(path, sample_weight, seed=seed)
+        if suffix == ".csv":
+            return _CsvSource(path, sample_weight, seed=seed)
+        raise ValueError(
+            f"{path}: unknown data format {suffix!r}; use .npy, .parquet or .csv."
+        )
+    if isinstance(X, np.memmap):
+        return _ArraySource(X, sample_weight, seed=seed)
+    if _is_chunk_sequence(X):
+        chunks: Sequence[Any] = X
+        return _IterableSource(lambda: iter(chunks), sample_weight, seed=seed)
+    if isinstance(X, Iterator) and not hasattr(X, "__array__"):
+        raise TypeError(
+            "An iterator can be read only once, and EM reads its data once per iteration: pass "
+            "a callable returning a fresh iterator (e.g. lambda: read_chunks(path)), or a list "
+            "of arrays."
+        )
+    if callable(X) and not hasattr(X, "__array__"):
+        return _IterableSource(X, sample_weight, seed=seed)
+    return None
+
+
+def sample_seed(random_state: Any) -> int:
+    """The reservoir seed of a fit, from its ``random_state`` without advancing it."""
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+    if isinstance(random_state, (int, np.integer)):
+        return int(random_state)
+    if isinstance(random_state, np.random.SeedSequence):
+        return int(random_state.generate_state(1, np.uint64)[0])
+    if isinstance(random_state, np.random.RandomState):
+        state: Any = random_state.get_state()
+    elif isinstance(random_state, np.random.Generator):
+        state = random_state.bit_generator.state
+    else:
+        return 0
+    digest = hashlib.sha256(repr(state).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
