@@ -829,3 +829,23 @@ def test_commands_are_documented(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fit", "--help"]) == 0
     out = capsys.readouterr().out
     assert "most common size" in out and "Lanczos" in out and "--skip-bad" in out
+
+
+def test_fit_on_a_dask_scheduler(work: Path, tmp_path: Path, dask_client: Any,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--scheduler-address runs the candidates on the cluster; the model is the in-process one."""
+    address = dask_client.scheduler.address
+    on_cluster, local = tmp_path / "c.mixsynth", tmp_path / "l.mixsynth"
+    assert main(["fit", str(work / "data.csv"), "-o", str(on_cluster), *FAST, "--seed", "5",
+                 "--scheduler-address", address]) == 0
+    assert main(["fit", str(work / "data.csv"), "-o", str(local), *FAST, "--seed", "5"]) == 0
+    from mixsynth import load
+
+    a, b = load(on_cluster), load(local)
+    assert a.selection_.best.config == b.selection_.best.config
+    assert (a.sample(20, random_state=1).to_numpy() == b.sample(20, random_state=1).to_numpy()
+            ).all()
+    capsys.readouterr()
+    assert main(["fit", str(work / "data.csv"), "-o", str(tmp_path / "x.mixsynth"), *FAST,
+                 "--workers", "2", "--scheduler-address", address]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -602,8 +602,10 @@ def _plain(value: Any) -> Any:
 @click.option("--support", type=click.Choice(["clip", "truncate", "none"]), default="clip",
               show_default=True, help="Keep samples within the observed bounds by clipping or "
               "by redrawing; integer columns are rounded either way ('none': raw draws).")
-@click.option("--support-transform", type=click.Choice(["logit", "none"]), default="none",
-              show_default=True, help="'logit': model bounded columns on the real line.")
+@click.option("--support-transform", type=click.Choice(["auto", "logit", "none"]),
+              default="auto", show_default=True,
+              help="Model bounded columns on the real line before whitening: 'auto' for "
+              "integer columns (counts, pixels), 'logit' for every bounded column, 'none'.")
 @click.option("--guard/--no-guard", default=True, show_default=True,
               help="Check the fitted model for memorisation (warns when it copies rows).")
 @click.option("--label", default=None, metavar="COLUMN",
@@ -613,6 +615,11 @@ def _plain(value: Any) -> Any:
               help="Seed of the selection and the fit.")
 @click.option("--jobs", type=int, callback=_jobs, default=None, metavar="N",
               help="Worker processes for the candidates (-1: one per core).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Run the candidates on a local Dask cluster of N worker processes "
+              "(127.0.0.1, no dashboard); needs the 'dask' extra.")
+@click.option("--scheduler-address", default=None, metavar="tcp://HOST:PORT",
+              help="Run the candidates on a running Dask scheduler instead.")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options
@@ -622,7 +629,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         covariance: str | list[str], criterion: str, cv: int,
         reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
         one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
-        seed: int, jobs: int | None, force: bool, **read: Any) -> None:
+        seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
+        force: bool, **read: Any) -> None:
     """Learn the distribution of DATA; write the fitted model to MODEL.
 
     Candidates (numbers of components x covariance types x regularisations) are compared
@@ -631,6 +639,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     settings = ctx.ensure_object(_Settings)
     if model_path == "-":
         raise click.BadParameter("a model file is binary: use -o FILE.", param_hint="-o")
+    if workers is not None and scheduler_address is not None:
+        raise click.UsageError("give --workers or --scheduler-address, not both.")
     _check_output(model_path, force)
     table = _read_table(data, _ReadOptions(**read), label=label)
 
@@ -648,7 +658,12 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     if reg_covar is not None:
         params["reg_covar"] = reg_covar
     model = Synthesizer(**params)
-    with _candidate_progress(settings) as progress:
+    with contextlib.ExitStack() as stack:
+        if workers is not None or scheduler_address is not None:
+            from mixsynth.distributed import cluster  # the dask extra, only when asked for
+
+            stack.enter_context(cluster(workers, scheduler_address))
+        progress = stack.enter_context(_candidate_progress(settings))
         model.fit(table.to_input(), table.labels, progress=progress)
     _save_model(model, model_path, force=force, extra=table.info())
     _describe_fit(model, table, settings.report)
