@@ -849,3 +849,37 @@ def test_fit_on_a_dask_scheduler(work: Path, tmp_path: Path, dask_client: Any,
     assert main(["fit", str(work / "data.csv"), "-o", str(tmp_path / "x.mixsynth"), *FAST,
                  "--workers", "2", "--scheduler-address", address]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_interrupted_sweep_resumes_from_the_partial_file(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import mixsynth.selection as selection_module
+    from mixsynth import load
+
+    real = selection_module._evaluate
+    calls: list[Any] = []
+
+    def flaky(**task: Any) -> Any:
+        calls.append(task["config"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(**task)
+
+    monkeypatch.setattr(selection_module, "_evaluate", flaky)
+    out, partial = tmp_path / "m.mixsynth", tmp_path / "m.mixsynth.partial"
+    argv = ["fit", str(work / "data.csv"), "-o", str(out), *FAST, "--no-guard", "--seed", "2"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert "run the same command again to resume" in err and "mixsynth: interrupted" in err
+    assert partial.exists() and not out.exists()
+    monkeypatch.setattr(selection_module, "_evaluate", real)
+    assert main(argv) == 0
+    assert out.exists() and not partial.exists()
+    fresh = tmp_path / "fresh.mixsynth"
+    assert main(["fit", str(work / "data.csv"), "-o", str(fresh), *FAST, "--no-guard",
+                 "--seed", "2"]) == 0
+    a, b = load(out), load(fresh)
+    assert (a.sample(25, random_state=4).to_numpy() == b.sample(25, random_state=4).to_numpy()
+            ).all()

@@ -27,6 +27,7 @@ Exit codes (the BSD ``sysexits.h`` values where one fits)::
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import traceback
 import warnings
@@ -664,7 +665,16 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
 
             stack.enter_context(cluster(workers, scheduler_address))
         progress = stack.enter_context(_candidate_progress(settings))
-        model.fit(table.to_input(), table.labels, progress=progress)
+        # finished candidates survive Ctrl-C or a crash in MODEL.partial; the same command run
+        # again resumes the sweep (and ends with the same model)
+        partial = f"{model_path}.partial"
+        try:
+            model.fit(table.to_input(), table.labels, progress=progress, checkpoint=partial)
+        except KeyboardInterrupt:
+            if os.path.exists(partial):
+                click.echo(f"mixsynth: interrupted; finished candidates are kept in {partial}: "
+                           "run the same command again to resume.", err=True)
+            raise
     _save_model(model, model_path, force=force, extra=table.info())
     _describe_fit(model, table, settings.report)
     settings.report(f"wrote {model_path}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -421,6 +421,8 @@ def select(
     n_jobs: int | None = None,
     progress: ProgressFn | None = None,
     runner: Any = None,
+    known: Mapping[Config, Candidate] | None = None,
+    on_candidate: Callable[[Candidate], None] | None = None,
 ) -> tuple[SelectionResult, GaussianMixture | None]:
     """Evaluate candidates and pick the best.
 
@@ -447,6 +449,12 @@ def select(
     runner : object with ``map(tasks) -> results``, optional
         Runs the candidate tasks instead of ``n_jobs`` local processes, e.g.
         :class:`mixsynth.distributed.ClusterRunner` (tasks on a dask cluster).
+    known : mapping of config to Candidate, optional
+        Candidates already evaluated by an interrupted run of the same sweep (same data,
+        settings and seed): taken as they are instead of being fitted again. Seeds are keyed by
+        candidate, so a resumed sweep ends exactly as an uninterrupted one would.
+    on_candidate : callable, optional
+        Called with each newly evaluated candidate (to keep a checkpoint).
 
     Returns
     -------
@@ -488,10 +496,18 @@ def select(
         return max(complete, key=lambda c: c.score).fold_scores if complete else ()
 
     def run(configs: list[Config]) -> None:
+        # the paired-abandonment reference as an uninterrupted run has it: from before this
+        # batch, whatever part of it a checkpoint already holds
+        reference = best_complete() if higher else ()
+        for c in configs:
+            if known and c in known and c not in done:  # finished by an interrupted run
+                done[c] = (known[c], None)
+                order.append(c)
+                if progress is not None:
+                    progress(len(done), max(len(done), n_expected), known[c])
         todo = [c for c in configs if c not in done]
         if not todo:
             return
-        reference = best_complete() if higher else ()
         tasks = [
             dict(
                 config=c, seed=seeds[c], criterion=criterion, Z=Z, folds=folds,
@@ -502,6 +518,8 @@ def select(
         for c, out in zip(todo, runner.map(tasks), strict=True):
             done[c] = out
             order.append(c)
+            if on_candidate is not None:
+                on_candidate(out[0])
             if progress is not None:
                 progress(len(done), max(len(done), n_expected), out[0])
 
@@ -540,7 +558,13 @@ def select(
     n_folds = len(folds) if higher else None
     result = SelectionResult(criterion, tuple(cands), best_i, one_se and higher, n_folds,
                              tuple(notes))
-    return result, done[order[best_i]][1]
+    mixture = done[order[best_i]][1]
+    if mixture is None and not higher:  # the winner came from a checkpoint: refit it alike
+        assert Z is not None
+        config = order[best_i]
+        mixture = _fit_mixture(Z, config, int(seeds[config].generate_state(1)[0]),
+                               dict(mixture_params))
+    return result, mixture
 
 
 class _Runner:
@@ -549,15 +573,19 @@ class _Runner:
     def __init__(self, n_jobs: int | None) -> None:
         self.n_jobs = n_jobs or 1
 
-    def map(self, tasks: list[dict[str, Any]]) -> list[tuple[Candidate, GaussianMixture | None]]:
+    def map(
+        self, tasks: list[dict[str, Any]]
+    ) -> Iterator[tuple[Candidate, GaussianMixture | None]]:
+        """Results in task order, each as soon as it is ready (so a checkpoint keeps every
+        finished candidate even when the batch is interrupted)."""
         if self.n_jobs == 1 or len(tasks) == 1:
-            return [_evaluate(**t) for t in tasks]
+            return (_evaluate(**t) for t in tasks)
         from joblib import Parallel, delayed
 
         for t in tasks:
             t["params"]["_blas_threads"] = 1  # n workers × 1 BLAS thread: no oversubscription
-        out = Parallel(n_jobs=self.n_jobs)(delayed(_evaluate)(**t) for t in tasks)
-        return list(out)
+        parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
+        return iter(parallel(delayed(_evaluate)(**t) for t in tasks))
 
 
 def refit_best(

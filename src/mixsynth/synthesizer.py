@@ -188,9 +188,10 @@ class Synthesizer(BaseEstimator):
     def fit(
         self,
         X: ArrayLike,
-        y: None = None,
+        y: ArrayLike | None = None,
         *,
         progress: Callable[[int, int, Candidate], None] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
     ) -> Synthesizer:
         """Fit the whitener, select the mixture, record the data's support.
 
@@ -213,11 +214,34 @@ class Synthesizer(BaseEstimator):
             :meth:`sample` then returns ``(X, y)``.
         progress : callable, optional
             ``progress(done, total, candidate)`` after each candidate of the sweep.
+        checkpoint : path-like, optional
+            Keep every finished candidate in this JSON file (rewritten atomically), so that an
+            interrupted sweep (Ctrl-C, a crash) resumes where it stopped when the same fit is run
+            again: same data and settings give the same fingerprint, and the resumed fit ends
+            exactly as an uninterrupted one. The file is removed when the fit finishes. In-memory
+            data only.
 
         Returns
         -------
         self : Synthesizer
         """
+        ckpt = None
+        if checkpoint is not None:
+            from mixsynth.checkpoint import SweepCheckpoint
+
+            ckpt = SweepCheckpoint(checkpoint)
+        self._fit(X, y, progress, ckpt)
+        if ckpt is not None:
+            ckpt.discard()  # the fit finished: nothing to resume
+        return self
+
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        progress: Callable[[int, int, Candidate], None] | None,
+        ckpt: Any,
+    ) -> Synthesizer:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
         if self.support_transform not in (None, "auto", "logit"):
@@ -236,7 +260,7 @@ class Synthesizer(BaseEstimator):
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
         if y is not None:
-            return self._fit_classes(Xv, y, progress)
+            return self._fit_classes(Xv, y, progress, ckpt)
         self.classes_: NDArray[Any] | None = None
         self._fit_support(Xv)
         self.support_transform_ = self._make_support_transform()
@@ -263,7 +287,7 @@ class Synthesizer(BaseEstimator):
                 grid, criterion=self.criterion, random_state=self.random_state,
                 mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
                 search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
-                runner=runner,
+                runner=runner, **self._checkpoint_hooks(ckpt, Xv),
             )
         finally:
             if runner is not None:
@@ -452,8 +476,25 @@ class Synthesizer(BaseEstimator):
             "warned": bool(warned),
         }
 
+    def _checkpoint_hooks(self, ckpt: Any, X: Array) -> dict[str, Any]:
+        """``known`` and ``on_candidate`` for :func:`select`, from a sweep checkpoint."""
+        if ckpt is None:
+            return {}
+        from mixsynth.checkpoint import fingerprint
+
+        key = fingerprint(X, self.get_params())
+
+        def record(candidate: Candidate) -> None:
+            ckpt.record(key, candidate)
+
+        return {"known": ckpt.known(key), "on_candidate": record}
+
     def _fit_classes(
-        self, X: Array, y: ArrayLike, progress: Callable[[int, int, Candidate], None] | None
+        self,
+        X: Array,
+        y: ArrayLike,
+        progress: Callable[[int, int, Candidate], None] | None,
+        ckpt: Any = None,
     ) -> Synthesizer:
         """One synthesizer per class, each with its own selection; seeds keyed by class index."""
         labels = column_or_1d(y, warn=True)
@@ -474,7 +515,7 @@ class Synthesizer(BaseEstimator):
         models = []
         for c, seed in zip(classes, seeds, strict=True):
             sub = clone(self).set_params(random_state=seed)
-            sub.fit(X[labels == c], progress=progress)
+            sub._fit(X[labels == c], None, progress, ckpt)
             models.append(sub)
         self.classes_ = classes
         self.class_priors_ = counts / counts.sum()

@@ -1,0 +1,94 @@
+"""Resumable selection sweeps: finished candidates kept across an interruption.
+
+A :class:`SweepCheckpoint` is a small JSON file. Each sweep in it is keyed by a fingerprint of
+what determines its results (the data's bytes, the synthesizer's parameters, the library
+version); after every candidate the file is rewritten atomically. A rerun of the same fit finds
+its fingerprint, takes the finished candidates as they are and evaluates only the rest: since
+every candidate is seeded by its index, the resumed sweep ends exactly as an uninterrupted one.
+Other fingerprints in the file (other classes of a class-conditional fit) are kept; a file from
+different data or settings simply does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mixsynth._version import __version__
+from mixsynth.io.atomic import atomic_write
+from mixsynth.selection import Candidate, Config
+
+__all__ = ["SweepCheckpoint", "fingerprint"]
+
+_FORMAT = "mixsynth-sweep-checkpoint"
+
+
+def fingerprint(X: NDArray[np.float64], params: dict[str, Any]) -> str:
+    """sha256 of the data and of the settings that decide a sweep's results."""
+    h = hashlib.sha256()
+    h.update(__version__.encode())
+    h.update(str(X.shape).encode())
+    h.update(np.ascontiguousarray(X, dtype=np.float64).tobytes())
+    h.update(json.dumps(params, sort_keys=True, default=repr).encode())
+    return h.hexdigest()
+
+
+class SweepCheckpoint:
+    """Finished candidates of one or more sweeps, in one JSON file.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file; created on the first finished candidate.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._sweeps: dict[str, list[dict[str, Any]]] = self._read()
+
+    def _read(self) -> dict[str, list[dict[str, Any]]]:
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable or foreign: start afresh (it is rewritten on the next save)
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            return {}
+        sweeps = doc.get("sweeps")
+        return sweeps if isinstance(sweeps, dict) else {}
+
+    def known(self, key: str) -> dict[Config, Candidate]:
+        """The finished candidates of the sweep ``key``."""
+        out: dict[Config, Candidate] = {}
+        for raw in self._sweeps.get(key, []):
+            try:
+                data = dict(raw)
+                data["fold_scores"] = tuple(data.get("fold_scores", ()))
+                cand = Candidate(**data)
+            except TypeError:
+                continue  # written by another version: evaluate that candidate again
+            out[cand.config] = cand
+        return out
+
+    def record(self, key: str, candidate: Candidate) -> None:
+        """Add a finished candidate and rewrite the file atomically."""
+        self._sweeps.setdefault(key, []).append(candidate.to_dict())
+        doc = {"format": _FORMAT, "library_version": __version__, "sweeps": self._sweeps}
+        with atomic_write(self.path, "w", overwrite=True) as fh:
+            json.dump(doc, fh)
+
+    def count(self) -> int:
+        """Finished candidates over all sweeps."""
+        return sum(len(v) for v in self._sweeps.values())
+
+    def discard(self) -> None:
+        """Remove the file: the fit it served has finished."""
+        self._sweeps = {}
+        self.path.unlink(missing_ok=True)
