@@ -14,11 +14,10 @@ differs.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import nullcontext
 from numbers import Integral, Real
 from typing import Any
@@ -35,6 +34,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from mixsynth import streaming
+from mixsynth._saving import SaveMixin
 from mixsynth.core import (
     IterationInfo,
     Params,
@@ -83,7 +83,7 @@ def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> i
     return int(cov + K * d + K - 1)
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     Parameters are those of :class:`sklearn.mixture.GaussianMixture`, with the same defaults.
@@ -540,18 +540,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        overwrite: bool = False,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Write the fitted mixture to one safetensors file; read it back with
-        :func:`mixsynth.load`. See :func:`mixsynth.persistence.save`."""
-        from mixsynth.persistence import save  # persistence imports this module
-
-        save(self, path, overwrite=overwrite, extra=extra)
 
     # ---------------------------------------------------------------- inference
 

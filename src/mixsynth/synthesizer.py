@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mixsynth import streaming
+from mixsynth._saving import SaveMixin
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
@@ -49,7 +50,7 @@ _MIN_ACCEPTANCE = 1e-3
 SUPPORTS = ("clip", "truncate", None)
 
 
-class Synthesizer(BaseEstimator):
+class Synthesizer(SaveMixin, BaseEstimator):
     """Learn a data set's distribution and generate new rows from it.
 
     The pipeline is a :class:`Whitener` (centre, scale, PCA, whiten), a sweep over mixture
@@ -878,18 +879,6 @@ class Synthesizer(BaseEstimator):
                 df[col] = df[col].round().astype(dtype)
         return df
 
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        overwrite: bool = False,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Write the fitted synthesizer to one safetensors file; read it back with
-        :func:`mixsynth.load`. See :func:`mixsynth.persistence.save`."""
-        from mixsynth.persistence import save  # persistence imports this module
-
-        save(self, path, overwrite=overwrite, extra=extra)
 
     # ---------------------------------------------------------------- densities
 

@@ -20,7 +20,7 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
@@ -314,14 +314,19 @@ def _atomic_write(path: Path, mode: str, *, overwrite: bool, encoding: str | Non
                   newline: str | None) -> Iterator[IO[Any]]:
     ensure_can_write(path, overwrite=overwrite)
     folder = path.parent
-    if folder.is_dir():
-        fd = _open_anonymous(folder)
-        if fd is not None:
-            with _anonymous_write(fd, path, mode, overwrite=overwrite, encoding=encoding,
-                                  newline=newline) as f:
+    anonymous = _open_anonymous(folder) if folder.is_dir() else None
+    if anonymous is not None:  # Linux: an unnamed file, linked into place when complete
+        unnamed: int = anonymous
+        try:
+            with _fill(unnamed, path, mode, overwrite=overwrite, encoding=encoding,
+                       newline=newline, closefd=False,
+                       publish=lambda: _publish_anonymous(unnamed, path, overwrite=overwrite)
+                       ) as f:
                 yield f
-            _fsync_dir(folder)
-            return
+        finally:
+            os.close(unnamed)
+        _fsync_dir(folder)
+        return
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix="." + path.name + ".", suffix=".tmp")
     except OSError as exc:
@@ -330,29 +335,9 @@ def _atomic_write(path: Path, mode: str, *, overwrite: bool, encoding: str | Non
     tmp = Path(tmp_name)
     published = False
     try:
-        # mkstemp makes the file 0o600; give it what an ordinary open() would, or keep the
-        # permissions of the file it replaces.
-        try:
-            file_mode = stat.S_IMODE(path.stat().st_mode) if overwrite else _default_mode()
-        except OSError:
-            file_mode = _default_mode()
-        with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows
-            os.fchmod(fd, file_mode)
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
+        with _fill(fd, path, mode, overwrite=overwrite, encoding=encoding, newline=newline,
+                   closefd=True, publish=lambda: _publish(tmp, path, overwrite=overwrite)) as f:
             yield f
-            try:
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError as exc:
-                raise OutputError(f"cannot write {path}: {_describe(exc)}",
-                                  path=path, errno_=exc.errno) from exc
-        try:
-            _publish(tmp, path, overwrite=overwrite)
-        except OutputError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {_describe(exc)}",
-                              path=path, errno_=exc.errno) from exc
         published = True
     finally:
         if not published:
@@ -362,33 +347,32 @@ def _atomic_write(path: Path, mode: str, *, overwrite: bool, encoding: str | Non
 
 
 @contextlib.contextmanager
-def _anonymous_write(fd: int, path: Path, mode: str, *, overwrite: bool, encoding: str | None,
-                     newline: str | None) -> Iterator[IO[Any]]:
-    """Write into the unnamed file ``fd``, then link it into place; on error it just vanishes."""
+def _fill(fd: int, path: Path, mode: str, *, overwrite: bool, encoding: str | None,
+          newline: str | None, closefd: bool, publish: Callable[[], None]) -> Iterator[IO[Any]]:
+    """Yield ``fd`` as a file with the permissions an ordinary open() would give (or those of
+    the file it replaces: mkstemp makes 0o600), sync it, then ``publish()`` it; any failure is
+    an :class:`OutputError`."""
     try:
+        file_mode = stat.S_IMODE(path.stat().st_mode) if overwrite else _default_mode()
+    except OSError:
+        file_mode = _default_mode()
+    with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows
+        os.fchmod(fd, file_mode)
+    with os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=closefd) as f:
+        yield f
         try:
-            file_mode = stat.S_IMODE(path.stat().st_mode) if overwrite else _default_mode()
-        except OSError:
-            file_mode = _default_mode()
-        with contextlib.suppress(OSError):
-            os.fchmod(fd, file_mode)
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=False) as f:
-            yield f
-            try:
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError as exc:
-                raise OutputError(f"cannot write {path}: {_describe(exc)}",
-                                  path=path, errno_=exc.errno) from exc
-        try:
-            _publish_anonymous(fd, path, overwrite=overwrite)
-        except OutputError:
-            raise
+            f.flush()
+            os.fsync(f.fileno())
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {_describe(exc)}",
                               path=path, errno_=exc.errno) from exc
-    finally:
-        os.close(fd)
+    try:
+        publish()
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_describe(exc)}",
+                          path=path, errno_=exc.errno) from exc
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | memoryview, *,
