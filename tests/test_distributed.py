@@ -191,11 +191,6 @@ def test_ctrl_c_in_a_distributed_fit_releases_what_it_persisted(rng, dask_client
     assert len(dask_client.scheduler_info()["workers"]) == 2  # the shared cluster is intact
 
 
-@pytest.mark.filterwarnings(
-    # distributed may warn while its worker processes shut down after the interrupt (a nanny
-    # noticing its worker is gone); the test is that they go, not how quietly
-    "ignore::UserWarning:distributed", "ignore::RuntimeWarning:distributed",
-)
 def test_ctrl_c_closes_the_cluster_it_opened(rng, tmp_path, monkeypatch):
     """The command line's shape: open a cluster, fit, save. Ctrl-C in the EM loop closes the
     cluster, leaves no worker process behind and writes no model file."""

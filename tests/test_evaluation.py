@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.spatial.distance import cdist
@@ -282,6 +282,8 @@ def _brute_nearest(reference: np.ndarray, query: np.ndarray, scale: np.ndarray) 
                elements=st.integers(-3, 3).map(float)),
     st.integers(1, 8),
 )
+# a tie at one ulp between the threshold and a query's distance (found by Hypothesis)
+@example(np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), 1)
 def test_nearest_distances_match_brute_force(train, n_query):
     rng = np.random.default_rng(n_query)
     query = np.round(rng.normal(size=(n_query, train.shape[1])) * 2)
