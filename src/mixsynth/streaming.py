@@ -673,7 +673,6 @@ class _ParquetSource(ChunkSource):
     """A Parquet file read by record batches; nulls become NaN (and are then rejected)."""
 
     def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         super().__init__(sample_weight, seed=seed)
@@ -684,19 +683,7 @@ class _ParquetSource(ChunkSource):
             self._n_rows = int(pf.metadata.num_rows)
         finally:
             pf.close()
-        bad = [
-            f.name for f in schema
-            if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-                    or pa.types.is_boolean(f.type) or pa.types.is_decimal(f.type)
-                    or pa.types.is_null(f.type))
-        ]
-        if bad:
-            raise ValueError(
-                f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
-                "(drop them, or select the numeric columns)."
-            )
-        self._names = np.asarray(schema.names, dtype=object)
-        self._width = len(schema.names)
+        self._names, self._width = _numeric_schema(path, schema, decimal=True)
 
     @property
     def feature_names(self) -> NDArray[Any] | None:
@@ -742,16 +729,7 @@ class _CsvSource(ChunkSource):
             schema = reader.schema
         finally:
             reader.close()
-        numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean,
-                   pa.types.is_null)
-        bad = [f.name for f in schema if not any(test(f.type) for test in numeric)]
-        if bad:
-            raise ValueError(
-                f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
-                "(drop them, or select the numeric columns)."
-            )
-        self._names = np.asarray(schema.names, dtype=object)
-        self._width = len(schema.names)
+        self._names, self._width = _numeric_schema(path, schema, decimal=False)
 
     @property
     def feature_names(self) -> NDArray[Any] | None:
@@ -898,3 +876,21 @@ def sample_seed(random_state: Any) -> int:
         return 0
     digest = hashlib.sha256(repr(state).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _numeric_schema(path: Any, schema: Any, *, decimal: bool) -> tuple[NDArray[Any], int]:
+    """Column names and width of an Arrow schema whose columns must all be numeric (integers,
+    floats, booleans, nulls, and decimals where the format has them); otherwise a ValueError
+    listing the others."""
+    import pyarrow as pa
+
+    numeric = [pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_null]
+    if decimal:
+        numeric.append(pa.types.is_decimal)
+    bad = [f.name for f in schema if not any(test(f.type) for test in numeric)]
+    if bad:
+        raise ValueError(
+            f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
+            "(drop them, or select the numeric columns)."
+        )
+    return np.asarray(schema.names, dtype=object), len(schema.names)

@@ -74,16 +74,21 @@ class _WhitenerState:
     rank: int  # number of non-null directions among the d' non-constant columns
 
 
-def _prescaled_moments(
-    X: NDArray[np.float64],
-) -> tuple[
+#: (n_samples, mean, scaled covariance, column exponents, constant mask, constant values):
+#: what :func:`_whitener_from_moments` takes.
+_Moments = tuple[
     int,
     NDArray[np.float64],
     NDArray[np.float64],
     NDArray[np.int64],
     NDArray[np.bool_],
     NDArray[np.float64],
-]:
+]
+
+
+def _prescaled_moments(
+    X: NDArray[np.float64],
+) -> _Moments:
     """Mean and covariance of ``X`` with every column pre-scaled by an exact power of two.
 
     Parameters
@@ -394,14 +399,7 @@ class ColumnMoments:
 
     def _whitener_inputs(
         self,
-    ) -> tuple[
-        int,
-        NDArray[np.float64],
-        NDArray[np.float64],
-        NDArray[np.int64],
-        NDArray[np.bool_],
-        NDArray[np.float64],
-    ]:
+    ) -> _Moments:
         """The arguments of :func:`_whitener_from_moments`, as :func:`_prescaled_moments` gives
         them for an array: deviations rescaled by a power of two near their largest magnitude."""
         constant = self.maximum == self.minimum
