@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-import mixsynth.io.readers as readers
+import mixsynth.io.formats as formats
 from mixsynth.io import (
     BinaryToTerminalError,
     ImageFolderWriter,
@@ -185,7 +186,7 @@ def test_non_numeric_columns_are_all_listed(tmp_path: Path) -> None:
 
 def test_text_in_a_later_block_names_the_line(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 256)
+    monkeypatch.setattr(formats, "CSV_BLOCK_BYTES", 256)
     rows = [f"{i},{i}" for i in range(200)]
     rows[150] = "150,oops"
     path = _write(tmp_path / "d.csv", "a,b\n" + "\n".join(rows) + "\n")
@@ -195,7 +196,7 @@ def test_text_in_a_later_block_names_the_line(tmp_path: Path,
 
 def test_integer_column_with_later_decimals_is_float(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 256)
+    monkeypatch.setattr(formats, "CSV_BLOCK_BYTES", 256)
     rows = [f"{i},{i}" for i in range(200)] + ["1.5,7"]
     table = read_data(_write(tmp_path / "d.csv", "a,b\n" + "\n".join(rows) + "\n"))
     assert table.dtypes == ("float64", "int64")
@@ -234,7 +235,7 @@ def test_semicolons_need_the_delimiter(tmp_path: Path) -> None:
 @pytest.mark.parametrize("block", [1 << 22, 64])
 def test_ragged_rows_name_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    block: int) -> None:
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", block)
+    monkeypatch.setattr(formats, "CSV_BLOCK_BYTES", block)
     rows = [f"{i},{i},{i}" for i in range(30)]
     rows[20] = "20,20"
     path = _write(tmp_path / "d.csv", "a,b,c\n" + "\n".join(rows) + "\n")
@@ -521,3 +522,79 @@ def test_float64_npy_is_used_in_place(tmp_path: Path) -> None:
     assert isinstance(table.values, np.memmap) and not table.values.flags.writeable
     assert read_data(tmp_path / "f.npy", columns=["x1"]).values.tolist() == [
         [1.0], [3.0], [5.0], [7.0], [9.0], [11.0]]
+
+
+# --- one parser: read into memory or streamed, a file reads alike ----------------------------
+
+
+def _table_file(tmp_path: Path, suffix: str) -> Path:
+    df = pd.DataFrame({"a": [1.5, 2.5, 3.5, 4.5], "n": [1, 2, 3, 4], "b": [True, False, True,
+                                                                            True]})
+    path = tmp_path / f"t{suffix}"
+    if suffix in (".csv", ".tsv"):
+        df.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".parquet":
+        df.to_parquet(path)
+    else:
+        np.save(path, df.to_numpy(dtype=float))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".npy"])
+def test_read_data_and_the_streamed_source_read_alike(tmp_path: Path, suffix: str) -> None:
+    from mixsynth.streaming import file_source
+
+    path = _table_file(tmp_path, suffix)
+    picked = ["b", "a"] if suffix != ".npy" else ["x2", "x0"]
+    for columns in (None, picked):
+        table = read_data(path, columns=columns)
+        source = file_source(path, columns=columns)
+        np.testing.assert_array_equal(source.materialize(), table.values)
+        if suffix == ".npy":
+            assert source.feature_names is None  # an array's columns are positions
+        else:
+            assert source.feature_names is not None
+            assert tuple(source.feature_names) == table.columns
+
+
+BAD_FILES = {
+    "text": ("t.csv", "a,b\n1,2\n3,x\n"),
+    "ragged": ("t.csv", "a,b\n1,2\n3,4,5\n"),
+    "semicolons": ("t.csv", "a;b\n1;2\n3;4\n"),
+    "repeated names": ("t.csv", "a,a\n1,2\n"),
+    "empty": ("t.csv", ""),
+    "inf": ("t.csv", "a,b\n1,2\n3,1e400\n"),
+    "missing": ("t.tsv", "a\tb\n1\t2\n3\t\n"),
+    "unknown column": ("t.csv", "a,b\n1,2\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_files_give_the_same_error_read_or_streamed(tmp_path: Path, case: str) -> None:
+    from mixsynth.streaming import file_source
+
+    name, text = BAD_FILES[case]
+    path = _write(tmp_path / name, text)
+    columns = ["a", "z"] if case == "unknown column" else None
+    with pytest.raises(ValueError) as read:
+        read_data(path, columns=columns)
+    with pytest.raises(ValueError) as streamed:
+        file_source(path, columns=columns).summary()
+    if case == "empty":
+        assert "Found array with 0 sample(s)" in str(streamed.value)
+    else:
+        assert str(streamed.value) == str(read.value)
+
+
+@pytest.mark.parametrize("make", [
+    lambda X: X.astype(">f8"), lambda X: np.asfortranarray(X), lambda X: X.astype(np.int16),
+])
+def test_npy_layouts_stream_as_they_read(tmp_path: Path, make: Any) -> None:
+    from mixsynth.streaming import file_source
+
+    X = make(np.arange(60.0).reshape(20, 3))
+    np.save(tmp_path / "x.npy", X)
+    want = read_data(tmp_path / "x.npy", columns=["x2", "x1"]).values
+    np.testing.assert_array_equal(want, np.asarray(X, dtype=float)[:, [2, 1]])
+    got = file_source(tmp_path / "x.npy", columns=["x2", "x1"]).materialize()
+    np.testing.assert_array_equal(got, want)

@@ -219,8 +219,10 @@ def test_non_finite_value_is_named_by_its_row_in_the_whole_data(rng, tmp_path):
     X = rng.normal(size=(900, 3))
     X[612, 1] = np.nan
     np.save(tmp_path / "bad.npy", X)
-    for data in (tmp_path / "bad.npy", [X[:500], X[500:]]):
-        with pytest.raises(ValueError, match=r"NaN.*column 1, first at row 612"):
+    # a file's columns are named as read_data names them (x0, x1, ... for .npy)
+    for data, column in ((tmp_path / "bad.npy", r"'x1' \(position 1\)"),
+                         ([X[:500], X[500:]], "1")):
+        with pytest.raises(ValueError, match=rf"NaN.*column {column}, first at row 612"):
             GaussianMixture(2).fit(data)
     X[612, 1] = np.inf
     np.savetxt(tmp_path / "bad.csv", X, delimiter=",", header="a,b,c", comments="")
@@ -235,7 +237,7 @@ def test_non_finite_value_is_named_by_its_row_in_the_whole_data(rng, tmp_path):
         (lambda X, p: [X[:10], X[10:, :2]], ValueError, "every chunk must have the same"),
         (lambda X, p: [X[:0]], ValueError, r"Found array with 0 sample\(s\)"),
         (lambda X, p: p / "missing.npy", FileNotFoundError, "missing.npy"),
-        (lambda X, p: p / "x.txt", ValueError, "unknown data format"),
+        (lambda X, p: p / "x.dat", ValueError, "cannot tell the format"),
         (lambda X, p: np.save(p / "o.npy", np.array([[object()]] * 3)) or p / "o.npy",
          ValueError, "numeric"),
         (lambda X, p: np.save(p / "t.npy", X.reshape(10, 2, 3)) or p / "t.npy",
@@ -248,17 +250,17 @@ def test_non_finite_value_is_named_by_its_row_in_the_whole_data(rng, tmp_path):
 )
 def test_bad_out_of_core_inputs(make, error, message, tmp_path):
     X = np.random.default_rng(0).normal(size=(20, 3))
-    (tmp_path / "x.txt").write_text("1,2,3\n")
+    (tmp_path / "x.dat").write_text("1,2,3\n")
     with pytest.raises(error, match=message):
         GaussianMixture(2).fit(make(X, tmp_path))
 
 
 def test_non_numeric_columns_are_listed(tmp_path):
     (tmp_path / "t.csv").write_text("a,b,c\n1,x,2\n3,y,4\n")
-    with pytest.raises(ValueError, match=r"non-numeric columns \['b'\]"):
+    with pytest.raises(ValueError, match=r"1 non-numeric column\(s\): 'b' \(string\)"):
         GaussianMixture(1).fit(tmp_path / "t.csv")
     pq.write_table(pa.table({"a": [1.0, 2.0], "d": ["u", "v"]}), tmp_path / "t.parquet")
-    with pytest.raises(ValueError, match=r"non-numeric columns \['d'\]"):
+    with pytest.raises(ValueError, match=r"1 non-numeric column\(s\): 'd' \(string\)"):
         GaussianMixture(1).fit(tmp_path / "t.parquet")
 
 

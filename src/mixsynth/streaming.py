@@ -55,6 +55,7 @@ __all__ = [
     "SupportMap",
     "WhitenMap",
     "as_source",
+    "file_source",
     "is_out_of_core",
 ]
 
@@ -414,6 +415,9 @@ class Source(ABC):
 class ChunkSource(Source):
     """A source read in this process, chunk by chunk (the embedded default)."""
 
+    #: How validation messages call the data (a file source names its file).
+    _input_name = "X"
+
     def __init__(self, sample_weight: Any = None, *, seed: int = 0) -> None:
         super().__init__(seed)
         self._sample_weight = sample_weight
@@ -431,9 +435,10 @@ class ChunkSource(Source):
     def _chunks(self, rows: int) -> Iterator[tuple[Array, Array | None, int]]:
         """Validated float64 chunks of at most ``rows`` rows: ``(X, w, first row)``."""
         offset = 0
-        names = self.feature_names
+        names = self._column_names()
         for raw in self._raw_chunks(rows):
-            X = check_input(raw, ensure_min_samples=0, row_offset=offset, feature_names=names)
+            X = check_input(raw, ensure_min_samples=0, row_offset=offset, feature_names=names,
+                            name=self._input_name)
             if self._width is None:
                 self._width = X.shape[1]
             elif X.shape[1] != self._width:
@@ -454,6 +459,10 @@ class ChunkSource(Source):
                 f"The data changed between passes: {offset} rows now, {self._n_rows} before. "
                 "A streamed fit reads its source once per EM iteration."
             )
+
+    def _column_names(self) -> NDArray[Any] | None:
+        """Column names for validation messages: the feature names, by default."""
+        return self.feature_names
 
     def _done_with(self, raw: Any) -> None:
         """Hook: a chunk has been consumed (memory-mapped sources drop its pages)."""
@@ -619,71 +628,33 @@ class _PageDropper:
             self._mm = None  # not supported here: stop trying
 
 
-class _NpySource(ChunkSource):
-    """A ``.npy`` file read with plain file reads (C order) or a memory map (Fortran order)."""
+class _FileSource(ChunkSource):
+    """A CSV / TSV, Parquet or ``.npy`` file, read in blocks by the parser that
+    :func:`mixsynth.io.read_data` uses (:mod:`mixsynth.io.formats`): the same columns, the same
+    column selection and delimiter, the same errors. Parquet nulls become NaN (and are then
+    rejected naming the row); ``.npy`` rows are read with plain file reads."""
 
-    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
-        super().__init__(sample_weight, seed=seed)
-        self._path = path
-        try:
-            mm = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f"{path}: cannot read as a numeric .npy array ({exc}).") from None
-        self._shape: tuple[int, ...] = tuple(mm.shape)
-        self._dtype = mm.dtype
-        self._offset = int(mm.offset)
-        self._fortran = bool(mm.ndim > 1 and mm.flags.f_contiguous and not mm.flags.c_contiguous)
-        mm._mmap.close()
-        del mm
-        if self._dtype.kind not in "biufc":
-            raise ValueError(
-                f"{path}: dtype {self._dtype} is not numeric; mixsynth reads numeric arrays only."
-            )
-        if len(self._shape) == 2:
-            self._width = self._shape[1]
-        self._n_rows = self._shape[0] if self._shape else None
-
-    @property
-    def nbytes_hint(self) -> int | None:
-        return int(np.prod(self._shape)) * 8
-
-    def _raw_chunks(self, rows: int) -> Iterator[Any]:
-        if len(self._shape) == 0:
-            yield np.load(self._path, allow_pickle=False)
-            return
-        if self._fortran:
-            X = np.load(self._path, mmap_mode="r", allow_pickle=False)
-            source = _ArraySource(X)
-            for raw in source._raw_chunks(rows):
-                yield np.array(raw, dtype=np.float64, order="C")  # a copy: the pages can go
-                source._done_with(raw)
-            return
-        per_row = int(np.prod(self._shape[1:], dtype=np.int64))
-        with open(self._path, "rb") as f:
-            for start in range(0, self._shape[0], rows):
-                count = min(rows, self._shape[0] - start)
-                f.seek(self._offset + start * per_row * self._dtype.itemsize)
-                flat = np.fromfile(f, dtype=self._dtype, count=count * per_row)
-                if flat.size != count * per_row:
-                    raise ValueError(f"{self._path}: the file is truncated.")
-                yield flat.reshape((count, *self._shape[1:]))
-
-
-class _ParquetSource(ChunkSource):
-    """A Parquet file read by record batches; nulls become NaN (and are then rejected)."""
-
-    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
-        import pyarrow.parquet as pq
+    def __init__(
+        self,
+        path: Path,
+        sample_weight: Any = None,
+        *,
+        seed: int = 0,
+        columns: Sequence[str] | None = None,
+        delimiter: str | None = None,
+    ) -> None:
+        from mixsynth.io.formats import open_table
 
         super().__init__(sample_weight, seed=seed)
-        self._path = path
-        pf = pq.ParquetFile(path)
-        try:
-            schema = pf.schema_arrow
-            self._n_rows = int(pf.metadata.num_rows)
-        finally:
-            pf.close()
-        self._names, self._width = _numeric_schema(path, schema, decimal=True)
+        self.table = open_table(path, columns=columns, delimiter=delimiter)
+        self._input_name = self.table.source
+        self._width = self.table.n_features
+        self._n_rows = self.table.n_rows
+        # tables name their columns, as a DataFrame does; an array's x0, x1, ... are not names
+        self._names = (
+            None if path.suffix.lower() == ".npy"
+            else np.asarray(self.table.columns, dtype=object)
+        )
 
     @property
     def feature_names(self) -> NDArray[Any] | None:
@@ -693,74 +664,12 @@ class _ParquetSource(ChunkSource):
     def nbytes_hint(self) -> int | None:
         return None if self._n_rows is None else self._n_rows * (self._width or 0) * 8
 
-    def _raw_chunks(self, rows: int) -> Iterator[Any]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(self._path)
-        try:
-            for batch in pf.iter_batches(batch_size=rows):
-                X = np.empty((batch.num_rows, batch.num_columns))
-                for j, col in enumerate(batch.columns):
-                    X[:, j] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-                yield X
-        finally:
-            pf.close()
-
-
-class _CsvSource(ChunkSource):
-    """A CSV file with a header row, streamed by pyarrow; every column read as float64."""
-
-    def __init__(self, path: Path, sample_weight: Any = None, *, seed: int = 0) -> None:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        super().__init__(sample_weight, seed=seed)
-        self._path = path
-        try:
-            reader = pacsv.open_csv(path)
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc):
-                raise ValueError(
-                    f"{path}: Found array with 0 sample(s) (shape=(0, 0)); the file is empty."
-                ) from None
-            raise ValueError(f"{path}: {exc}") from None
-        try:
-            schema = reader.schema
-        finally:
-            reader.close()
-        self._names, self._width = _numeric_schema(path, schema, decimal=False)
-
-    @property
-    def feature_names(self) -> NDArray[Any] | None:
-        return self._names
+    def _column_names(self) -> NDArray[Any] | None:
+        return np.asarray(self.table.columns, dtype=object)  # x0, x1, ... too, as read_data
 
     def _raw_chunks(self, rows: int) -> Iterator[Any]:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        block = int(min(64 * 2**20, max(2**20, rows * (self._width or 1) * 12)))
-        reader = pacsv.open_csv(
-            self._path,
-            read_options=pacsv.ReadOptions(block_size=block),
-            convert_options=pacsv.ConvertOptions(
-                column_types={str(n): pa.float64() for n in self._names}
-            ),
-        )
-        try:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    return
-                except pa.ArrowInvalid as exc:
-                    raise ValueError(f"{self._path}: {exc}") from None
-                X = np.empty((batch.num_rows, batch.num_columns))
-                for j, col in enumerate(batch.columns):
-                    X[:, j] = col.to_numpy(zero_copy_only=False)
-                yield X
-        finally:
-            reader.close()
+        for X, _ in self.table.blocks(rows):
+            yield X
 
 
 class _IterableSource(ChunkSource):
@@ -815,8 +724,8 @@ def as_source(X: Any, sample_weight: Any = None, *, seed: int = 0) -> Source | N
     Parameters
     ----------
     X : memmap, path, callable, sequence of 2-D arrays, dask array or dataframe, or Source
-        A path ends in ``.npy``, ``.parquet`` (``.pq``) or ``.csv``; a callable returns a fresh
-        iterator of 2-D chunks at every call (EM needs one pass per iteration).
+        A path is a file :func:`file_source` reads; a callable returns a fresh iterator of 2-D
+        chunks at every call (EM needs one pass per iteration).
     sample_weight : array-like of shape (n_samples,), optional
         Row weights (a memmap is fine); a dask array for dask input.
     seed : int
@@ -831,19 +740,7 @@ def as_source(X: Any, sample_weight: Any = None, *, seed: int = 0) -> Source | N
 
         return DaskSource(X, sample_weight, seed=seed)
     if isinstance(X, (str, os.PathLike)):
-        path = Path(X)
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path))
-        suffix = path.suffix.lower()
-        if suffix == ".npy":
-            return _NpySource(path, sample_weight, seed=seed)
-        if suffix in (".parquet", ".pq"):
-            return _ParquetSource(path, sample_weight, seed=seed)
-        if suffix == ".csv":
-            return _CsvSource(path, sample_weight, seed=seed)
-        raise ValueError(
-            f"{path}: unknown data format {suffix!r}; use .npy, .parquet or .csv."
-        )
+        return file_source(X, sample_weight, seed=seed)
     if isinstance(X, np.memmap):
         return _ArraySource(X, sample_weight, seed=seed)
     if _is_chunk_sequence(X):
@@ -858,6 +755,40 @@ def as_source(X: Any, sample_weight: Any = None, *, seed: int = 0) -> Source | N
     if callable(X) and not hasattr(X, "__array__"):
         return _IterableSource(X, sample_weight, seed=seed)
     return None
+
+
+def file_source(
+    path: str | os.PathLike[str],
+    sample_weight: Any = None,
+    *,
+    seed: int = 0,
+    columns: Sequence[str] | None = None,
+    delimiter: str | None = None,
+) -> ChunkSource:
+    """A file streamed in this process: ``.csv`` / ``.txt``, ``.tsv`` / ``.tab``, ``.parquet``
+    / ``.pq`` or ``.npy``, parsed as :func:`mixsynth.io.read_data` parses it.
+
+    Parameters
+    ----------
+    path : path-like
+    sample_weight : array-like of shape (n_samples,), optional
+    seed : int
+        Seeds the reservoir sample.
+    columns : sequence of str, optional
+        The feature columns, in this order (``x0, x1, …`` for ``.npy``); every column when not
+        given.
+    delimiter : str, optional
+        CSV field separator; a comma (a tab for ``.tsv`` / ``.tab``) when not given.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        Unknown suffix, unreadable file, unknown or non-numeric columns (as ``read_data``).
+    """
+    return _FileSource(Path(path), sample_weight, seed=seed, columns=columns,
+                       delimiter=delimiter)
 
 
 def sample_seed(random_state: Any) -> int:
@@ -876,21 +807,3 @@ def sample_seed(random_state: Any) -> int:
         return 0
     digest = hashlib.sha256(repr(state).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-def _numeric_schema(path: Any, schema: Any, *, decimal: bool) -> tuple[NDArray[Any], int]:
-    """Column names and width of an Arrow schema whose columns must all be numeric (integers,
-    floats, booleans, nulls, and decimals where the format has them); otherwise a ValueError
-    listing the others."""
-    import pyarrow as pa
-
-    numeric = [pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_null]
-    if decimal:
-        numeric.append(pa.types.is_decimal)
-    bad = [f.name for f in schema if not any(test(f.type) for test in numeric)]
-    if bad:
-        raise ValueError(
-            f"{path}: non-numeric columns {bad}; mixsynth models numeric columns only "
-            "(drop them, or select the numeric columns)."
-        )
-    return np.asarray(schema.names, dtype=object), len(schema.names)
