@@ -240,6 +240,13 @@ Only numeric columns (integers, floats, booleans) are modelled; other columns ar
 unless --columns leaves them out. NaN, inf and missing values are an error naming the
 column and row (no imputation).
 \b
+Large files (fit): a .csv/.tsv/.parquet/.npy file whose values take more than
+--memory-budget as float64 (256MiB by default; estimated from the file size for CSV) is
+streamed: read once per EM iteration in bounded memory, never loaded whole. Candidates are
+then compared by BIC (held-out folds need the rows in memory) and the memorisation guard is
+skipped; --label and standard input need the rows in memory. --out-of-core / --in-memory
+force either way. Both ways parse the file alike: the same columns, the same errors.
+\b
 Image folders: every file in the folder, in sorted order (hidden files and subfolders
 ignored), converted to grayscale (--mode L, default) or RGB (--mode RGB, alpha dropped)
 and to one size: --image-size WxH, else the most common size, other images resized with
@@ -407,6 +414,28 @@ class _Count(click.ParamType):
         return n
 
 
+class _Bytes(click.ParamType):
+    """A size in bytes: ``1000000``, ``1e9``, ``512K``, ``256M``, ``256MiB``, ``2G``, ``2GB``
+    (K, M, G, T are powers of 1024)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        import re
+
+        text = str(value).strip().lower().replace("_", "")
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?) ?([kmgt]?)(?:i?b)?", text)
+        if match is None:
+            self.fail(f"{value!r} is not a size such as 256M, 2G or 1e9.", param, ctx)
+        number = float(match[1]) * 1024 ** " kmgt".index(match[2] or " ")
+        if number > 2**62:
+            self.fail(f"{value!r} is too large a size.", param, ctx)
+        return int(number)
+
+
 @dataclass(frozen=True)
 class _ReadOptions:
     """How to read data files: the options every command that reads data shares."""
@@ -441,6 +470,16 @@ def _read_table(path: str, options: _ReadOptions, *, label: str | None = None,
                 param_hint: str = "DATA") -> Any:
     """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error."""
     from mixsynth.io.readers import read_data
+
+    _data_format(path, options, label=label, param_hint=param_hint)
+    return read_data(path, columns=options.columns, label=label, delimiter=options.delimiter,
+                     skip_bad=options.skip_bad, image_size=options.image_size,
+                     image_mode=options.image_mode)
+
+
+def _data_format(path: str, options: _ReadOptions, *, label: str | None,
+                 param_hint: str) -> str:
+    """The format of ``path``; a bad suffix, or options that do not apply, are usage errors."""
     from mixsynth.io.table import data_format
 
     try:
@@ -454,9 +493,7 @@ def _read_table(path: str, options: _ReadOptions, *, label: str | None = None,
     elif options.skip_bad or options.image_size is not None or options.image_mode != "L":
         raise click.UsageError("--skip-bad, --image-size and --mode apply to image folders "
                                f"only, and {path} is a {fmt} file.")
-    return read_data(path, columns=options.columns, label=label, delimiter=options.delimiter,
-                     skip_bad=options.skip_bad, image_size=options.image_size,
-                     image_mode=options.image_mode)
+    return fmt
 
 
 def _check_output(path: str, force: bool, *, folder: bool = False) -> None:
@@ -542,6 +579,8 @@ def _describe_selection(model: Any, report: Callable[[str], None]) -> None:
     report(f"chosen: K={best.n_components}, {best.covariance_type} covariance, reg_covar="
            f"{best.reg_covar:g} (criterion {selection.criterion}); "
            f"{model.whitener_.n_components_} of {model.n_features_in_} dimensions kept")
+    for note in selection.notes:
+        report(f"note: {note}")
 
 
 def _describe_fit(model: Any, table: Any, report: Callable[[str], None]) -> None:
@@ -617,10 +656,20 @@ def _plain(value: Any) -> Any:
 @click.option("--jobs", type=int, callback=_jobs, default=None, metavar="N",
               help="Worker processes for the candidates (-1: one per core).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Run the candidates on a local Dask cluster of N worker processes "
-              "(127.0.0.1, no dashboard); needs the 'dask' extra.")
+              help="Run on a local Dask cluster of N worker processes (127.0.0.1, no "
+              "dashboard); needs the 'dask' extra. In memory: the candidates are its tasks. "
+              "Streamed .npy and Parquet files: data-parallel EM, each worker reading its "
+              "blocks of the file. Streamed CSV files cannot be split: they are streamed in "
+              "this process (the cluster is not started).")
 @click.option("--scheduler-address", default=None, metavar="tcp://HOST:PORT",
-              help="Run the candidates on a running Dask scheduler instead.")
+              help="Run on a running Dask scheduler instead (its workers must see DATA at "
+              "the same path to read a streamed file).")
+@click.option("--out-of-core/--in-memory", "out_of_core", default=None,
+              help="Stream DATA from its file (bounded memory, selection by BIC), or read "
+              "it into memory [default: stream files above --memory-budget].")
+@click.option("--memory-budget", type=_Bytes(), default=None, metavar="SIZE",
+              help="Files whose values take more than SIZE as float64 (512M, 2G) are "
+              "streamed [default: 256MiB, the Python API's threshold].")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options
@@ -631,7 +680,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
         one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
         seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
-        force: bool, **read: Any) -> None:
+        out_of_core: bool | None, memory_budget: int | None, force: bool,
+        **read: Any) -> None:
     """Learn the distribution of DATA; write the fitted model to MODEL.
 
     Candidates (numbers of components x covariance types x regularisations) are compared
@@ -643,13 +693,26 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     if workers is not None and scheduler_address is not None:
         raise click.UsageError("give --workers or --scheduler-address, not both.")
     _check_output(model_path, force)
-    table = _read_table(data, _ReadOptions(**read), label=label)
+    options = _ReadOptions(**read)
+    stream = _stream_plan(data, options, label=label, out_of_core=out_of_core,
+                          budget=memory_budget, settings=settings)
+    on_cluster = workers is not None or scheduler_address is not None
+    if stream is not None and on_cluster:
+        from mixsynth.io.dask_files import splittable
+
+        if not splittable(stream):
+            settings.err(f"mixsynth: note: {data} is streamed in this process: a CSV file, or "
+                         "a Parquet file with very large row groups, cannot be split into "
+                         "blocks for Dask workers; the cluster is not started.")
+            on_cluster = False
+    table = None if stream is not None else _read_table(data, options, label=label)
 
     from mixsynth.synthesizer import Synthesizer
 
     params: dict[str, Any] = dict(
         reduce=reduce, whiten=whiten,
-        scale=scale or ("none" if table.image_shape is not None else "std"),
+        scale=scale or ("none" if table is not None and table.image_shape is not None
+                        else "std"),
         n_components=components, covariance_type=covariance, criterion=criterion, cv=cv,
         tol=tol, max_iter=max_iter, n_init=n_init, one_se=one_se, n_jobs=jobs,
         support=None if support == "none" else support,
@@ -660,24 +723,101 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         params["reg_covar"] = reg_covar
     model = Synthesizer(**params)
     with contextlib.ExitStack() as stack:
-        if workers is not None or scheduler_address is not None:
+        if on_cluster:
             from mixsynth.distributed import cluster  # the dask extra, only when asked for
 
             stack.enter_context(cluster(workers, scheduler_address))
         progress = stack.enter_context(_candidate_progress(settings))
-        # finished candidates survive Ctrl-C or a crash in MODEL.partial; the same command run
-        # again resumes the sweep (and ends with the same model)
-        partial = f"{model_path}.partial"
-        try:
-            model.fit(table.to_input(), table.labels, progress=progress, checkpoint=partial)
-        except KeyboardInterrupt:
-            if os.path.exists(partial):
-                click.echo(f"mixsynth: interrupted; finished candidates are kept in {partial}: "
-                           "run the same command again to resume.", err=True)
-            raise
-    _save_model(model, model_path, force=force, extra=table.info())
-    _describe_fit(model, table, settings.report)
+        if stream is not None:
+            source = _stream_source(stream, seed, on_cluster)
+            model.fit(source, progress=progress, out_of_core=True)
+            facts: Any = _Streamed(data, *source.shape)
+            extra = {
+                "columns": list(stream.columns),
+                "dtypes": list(stream.dtype_names(lambda j: bool(model.integer_columns_[j]))),
+                "source": data,
+                "streamed": True,
+            }
+        else:
+            assert table is not None
+            # finished candidates survive Ctrl-C or a crash in MODEL.partial; the same command
+            # run again resumes the sweep (and ends with the same model)
+            partial = f"{model_path}.partial"
+            try:
+                model.fit(table.to_input(), table.labels, progress=progress,
+                          checkpoint=partial)
+            except KeyboardInterrupt:
+                if os.path.exists(partial):
+                    click.echo(f"mixsynth: interrupted; finished candidates are kept in "
+                               f"{partial}: run the same command again to resume.", err=True)
+                raise
+            facts, extra = table, table.info()
+    _save_model(model, model_path, force=force, extra=extra)
+    _describe_fit(model, facts, settings.report)
     settings.report(f"wrote {model_path}")
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """What :func:`_describe_fit` says about data that was streamed (a Table's attributes)."""
+
+    source: str
+    n_samples: int
+    n_features: int
+    image_shape: None = None
+    label: None = None
+
+
+def _stream_plan(path: str, options: _ReadOptions, *, label: str | None,
+                 out_of_core: bool | None, budget: int | None, settings: _Settings) -> Any:
+    """The opened file (a :class:`mixsynth.io.formats.TableFile`) when ``fit`` streams it,
+    else ``None`` (read into memory)."""
+    fmt = _data_format(path, options, label=label, param_hint="DATA")
+    if out_of_core is False:
+        return None
+    if path == "-" or fmt == "images" or label is not None:
+        if out_of_core:
+            why = ("--label needs the rows in memory (one model per class): fit without "
+                   "--out-of-core, or fit each class's rows on their own" if label is not None
+                   else "--out-of-core streams .csv, .tsv, .parquet and .npy files; standard "
+                   "input and image folders are read into memory (use --in-memory)")
+            raise click.UsageError(why)
+        return None
+    from mixsynth import streaming
+    from mixsynth.io.formats import open_table
+
+    table = open_table(path, fmt=fmt, columns=options.columns, delimiter=options.delimiter)
+    limit = streaming.IN_MEMORY_BYTES if budget is None else budget
+    nbytes = table.estimated_nbytes()
+    if out_of_core is None and nbytes <= limit:
+        return None
+    if not settings.quiet:
+        why = ("--out-of-core" if out_of_core else
+               f"above the memory budget of {_size(limit)} (--memory-budget)")
+        about = "about " if fmt in ("csv", "tsv") else ""
+        settings.err(f"mixsynth: {path}: {about}{_size(nbytes)} as float64, {why}: fitting "
+                     "out of core (one pass over the file per EM iteration)")
+    return table
+
+
+def _stream_source(table: Any, seed: int, on_cluster: bool) -> Any:
+    """The source a streamed fit reads: on the cluster's workers, or in this process."""
+    from mixsynth.streaming import file_source, sample_seed
+
+    if on_cluster:
+        from mixsynth.io.dask_files import dask_source
+
+        return dask_source(table, seed=sample_seed(seed))
+    return file_source(table.path, seed=sample_seed(seed), columns=list(table.columns),
+                       delimiter=getattr(table, "delimiter", None))
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if nbytes < 1024 or unit == "GiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} TiB"  # pragma: no cover - the loop returns
 
 
 # ---------------------------------------------------------------------------- sample

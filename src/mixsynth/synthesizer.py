@@ -193,6 +193,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         *,
         progress: Callable[[int, int, Candidate], None] | None = None,
         checkpoint: str | os.PathLike[str] | None = None,
+        out_of_core: bool | None = None,
     ) -> Synthesizer:
         """Fit the whitener, select the mixture, record the data's support.
 
@@ -221,6 +222,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
             again: same data and settings give the same fingerprint, and the resumed fit ends
             exactly as an uninterrupted one. The file is removed when the fit finishes. In-memory
             data only.
+        out_of_core : bool, optional
+            For out-of-core data (a path, a memmap, chunks, dask): ``True`` streams it whatever
+            its size, ``False`` loads it into memory whatever its size; by default it is loaded
+            when below ``streaming.IN_MEMORY_BYTES``. Ignored for in-memory data.
 
         Returns
         -------
@@ -231,7 +236,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             from mixsynth.checkpoint import SweepCheckpoint
 
             ckpt = SweepCheckpoint(checkpoint)
-        self._fit(X, y, progress, ckpt)
+        self._fit(X, y, progress, ckpt, out_of_core)
         if ckpt is not None:
             ckpt.discard()  # the fit finished: nothing to resume
         return self
@@ -242,6 +247,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
         ckpt: Any,
+        out_of_core: bool | None = None,
     ) -> Synthesizer:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
@@ -254,7 +260,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             reservoir_seed, noise_seed = spawn_seeds(self.random_state, 7)[5:]
             source = as_source(X, seed=int(reservoir_seed.generate_state(1, np.uint64)[0] >> 1))
             assert source is not None
-            X = self._in_memory_if_small(source)
+            X = self._in_memory_if_small(source, out_of_core)
             if X is None:
                 return self._fit_out_of_core(source, y, progress, noise_seed)
         runner = _cluster_runner()
@@ -307,14 +313,18 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self.memorization_ = self._memorization_check(Xv)
         return self
 
-    def _in_memory_if_small(self, source: Source) -> Any:
-        """The data in memory when it is below ``streaming.IN_MEMORY_BYTES``, else ``None``."""
-        nbytes = source.nbytes_hint
-        if nbytes is None:  # a first pass says (and validates the rows on the way)
-            summary = source.summary(streaming.SAMPLE_ROWS)
-            nbytes = summary.n_samples * summary.n_features * 8
-        if nbytes > streaming.IN_MEMORY_BYTES:
+    def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
+        """The data in memory when it is below ``streaming.IN_MEMORY_BYTES`` (always when
+        ``out_of_core`` is False, never when it is True), else ``None``."""
+        if out_of_core:
             return None
+        if out_of_core is None:
+            nbytes = source.nbytes_hint
+            if nbytes is None:  # a first pass says (and validates the rows on the way)
+                summary = source.summary(streaming.SAMPLE_ROWS)
+                nbytes = summary.n_samples * summary.n_features * 8
+            if nbytes > streaming.IN_MEMORY_BYTES:
+                return None
         try:
             return source.materialize()
         finally:
@@ -554,6 +564,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         t = self.support_transform_
         return Y if t is None else t.inverse(Y)
 
+    def _feature_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        return [] if names is None else [str(c) for c in names]
+
     def _remember_columns(self, X: Any) -> None:
         """Column dtypes of a DataFrame, to return samples in kind."""
         self._columns = None
@@ -711,6 +725,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
                         f"Unknown column {key!r} in given=; columns are {self._columns}."
                     )
                 j = self._columns.index(key)
+            elif isinstance(key, str) and key in self._feature_names():
+                j = self._feature_names().index(key)  # a table streamed from a file
             else:
                 if not isinstance(key, (int, np.integer)) or not 0 <= key < self.n_features_in_:
                     raise ValueError(

@@ -104,6 +104,8 @@ class Table:
             out["image_mode"] = self.image_mode
         if self.label is not None:
             out["label"] = self.label
+        if self.source:
+            out["source"] = self.source
         return out
 
 
