@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Tens of minutes and ~4 GB of disk (10 million rows): apart from `bench`, whose report shows the
+# results this saves in docs/benchmarks-scale.json (section 7).
+bench-scale: $(VENV)/.stamp-test
+	$(BIN)/python -m benchmarks.scale $(BENCH_SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

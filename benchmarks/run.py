@@ -8,6 +8,7 @@ are for checking the harness, not for quoting.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -218,12 +220,31 @@ def write_document(text: str, out: Path) -> None:
         f.write(text)
 
 
+def load_scale_results(path: Path, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The scale benchmark's saved results (it runs apart: ``make bench-scale``), or None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log(f"no scale results at {path}: section 7 reads 'not measured'")
+        return None
+    except (OSError, ValueError) as exc:
+        log(f"cannot read the scale results {path}: {exc}")
+        return None
+    if not isinstance(data, dict) or data.get("format") != "mixsynth-benchmarks-scale":
+        log(f"{path} is not a scale benchmark result file")
+        return None
+    return data
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes, few repeats (~1 minute)")
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"),
                    help="Markdown document to write (default: docs/benchmarks.md)")  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads (default: 1)")
+    p.add_argument("--scale-results", type=Path, default=Path("docs/benchmarks-scale.json"),
+                   help="results saved by `python -m benchmarks.scale`, reported in section 7 "
+                   "(default: docs/benchmarks-scale.json)")
     p.add_argument("--sections", default=",".join(SECTIONS),
                    help=f"comma-separated subset of {','.join(SECTIONS)}")  # fmt: skip
     a = p.parse_args(argv)
@@ -252,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             if section in args.sections.split(","):
                 run_section(section, plan, results, log)
     results.seconds = log.elapsed
+    results.scale = load_scale_results(args.scale_results, log)
     text = render(results)
     print(text)
     write_document(text, args.out)

@@ -16,7 +16,10 @@ model's. Each fit runs in a fresh subprocess so that its peak memory is its own.
 numbers are not the reference. The data file is kept (``--data-dir``, default ``out/scale``) and
 reused by later runs with the same size and seed.
 
-Progress goes to stderr, the table to stdout, and the document is written atomically.
+Progress goes to stderr, the table to stdout, and the document is written atomically, with the
+results as JSON beside it (``--json``, default ``docs/benchmarks-scale.json``): ``benchmarks.run``
+reports them in its "Scale out" section, and ``--render-from JSON`` writes the document again
+from them without running anything.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from numpy.typing import NDArray
 from benchmarks.environment import describe_environment
 from benchmarks.problems import TrueMixture, random_mixture, sample_into
 
-__all__ = ["FitResult", "ScalePlan", "main", "write_data"]
+__all__ = ["FitResult", "ScalePlan", "load_results", "main", "render", "results_document",
+           "targets", "write_data"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 Array = NDArray[np.float64]
@@ -52,6 +56,8 @@ DASK_BLOCK_ROWS = 100_000
 TARGET_RSS_GIB = 1.5
 TARGET_DASK_RATIO = 1.5
 TARGET_HELDOUT_GAP = 0.01
+#: Version of the JSON results file (``--json``).
+JSON_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ class FitResult:
     n_iter: int
     converged: bool
     peak_rss_mib: float
-    baseline_rss_mib: float
+    baseline_rss_mib: float | None  # None where unknown (results transcribed from a document)
     workers_peak_rss_mib: list[float]
     heldout_loglik: float
     true_heldout_loglik: float
@@ -297,15 +303,76 @@ def _status(ok: bool) -> str:
     return "PASS" if ok else "**MISS**"
 
 
-def render(plan: ScalePlan, results: dict[str, FitResult], command: str) -> str:
-    env = describe_environment()
+def targets(results: dict[str, FitResult]) -> list[dict[str, Any]]:
+    """The issue's targets, each with its goal, what was measured and whether it is met."""
     inproc, dask_ = results.get("in-process"), results.get("dask")
+    out: list[dict[str, Any]] = []
+    if inproc is not None:
+        gib = inproc.peak_rss_mib / 1024
+        out.append({"name": "in-process peak RSS", "goal": f"≤ {TARGET_RSS_GIB} GB",
+                    "measured": f"{gib:.2f} GiB", "met": gib <= TARGET_RSS_GIB})
+    if inproc is not None and dask_ is not None:
+        ratio = dask_.median_iteration_s / inproc.median_iteration_s
+        out.append({"name": "Dask (2 workers) time per iteration vs in process",
+                    "goal": f"≤ {TARGET_DASK_RATIO}×", "measured": f"{ratio:.2f}×",
+                    "met": ratio <= TARGET_DASK_RATIO})
+    for r in results.values():
+        out.append({"name": f"recovers the mixture ({r.executor})",
+                    "goal": f"held-out loglik within {100 * TARGET_HELDOUT_GAP:.0f} % of the truth",
+                    "measured": f"{100 * r.heldout_gap:.3f} %",
+                    "met": r.heldout_gap <= TARGET_HELDOUT_GAP})
+    return out
+
+
+def _environment(env: Any = None) -> dict[str, Any]:
+    """The facts about the machine that a report of the run needs (JSON-ready)."""
+    e = describe_environment() if env is None else env
+    return {
+        "date": e.date, "cpu_model": e.cpu_model, "cpus_usable": e.cpus_usable,
+        "ram_gib": e.ram_gib, "load_average": list(e.load_average),
+        "blas": sorted({b.get("internal_api", "?") for b in e.blas}),
+    }
+
+
+def results_document(plan: ScalePlan, results: dict[str, FitResult], command: str,
+                     env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run as JSON: what :func:`load_results` reads back and ``benchmarks.run`` reports."""
+    return {
+        "format": "mixsynth-benchmarks-scale",
+        "version": JSON_VERSION,
+        "command": command,
+        "environment": _environment() if env is None else env,
+        "plan": asdict(plan),
+        "results": {
+            name: {**asdict(r), "median_iteration_s": r.median_iteration_s,
+                   "heldout_gap": r.heldout_gap}
+            for name, r in results.items()
+        },
+        "targets": targets(results),
+    }
+
+
+def load_results(path: Path) -> tuple[ScalePlan, dict[str, FitResult], str, dict[str, Any]]:
+    """``(plan, results, command, environment)`` saved by a run (:func:`results_document`)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != "mixsynth-benchmarks-scale" or data.get("version") != JSON_VERSION:
+        raise ValueError(f"{path} is not a version-{JSON_VERSION} scale benchmark result file.")
+    names = set(FitResult.__dataclass_fields__)
+    results = {name: FitResult(**{k: v for k, v in r.items() if k in names})
+               for name, r in data["results"].items()}
+    return ScalePlan(**data["plan"]), results, data["command"], data["environment"]
+
+
+def render(plan: ScalePlan, results: dict[str, FitResult], command: str,
+           env: dict[str, Any] | None = None) -> str:
+    env = _environment() if env is None else env
     lines = ["# Benchmarks: fitting at scale (out of core, Dask)", ""]
     if plan.quick:
         lines += ["> **quick run — not the reference numbers.**", ""]
     lines += [
-        f"Generated by `{command}` on {env.date}: {env.cpu_model}, {env.cpus_usable} usable "
-        f"cores, {env.ram_gib:.0f} GiB RAM, load average {env.load_average[0]:.1f}.",
+        f"Generated by `{command}` on {env['date']}: {env['cpu_model']}, {env['cpus_usable']} "
+        f"usable cores, {env['ram_gib']:.0f} GiB RAM, load average "
+        f"{env['load_average'][0]:.1f}.",
         "",
         f"Data: {plan.n_samples:,} × {plan.n_features} rows drawn from a known mixture of "
         f"K = {plan.n_components} full-covariance components, on disk as a `.npy` file "
@@ -329,21 +396,8 @@ def render(plan: ScalePlan, results: dict[str, FitResult], command: str) -> str:
         )
     lines += ["", "## Targets", "", "| target | goal | measured | status |",
               "|:---|---:|---:|---:|"]
-    if inproc is not None:
-        gib = inproc.peak_rss_mib / 1024
-        ok = gib <= TARGET_RSS_GIB
-        lines.append(f"| in-process peak RSS | ≤ {TARGET_RSS_GIB} GB | {gib:.2f} GiB | "
-                     f"{_status(ok)} |")
-    if inproc is not None and dask_ is not None:
-        ratio = dask_.median_iteration_s / inproc.median_iteration_s
-        ok = ratio <= TARGET_DASK_RATIO
-        lines.append(f"| Dask (2 workers) time per iteration vs in process | ≤ "
-                     f"{TARGET_DASK_RATIO}× | {ratio:.2f}× | {_status(ok)} |")
-    for r in results.values():
-        ok = r.heldout_gap <= TARGET_HELDOUT_GAP
-        lines.append(f"| recovers the mixture ({r.executor}) | held-out loglik within "
-                     f"{100 * TARGET_HELDOUT_GAP:.0f} % of the truth | "
-                     f"{100 * r.heldout_gap:.3f} % | {_status(ok)} |")
+    lines += [f"| {t['name']} | {t['goal']} | {t['measured']} | {_status(t['met'])} |"
+              for t in targets(results)]
     lines += [
         "",
         "Peak RSS is the whole process's high-water mark (`VmHWM`: interpreter, numpy, "
@@ -351,7 +405,7 @@ def render(plan: ScalePlan, results: dict[str, FitResult], command: str) -> str:
         "Dask persists the validated data in the workers' memory when it fits there (the "
         "workers' peaks include it); the client process holds only parameters and statistics.",
         "",
-        f"BLAS: {', '.join(sorted({b.get('internal_api', '?') for b in env.blas}))}; "
+        f"BLAS: {', '.join(env['blas'])}; "
         "in process the E-step uses every core's BLAS thread, on Dask one BLAS thread per "
         "worker task.",
         "",
@@ -368,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=_REPO_ROOT / "out" / "scale")
     p.add_argument("--skip-dask", action="store_true", help="only the in-process fit")
     p.add_argument("--output", type=Path, default=_REPO_ROOT / "docs" / "benchmarks-scale.md")
+    p.add_argument("--json", type=Path, default=None,
+                   help="the results as JSON, read by benchmarks.run's report (default: "
+                   "--output with the suffix .json)")
+    p.add_argument("--render-from", type=Path, metavar="JSON",
+                   help="run nothing: write --output again from results saved by --json")
     p.add_argument("--child", choices=("in-process", "dask"), help=argparse.SUPPRESS)
     p.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
@@ -377,6 +436,16 @@ def main(argv: list[str] | None = None) -> int:
         plan = ScalePlan(**json.loads(a.plan))
         result = _fit_child(a.child, a.path, plan)
         print(json.dumps(asdict(result)))
+        return 0
+
+    from mixsynth.io import atomic_write
+
+    if a.render_from is not None:
+        plan, results, command, env = load_results(a.render_from)
+        text = render(plan, results, command, env)
+        with atomic_write(a.output, "w", overwrite=True) as f:
+            f.write(text)
+        print(f"scale: wrote {a.output} from {a.render_from}", file=sys.stderr)
         return 0
 
     plan = QUICK if a.quick else FULL
@@ -397,16 +466,21 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.scale" + (" " + shlex.join(argv) if argv else "")
     if argv is None and len(sys.argv) > 1:
         command = "python -m benchmarks.scale " + shlex.join(sys.argv[1:])
-    text = render(plan, results, command)
+    env = _environment()
+    text = render(plan, results, command, env)
     if failed:
         text += f"\n**Not measured (the fit failed or was interrupted): {', '.join(failed)}.**\n"
     print(text)
-    from mixsynth.io import atomic_write
-
+    document = results_document(plan, results, command, env)
+    if failed:
+        document["not_measured"] = failed
     a.output.parent.mkdir(parents=True, exist_ok=True)
+    json_path = a.json or a.output.with_suffix(".json")
+    with atomic_write(json_path, "w", overwrite=True) as f:
+        f.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     with atomic_write(a.output, "w", overwrite=True) as f:
         f.write(text)
-    print(f"scale: wrote {a.output}", file=sys.stderr)
+    print(f"scale: wrote {a.output} and {json_path}", file=sys.stderr)
     ok = not failed and all(math.isfinite(r.heldout_loglik) for r in results.values())
     return 0 if ok else 1
 
