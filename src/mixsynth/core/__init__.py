@@ -5,7 +5,7 @@ map-reduce of additive sufficient statistics (:mod:`~mixsynth.core.suffstats`), 
 (:mod:`~mixsynth.core.mstep`) and one loop (:mod:`~mixsynth.core.em`).
 """
 
-from mixsynth.core.em import EMResult, IterationInfo, run_em
+from mixsynth.core.em import EMResult, IterationInfo, run_em, run_em_lockstep
 from mixsynth.core.kernels import estimate_log_prob, estimate_weighted_log_prob, pack_outer
 from mixsynth.core.mstep import covariances_from_stats, m_step
 from mixsynth.core.params import (
@@ -39,6 +39,7 @@ __all__ = [
     "precisions_cholesky_from_precisions",
     "precisions_from_precisions_cholesky",
     "run_em",
+    "run_em_lockstep",
     "sample_mixture",
     "suffstats",
 ]
