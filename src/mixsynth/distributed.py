@@ -6,12 +6,13 @@ when dask input is given or a cluster is asked for.
 - :class:`DaskSource`: a dask array or dataframe as a :class:`~mixsynth.streaming.Source`. Each
   pass maps a small function over the row blocks (per-block sufficient statistics, in
   sub-chunks bounded like the in-process E-step), tree-reduces the additive results
-  (:data:`SPLIT_EVERY` at a time) and brings one :class:`~mixsynth.core.Stats` back to the client,
-  where the M-step runs. Parameters travel once per iteration (one graph key every block task
-  depends on); the data, validated and converted to float64 (whitened, for a
-  :class:`~mixsynth.Synthesizer`), is persisted on the workers when it fits in
-  :data:`PERSIST_FRACTION` of their memory. Zero-row blocks and blocks of unknown size (dask
-  dataframes) are fine.
+  (:data:`SPLIT_EVERY` at a time) and brings one :class:`~mixsynth.core.Stats` per EM run back to
+  the client, where the M-step runs. Several runs (restarts, the candidates of a sweep) share a
+  pass: one graph, each block read once, one list of statistics per block. Parameters travel
+  once per pass (one graph key every block task depends on); the data, validated and converted
+  to float64 (whitened, for a :class:`~mixsynth.Synthesizer`), is persisted on the workers when
+  it fits in :data:`PERSIST_FRACTION` of their memory. Zero-row blocks and blocks of unknown
+  size (dask dataframes) are fine.
 - It runs on the current ``distributed.Client`` (``Client.current()``), else on dask's configured
   scheduler, else on dask's threads. BLAS is capped at one thread per task: on workers once per
   process, on the threads scheduler around the computation.
@@ -36,15 +37,14 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from mixsynth.core import Params, Stats, suffstats
 from mixsynth.seeding import SeedLike, spawn_seeds
 from mixsynth.streaming import (
+    ChunkKernel,
     RowMap,
     Source,
     Summary,
     _ChunkSummary,
-    chunk_loglik,
-    hard_assignment_stats,
+    apply_kernels,
 )
 from mixsynth.validation import check_input
 
@@ -148,46 +148,20 @@ def _block_summary(
     return _ChunkSummary.of_chunk(Xv, wv, index, sample_size, seed)
 
 
-def _block_stats(
-    X: Any, w: Any, params: Params, shift: Array, rows: int, cap: bool
-) -> Stats | None:
-    """E-step statistics of one block, in sub-chunks of at most ``rows`` rows."""
+def _block_pass(
+    X: Any, w: Any, kernels: Sequence[ChunkKernel], rows: int, cap: bool
+) -> list[Any]:
+    """Every kernel of a pass over one block, in sub-chunks of at most ``rows`` rows (each
+    kernel cuts them further to its own budget)."""
     if cap:
         _cap_blas()
     X = _as_block(X)
-    total: Stats | None = None
-    for start in range(0, X.shape[0], rows):
-        sl = slice(start, start + rows)
-        s = suffstats(X[sl] - shift, params, None if w is None else np.asarray(w)[sl])
-        total = s if total is None else total + s
-    return total
-
-
-def _block_label_stats(
-    X: Any, w: Any, centers: Array, shift: Array, covariance_type: str, rows: int, cap: bool
-) -> Stats | None:
-    if cap:
-        _cap_blas()
-    X = _as_block(X)
-    total: Stats | None = None
-    for start in range(0, X.shape[0], rows):
-        sl = slice(start, start + rows)
-        wb = None if w is None else np.asarray(w)[sl]
-        s = hard_assignment_stats(X[sl] - shift, wb, centers, covariance_type)
-        total = s if total is None else total + s
-    return total
-
-
-def _block_loglik(X: Any, w: Any, params: Params, rows: int, cap: bool) -> tuple[float, float]:
-    if cap:
-        _cap_blas()
-    X = _as_block(X)
-    ll, n = 0.0, 0.0
-    for start in range(0, X.shape[0], rows):
-        sl = slice(start, start + rows)
-        a, b = chunk_loglik(X[sl], None if w is None else np.asarray(w)[sl], params)
-        ll, n = ll + a, n + b
-    return ll, n
+    wa = None if w is None else np.asarray(w)
+    pieces = (
+        (X[start : start + rows], None if wa is None else wa[start : start + rows])
+        for start in range(0, X.shape[0], rows)
+    )
+    return apply_kernels(pieces, kernels)
 
 
 def _add(*parts: Any) -> Any:
@@ -199,8 +173,11 @@ def _add(*parts: Any) -> Any:
     return out
 
 
-def _add_pairs(*parts: tuple[float, float]) -> tuple[float, float]:
-    return (sum(p[0] for p in parts), sum(p[1] for p in parts))
+def _add_lists(*parts: list[Any]) -> list[Any] | None:
+    """Element-wise :func:`_add` of the per-kernel results of several blocks."""
+    if not parts:
+        return None
+    return [_add(*column) for column in zip(*parts, strict=True)]
 
 
 def _tree(parts: list[Any], combine: Callable[..., Any]) -> Any:
@@ -409,33 +386,20 @@ class DaskSource(Source):
         total = self._compute(_tree(parts, _add))
         return Summary.from_chunks(total, int(self._X.shape[1]), self._w is not None)
 
-    def _map_reduce(self, fn: Callable[..., Any], *args: Any, combine: Callable[..., Any] = _add
-                    ) -> Any:
+    def run_pass(self, kernels: Sequence[ChunkKernel]) -> list[Any]:
+        """One graph for the pass: every block task runs every kernel on its rows, and the
+        per-kernel results are tree-reduced as lists. The kernels (all their parameters) are
+        one graph key: each worker fetches them once per pass."""
         from dask import delayed
 
+        kernels = list(kernels)
         xb, wb, _ = self._blocks()
-        shared = [delayed(a, traverse=False) if isinstance(a, (Params, np.ndarray)) else a
-                  for a in args]  # one graph key each: shipped once per pass
-        parts = [delayed(fn, pure=True)(b, w, *shared, self._cap())
+        shared = delayed(kernels, traverse=False)
+        rows = max((int(k.rows) for k in kernels), default=1)
+        parts = [delayed(_block_pass, pure=True)(b, w, shared, rows, self._cap())
                  for b, w in zip(xb, wb, strict=True)]
-        return self._compute(_tree(parts, combine))
-
-    def stats(self, params: Params, shift: Array, rows: int) -> Stats:
-        total = self._map_reduce(_block_stats, params, shift, rows)
-        if total is None:
-            raise ValueError("The data has no rows.")
-        return total
-
-    def label_stats(
-        self, centers: Array, shift: Array, covariance_type: str, rows: int
-    ) -> Stats:
-        total = self._map_reduce(_block_label_stats, centers, shift, covariance_type, rows)
-        if total is None:
-            raise ValueError("The data has no rows.")
-        return total
-
-    def loglik(self, params: Params, rows: int) -> tuple[float, float]:
-        return self._map_reduce(_block_loglik, params, rows, combine=_add_pairs)
+        total = self._compute(_tree(parts, _add_lists))
+        return [None] * len(kernels) if total is None else total
 
     def materialize(self) -> Any:
         """The data in memory: a numpy array, or a pandas DataFrame for a dask dataframe."""

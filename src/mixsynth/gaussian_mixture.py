@@ -17,8 +17,9 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
@@ -36,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from mixsynth import streaming
 from mixsynth._saving import SaveMixin
 from mixsynth.core import (
+    EMResult,
     IterationInfo,
     Params,
     Stats,
@@ -49,6 +51,7 @@ from mixsynth.core import (
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
     run_em,
+    run_em_lockstep,
     sample_mixture,
     suffstats,
 )
@@ -56,7 +59,7 @@ from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.streaming import Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "fit_on_source", "score_on_source"]
 
 Array = NDArray[np.float64]
 
@@ -263,44 +266,66 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         assert source is not None
         owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
         try:
-            K, cov_type = self.n_components, self.covariance_type
-            summary = source.summary(max(streaming.SAMPLE_ROWS, 50 * K))
-            n, d = summary.n_samples, summary.n_features
-            if n < 2 or d < 1:
-                what = "sample(s)" if n < 2 else "feature(s)"
-                raise ValueError(
-                    f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
-                    f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
-                )
-            self.n_features_in_ = d
-            names = source.feature_names
-            if names is not None:
-                self.feature_names_in_ = names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self._check_initial_parameters(d)
-            self._check_sample_supports_k(summary)
-            rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
-            shift = summary.weighted_mean
-            small = n * K * d * d < SINGLE_THREAD_FLOPS
-            with threadpool_limits(limits=1) if small else nullcontext():
-                self._run_inits(
-                    lambda params: source.stats(params, shift, rows),
-                    lambda random_state: self._initial_params_source(
-                        source, summary, shift, rows, random_state
-                    ),
-                    shift,
-                )
+            fit_on_source([self], source)
         finally:
             if owned:
                 source.release()
 
+    def _source_setup(self, source: Source) -> tuple[Summary, Array, int]:
+        """The first pass of a fit on ``source`` and the checks on what it found: the summary,
+        the shift the fit works about and the rows per E-step chunk."""
+        K, cov_type = self.n_components, self.covariance_type
+        summary = source.summary(max(streaming.SAMPLE_ROWS, 50 * K))
+        n, d = summary.n_samples, summary.n_features
+        if n < 2 or d < 1:
+            what = "sample(s)" if n < 2 else "feature(s)"
+            raise ValueError(
+                f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
+                f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
+            )
+        self.n_features_in_ = d
+        names = source.feature_names
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._check_initial_parameters(d)
+        self._check_sample_supports_k(summary)
+        rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
+        return summary, summary.weighted_mean, rows
+
+    def _source_starts(self, summary: Summary, shift: Array, rows: int) -> list[_SourceRun]:
+        """The EM runs of a fit on a source (``n_init``, or one for a warm start), in order;
+        k-means starts on a partial sample still await their pass of hard assignments."""
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init:
+            if self.verbose:
+                print("Initialization 0")
+            params = Params(
+                self.weights_, self.means_ - shift, self.precisions_cholesky_,
+                self.covariance_type,
+            )
+            return [_SourceRun(self, shift, rows, params, None, float(self.lower_bound_))]
+        random_state = check_random_state(self.random_state)
+        runs = []
+        for init in range(self.n_init):
+            t0 = time.perf_counter()
+            if self.verbose:
+                print(f"Initialization {init}")
+            start = self._initial_start_source(summary, shift, random_state)
+            if isinstance(start, Params):
+                runs.append(_SourceRun(self, shift, rows, start, None, -np.inf, t0))
+            else:
+                runs.append(_SourceRun(self, shift, rows, None, start, -np.inf, t0))
+        return runs
+
     def _run_inits(self, stats_fn: Any, init_fn: Any, shift: Array) -> None:
-        """The ``n_init`` EM runs over one ``stats_fn`` (a full pass), keeping the best."""
+        """The ``n_init`` EM runs over one ``stats_fn`` (a full pass), one after the other,
+        keeping the best (in memory; a source shares its passes: :func:`fit_on_source`)."""
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         random_state = check_random_state(self.random_state)
-        best: tuple[float, Any] | None = None
+        results: list[EMResult] = []
         for init in range(n_init):
             t0 = time.perf_counter()
             if self.verbose:
@@ -326,11 +351,21 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             if self.max_iter == 0:
                 result = type(result)(params0, lb0, 0, False, ())
             if self.verbose:
-                state = "converged" if result.converged else "did not converge"
-                print(
-                    f"Initialization {state}. time lapse {time.perf_counter() - t0:.5f}s\t "
-                    f"lower bound {result.lower_bound:.5f}"
-                )
+                self._print_init_result(result, t0)
+            results.append(result)
+        self._keep_best(results, shift, stacklevel=5)
+
+    def _print_init_result(self, result: EMResult, t0: float) -> None:
+        state = "converged" if result.converged else "did not converge"
+        print(
+            f"Initialization {state}. time lapse {time.perf_counter() - t0:.5f}s\t "
+            f"lower bound {result.lower_bound:.5f}"
+        )
+
+    def _keep_best(self, results: Sequence[EMResult], shift: Array, stacklevel: int) -> None:
+        """Set the fitted attributes from the best of the initialisations' EM runs."""
+        best: tuple[float, Any] | None = None
+        for result in results:
             if best is None or result.lower_bound > best[0] or best[0] == -np.inf:
                 best = (result.lower_bound, result)
         assert best is not None
@@ -340,7 +375,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
         p = result.params
         self._set_params(
@@ -480,14 +515,17 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
         return self._params_from_initial_stats(stats, shift)
 
-    def _initial_params_source(
-        self, source: Source, summary: Summary, shift: Array, rows: int, random_state: Any
-    ) -> Params:
-        """Initial parameters of a streamed fit, from the reservoir sample.
+    def _initial_start_source(
+        self, summary: Summary, shift: Array, random_state: Any
+    ) -> Params | Array:
+        """The start of a streamed fit, from the reservoir sample: initial parameters, or the
+        k-means centres of the sample when a pass over all rows must finish them.
 
         When the sample is the whole data this is :meth:`_initial_params` itself. Otherwise
-        k-means runs on the sample and one full pass assigns every row to its nearest centre:
-        the initial weights and covariances then come from all rows, as in memory.
+        k-means runs on the sample and one full pass assigns every row to its nearest centre
+        (:meth:`Source.label_stats <mixsynth.streaming.Source.label_stats>`, then
+        :meth:`_params_from_initial_stats`): the initial weights and covariances then come from
+        all rows, as in memory.
         """
         S = summary.sample - shift
         overridden = (
@@ -500,9 +538,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             return self._initial_params(S, w, shift, random_state)
         resp = self._initial_resp(S, None, random_state)
         nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
-        centers = (resp.T @ S) / nk[:, None]
-        stats = source.label_stats(centers, shift, self.covariance_type, rows)
-        return self._params_from_initial_stats(stats, shift)
+        return np.asarray((resp.T @ S) / nk[:, None])
 
     def _params_from_initial_stats(self, stats: Stats, shift: Array) -> Params:
         """Initial parameters from statistics, then overridden by any ``*_init``."""
@@ -575,24 +611,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         return float(np.average(scores, weights=w))
 
     def _score_source(self, X: Any, sample_weight: Any) -> float:
-        params = self._params()
         source = as_source(X, sample_weight)
         assert source is not None
-        d = self.n_features_in_
-        if source.n_features is not None and source.n_features != d:
-            raise ValueError(
-                f"X has {source.n_features} features, but {type(self).__name__} is expecting "
-                f"{d} features as input."
-            )
-        rows = self.chunk_size or _rows_per_chunk(d, self.n_components, self.covariance_type)
         try:
-            ll, n = source.loglik(params, rows)
+            return score_on_source([self], source)[0]
         finally:
             if source is not X:
                 source.release()
-        if n <= 0:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        return ll / n
 
     def predict_proba(self, X: ArrayLike) -> Array:
         """Posterior probability of each component for each row, shape (n_samples, K)."""
@@ -644,10 +669,121 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         return sample_mixture(params, int(n_samples), as_generator(random_state))
 
 
+@dataclass(eq=False)
+class _SourceRun:
+    """One EM run of a fit on a source: its estimator, its start and its pass settings."""
+
+    estimator: GaussianMixture
+    shift: Array
+    rows: int
+    params0: Params | None
+    centers: Array | None  # k-means centres awaiting the pass of hard assignments
+    lower_bound0: float
+    t0: float = field(default_factory=time.perf_counter)
+
+
+def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None:
+    """Fit every estimator on ``source`` as ``estimator.fit(source)`` would, sharing passes.
+
+    All the EM runs (every initialisation of every estimator) advance in lock-step
+    (:func:`~mixsynth.core.run_em_lockstep`): one pass of hard assignments for every k-means
+    start on a partial sample, then one pass per EM iteration for every run still going; a run
+    that converges leaves the later passes. Each run's trajectory, and so each estimator's fit,
+    is the one it has alone, to the order of summation (exactly, for runs with the same
+    ``chunk_size``). Memory: one chunk of data at a time, plus each run's K × d × d statistics.
+
+    Parameters
+    ----------
+    estimators : sequence of GaussianMixture
+        Unfitted or fitted (a warm start continues from the fit); they may differ in every
+        parameter.
+    source : Source
+        The data (:func:`mixsynth.streaming.as_source`); not released here.
+    """
+    setups = [est._source_setup(source) for est in estimators]
+    # one BLAS thread when every run would have one alone: a shared pass is the runs' E-steps
+    # one after the other, each as small as it is alone
+    small = all(
+        summary.n_samples * est.n_components * summary.n_features**2 < SINGLE_THREAD_FLOPS
+        for est, (summary, _, _) in zip(estimators, setups, strict=True)
+    )
+    with threadpool_limits(limits=1) if small else nullcontext():
+        runs: list[_SourceRun] = []
+        for est, (summary, shift, rows) in zip(estimators, setups, strict=True):
+            runs.extend(est._source_starts(summary, shift, rows))
+        waiting = [r for r in runs if r.centers is not None]
+        if waiting:
+            label_stats = source.label_stats_many(
+                [r.centers for r in waiting if r.centers is not None],
+                [r.shift for r in waiting],
+                [r.estimator.covariance_type for r in waiting],
+                [r.rows for r in waiting],
+            )
+            for r, stats in zip(waiting, label_stats, strict=True):
+                r.params0 = r.estimator._params_from_initial_stats(stats, r.shift)
+
+        def stats_fn(active: Sequence[int], params: Sequence[Params]) -> list[Stats]:
+            return source.stats_many(
+                params, [runs[i].shift for i in active], [runs[i].rows for i in active]
+            )
+
+        callbacks = [
+            r.estimator._verbose_callback(r.t0) if r.estimator.verbose >= 2 else None
+            for r in runs
+        ]
+
+        def on_iter(i: int, info: IterationInfo) -> None:
+            callback = callbacks[i]
+            if callback is not None:
+                callback(info)
+
+        starts = [r.params0 for r in runs]
+        assert all(p is not None for p in starts)
+        results = run_em_lockstep(
+            stats_fn,
+            [p for p in starts if p is not None],
+            reg_covar=[r.estimator.reg_covar for r in runs],
+            tol=[r.estimator.tol for r in runs],
+            max_iter=[r.estimator.max_iter for r in runs],
+            lower_bound0=[r.lower_bound0 for r in runs],
+            on_iter=on_iter if any(c is not None for c in callbacks) else None,
+        )
+    for est, (_, shift, _) in zip(estimators, setups, strict=True):
+        mine = [res for r, res in zip(runs, results, strict=True) if r.estimator is est]
+        if est.verbose:
+            for r, res in zip([r for r in runs if r.estimator is est], mine, strict=True):
+                est._print_init_result(res, r.t0)
+        est._keep_best(mine, shift, stacklevel=5)
+
+
+def score_on_source(estimators: Sequence[GaussianMixture], source: Source) -> list[float]:
+    """``estimator.score(source)`` of every fitted estimator, in one pass over ``source``."""
+    params, rows = [], []
+    for est in estimators:
+        params.append(est._params())
+        d = est.n_features_in_
+        if source.n_features is not None and source.n_features != d:
+            raise ValueError(
+                f"X has {source.n_features} features, but {type(est).__name__} is expecting "
+                f"{d} features as input."
+            )
+        rows.append(est.chunk_size or _rows_per_chunk(d, est.n_components, est.covariance_type))
+    scores = []
+    for ll, n in source.loglik_many(params, rows):
+        if n <= 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        scores.append(ll / n)
+    return scores
+
+
 def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
-    """Rows whose E-step temporaries fit in :data:`CHUNK_BYTES`."""
-    packed = d * (d + 1) // 2 if covariance_type == "full" else 0
-    per_row = 8 * (packed + 4 * K + 2 * d)
+    """Rows whose per-chunk temporaries fit in :data:`CHUNK_BYTES`.
+
+    :func:`~mixsynth.core.suffstats.suffstats` visits a chunk in cache-sized blocks of rows, so
+    a chunk holds only a few ``(rows, K)`` arrays (the pruning bounds, the sort order) besides
+    its rows; the packed outer products are built per block.
+    """
+    per_row = 8 * (4 * K + 2 * d)
     return max(256, CHUNK_BYTES // per_row)
 
 

@@ -14,6 +14,12 @@ offers the same few passes, which is all a fit needs:
   that turns a k-means initialisation on the sample into initial parameters);
 - :meth:`Source.loglik`: the summed log-likelihood (scores and information criteria).
 
+Each of the last three has a ``*_many`` form (:meth:`Source.stats_many`, ...) that serves several
+parameter sets (EM runs, selection candidates) in **one** pass: every chunk is read (and mapped,
+e.g. whitened) once and handed to each run's per-chunk kernel (:class:`StatsKernel`,
+:class:`LabelKernel`, :class:`LogLikKernel`; :meth:`Source.run_pass` is the one mechanism under
+them all).
+
 The reservoir sample is chunking-invariant: row ``i`` gets the key ``E_i / w_i`` with
 ``E_i ~ Exp(1)`` a hash of (seed, ``i``) (weighted sampling without replacement, Efraimidis and
 Spirakis), and the rows with the smallest keys are kept, in row order. When the data has at most
@@ -40,7 +46,14 @@ from numpy.typing import NDArray
 from scipy.special import logsumexp
 from sklearn.utils.validation import _check_sample_weight
 
-from mixsynth.core import Params, Stats, accumulate, estimate_weighted_log_prob, suffstats
+from mixsynth.core import (
+    Params,
+    Stats,
+    accumulate,
+    estimate_weighted_log_prob,
+    pack_outer,
+    suffstats,
+)
 from mixsynth.validation import check_input
 from mixsynth.whitening import ColumnMoments, Whitener
 
@@ -48,9 +61,13 @@ __all__ = [
     "IN_MEMORY_BYTES",
     "READ_BYTES",
     "SAMPLE_ROWS",
+    "ChunkKernel",
     "ChunkSource",
+    "LabelKernel",
+    "LogLikKernel",
     "RowMap",
     "Source",
+    "StatsKernel",
     "Summary",
     "SupportMap",
     "WhitenMap",
@@ -251,6 +268,12 @@ class Summary:
         )
 
 
+def _no_rows(total: Stats | None) -> Stats:
+    if total is None:
+        raise ValueError("The data has no rows.")
+    return total
+
+
 def _whiten(X: Array, whitener: Whitener) -> Array:
     """``whitener.transform`` without the input validation (chunks are validated once)."""
     Z = ((X - whitener.mean_) / whitener.scale_) @ whitener.components_.T
@@ -333,14 +356,131 @@ def chunk_loglik(X: Array, w: Array | None, params: Params) -> tuple[float, floa
     return float(ll @ w), float(w.sum())
 
 
+# --------------------------------------------------------------------------- per-chunk kernels
+
+
+@dataclass(frozen=True)
+class LogLik:
+    """``(Σ w log p(x), Σ w)``, additive (``a + b``) like :class:`~mixsynth.core.Stats`."""
+
+    loglik: float
+    weight: float
+
+    def __add__(self, other: LogLik) -> LogLik:
+        return LogLik(self.loglik + other.loglik, self.weight + other.weight)
+
+
+class ChunkKernel:
+    """What one run computes on each chunk of a pass; results of chunks add with ``+``.
+
+    ``shift`` (or ``None``) is subtracted from the rows first, once per chunk for every kernel
+    that shares it; ``rows`` bounds the rows handed to one call (the kernel's temporaries).
+    """
+
+    shift: Array | None
+    rows: int
+    #: Calls take the packed outer products of the rows (full covariances): kernels of one
+    #: pass with the same shift and rows share them.
+    packs: bool = False
+
+    def __call__(self, X: Array, w: Array | None, packed: Array | None = None) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False)
+class StatsKernel(ChunkKernel):
+    """The E-step statistics of ``params`` (:func:`~mixsynth.core.suffstats`)."""
+
+    params: Params
+    shift: Array | None
+    rows: int
+
+    @property
+    def packs(self) -> bool:  # type: ignore[override]
+        return self.params.covariance_type == "full"
+
+    def __call__(self, X: Array, w: Array | None, packed: Array | None = None) -> Stats:
+        return suffstats(X, self.params, w, packed)
+
+
+@dataclass(frozen=True, eq=False)
+class LabelKernel(ChunkKernel):
+    """The statistics of hard assignments to ``centers`` (:func:`hard_assignment_stats`)."""
+
+    centers: Array
+    covariance_type: str
+    shift: Array | None
+    rows: int
+
+    def __call__(self, X: Array, w: Array | None, packed: Array | None = None) -> Stats:
+        return hard_assignment_stats(X, w, self.centers, self.covariance_type)
+
+
+@dataclass(frozen=True, eq=False)
+class LogLikKernel(ChunkKernel):
+    """The summed log-likelihood under ``params`` (:func:`chunk_loglik`)."""
+
+    params: Params
+    rows: int
+    shift: Array | None = None
+
+    def __call__(self, X: Array, w: Array | None, packed: Array | None = None) -> LogLik:
+        return LogLik(*chunk_loglik(X, w, self.params))
+
+
+def apply_kernels(
+    pieces: Iterable[tuple[Array, Array | None]], kernels: Sequence[ChunkKernel]
+) -> list[Any]:
+    """Every kernel over every piece of data, each piece visited once: the body of a pass.
+
+    A piece is shifted once per distinct shift, cut into each kernel's ``rows``, and the packed
+    outer products of a cut are built once for the full-covariance kernels that share it.
+    Results are summed per kernel in row order (``None`` for a kernel that saw no rows): beside
+    other kernels, a kernel sees the same cuts and sums them in the same order as alone.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, k in enumerate(kernels):
+        groups.setdefault((id(k.shift), int(k.rows)), []).append(i)
+    totals: list[Any] = [None] * len(kernels)
+    for X, w in pieces:
+        shifted: dict[int, Array] = {}
+        for (shift_id, rows), members in groups.items():
+            shift = kernels[members[0]].shift
+            if shift is None:
+                Xs = X
+            else:
+                if shift_id not in shifted:
+                    shifted[shift_id] = X - shift
+                Xs = shifted[shift_id]
+            share = sum(kernels[i].packs for i in members) > 1
+            for start in range(0, X.shape[0], rows):
+                Xb = Xs[start : start + rows]
+                wb = None if w is None else w[start : start + rows]
+                packed = pack_outer(Xb) if share else None
+                for i in members:
+                    part = kernels[i](Xb, wb, packed if kernels[i].packs else None)
+                    totals[i] = part if totals[i] is None else totals[i] + part
+    return totals
+
+
+def _per_item(value: Any, n: int, name: str) -> list[Any]:
+    """``value`` for each of ``n`` items: a sequence (one each) or one shared value."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"Expected one {name} per parameter set ({n}), got {len(value)}.")
+        return list(value)
+    return [value] * n
+
+
 # --------------------------------------------------------------------------- sources
 
 
 class Source(ABC):
     """Data visited in passes, never held in memory as a whole.
 
-    Subclasses say how the chunks are read and where the arithmetic runs; the fit only calls
-    :meth:`summary`, :meth:`stats`, :meth:`label_stats`, :meth:`loglik` and :meth:`release`.
+    Subclasses say how the chunks are read and where the arithmetic runs (:meth:`run_pass`); the
+    fit only calls :meth:`summary`, :meth:`stats`, :meth:`label_stats`, :meth:`loglik` (or
+    their ``*_many`` forms, several runs in one pass) and :meth:`release`.
     """
 
     #: Short description for messages ("out-of-core", "dask").
@@ -370,18 +510,70 @@ class Source(ABC):
     def _summarise(self, sample_size: int) -> Summary: ...
 
     @abstractmethod
+    def run_pass(self, kernels: Sequence[ChunkKernel]) -> list[Any]:
+        """One pass over every row: each chunk read once and handed to every kernel.
+
+        Returns, per kernel, the sum of its results over the chunks (``None`` where there are
+        no rows). The one mechanism under :meth:`stats`, :meth:`label_stats`, :meth:`loglik`
+        and their ``*_many`` forms.
+        """
+
     def stats(self, params: Params, shift: Array, rows: int) -> Stats:
         """One E-step over every row of ``X - shift``, as summed statistics."""
+        return _no_rows(self.run_pass([StatsKernel(params, shift, rows)])[0])
 
-    @abstractmethod
+    def stats_many(
+        self, params: Sequence[Params], shift: Array | Sequence[Array], rows: int | Sequence[int]
+    ) -> list[Stats]:
+        """The E-steps of several parameter sets in one pass (``shift`` and ``rows``: one for
+        all, or one per parameter set); each equals :meth:`stats` of that set alone (to the
+        order of summation, exactly when ``rows`` is the same)."""
+        shifts, rows_ = _per_item(shift, len(params), "shift"), _per_item(rows, len(params), "rows")
+        if len(params) == 1:  # the single-run pass (what instrumentation of stats() sees)
+            return [self.stats(params[0], shifts[0], rows_[0])]
+        kernels = [StatsKernel(p, s, r) for p, s, r in zip(params, shifts, rows_, strict=True)]
+        return [_no_rows(t) for t in self.run_pass(kernels)]
+
     def label_stats(
         self, centers: Array, shift: Array, covariance_type: str, rows: int
     ) -> Stats:
         """Statistics of the hard assignment of every row of ``X - shift`` to ``centers``."""
+        kernel = LabelKernel(centers, covariance_type, shift, rows)
+        return _no_rows(self.run_pass([kernel])[0])
 
-    @abstractmethod
+    def label_stats_many(
+        self,
+        centers: Sequence[Array],
+        shift: Array | Sequence[Array],
+        covariance_type: str | Sequence[str],
+        rows: int | Sequence[int],
+    ) -> list[Stats]:
+        """:meth:`label_stats` of several sets of centres in one pass."""
+        n = len(centers)
+        shifts, types = _per_item(shift, n, "shift"), _per_item(covariance_type, n, "type")
+        rows_ = _per_item(rows, n, "rows")
+        if n == 1:
+            return [self.label_stats(centers[0], shifts[0], types[0], rows_[0])]
+        kernels = [
+            LabelKernel(c, t, s, r)
+            for c, t, s, r in zip(centers, types, shifts, rows_, strict=True)
+        ]
+        return [_no_rows(t) for t in self.run_pass(kernels)]
+
     def loglik(self, params: Params, rows: int) -> tuple[float, float]:
         """``(Σ w log p(x), Σ w)`` over every row."""
+        total = self.run_pass([LogLikKernel(params, rows)])[0]
+        return (0.0, 0.0) if total is None else (total.loglik, total.weight)
+
+    def loglik_many(
+        self, params: Sequence[Params], rows: int | Sequence[int]
+    ) -> list[tuple[float, float]]:
+        """:meth:`loglik` of several parameter sets in one pass."""
+        rows_ = _per_item(rows, len(params), "rows")
+        if len(params) == 1:
+            return [self.loglik(params[0], rows_[0])]
+        totals = self.run_pass([LogLikKernel(p, r) for p, r in zip(params, rows_, strict=True)])
+        return [(0.0, 0.0) if t is None else (t.loglik, t.weight) for t in totals]
 
     @abstractmethod
     def materialize(self) -> Any:
@@ -491,32 +683,11 @@ class ChunkSource(Source):
             )
         return Summary.from_chunks(acc.total(), self._width or 0, weighted)
 
-    def stats(self, params: Params, shift: Array, rows: int) -> Stats:
-        total: Stats | None = None
-        for X, w, _ in self._chunks(rows):
-            s = suffstats(X - shift, params, w)
-            total = s if total is None else total + s
-        if total is None:
-            raise ValueError("The data has no rows.")
-        return total
-
-    def label_stats(
-        self, centers: Array, shift: Array, covariance_type: str, rows: int
-    ) -> Stats:
-        total: Stats | None = None
-        for X, w, _ in self._chunks(rows):
-            s = hard_assignment_stats(X - shift, w, centers, covariance_type)
-            total = s if total is None else total + s
-        if total is None:
-            raise ValueError("The data has no rows.")
-        return total
-
-    def loglik(self, params: Params, rows: int) -> tuple[float, float]:
-        ll, n = 0.0, 0.0
-        for X, w, _ in self._chunks(rows):
-            a, b = chunk_loglik(X, w, params)
-            ll, n = ll + a, n + b
-        return ll, n
+    def run_pass(self, kernels: Sequence[ChunkKernel]) -> list[Any]:
+        # chunks of the largest kernel budget, cut further for the others: one chunk of data
+        # in memory at a time, whatever the number of kernels
+        rows = max((int(k.rows) for k in kernels), default=1)
+        return apply_kernels(((X, w) for X, w, _ in self._chunks(rows)), kernels)
 
     def materialize(self) -> Array:
         parts = [X for X, _, _ in self._chunks(rows_per_read(self._width or 1))]
