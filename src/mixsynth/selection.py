@@ -17,6 +17,13 @@ The search need not be a full grid: with ``search="auto"`` and more than
 after two folds is hopeless (more than :data:`ABANDON_SE` standard errors below the best so far,
 compared fold by fold) is abandoned. Candidate ``i`` of the full grid is always seeded by the
 ``i``-th child seed, whatever order or process it runs in.
+
+Where the candidates run: in memory, each is a task (this process, ``n_jobs`` worker processes,
+or a ``runner`` such as a dask cluster). On a :class:`~mixsynth.streaming.Source` (out-of-core or
+dask data, AIC / BIC), each batch of candidates **shares its passes** over the data: one pass of
+hard assignments for their k-means starts, one pass per EM iteration for every candidate still
+running, and one pass to score them all (:func:`~mixsynth.gaussian_mixture.fit_on_source`), with
+the results of fitting them one after the other.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
-from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.gaussian_mixture import GaussianMixture, fit_on_source, score_on_source
 from mixsynth.seeding import SeedLike, spawn_seeds
 from mixsynth.streaming import Source
 from mixsynth.whitening import Whitener
@@ -92,7 +99,8 @@ class Candidate:
     n_iter : int
         EM iterations (largest over folds).
     fit_time : float
-        Seconds spent on the candidate in total.
+        Seconds spent on the candidate in total (for candidates fitted with shared passes, the
+        wall time of their batch).
     abandoned : bool
         Stopped early as hopeless; its scores cover only the folds run.
     """
@@ -285,18 +293,61 @@ class _Fold:
     residual_val: Array
 
 
+def _mixture(config: Config, seed: int, params: dict[str, Any]) -> GaussianMixture:
+    k, cov_type, reg = config
+    return GaussianMixture(
+        n_components=k, covariance_type=cov_type, reg_covar=reg, random_state=seed, **params
+    )
+
+
 def _fit_mixture(
     Z: Array | Source, config: Config, seed: int, params: dict[str, Any]
 ) -> GaussianMixture:
-    k, cov_type, reg = config
-    gm = GaussianMixture(
-        n_components=k, covariance_type=cov_type, reg_covar=reg, random_state=seed, **params
-    )
+    gm = _mixture(config, seed, params)
     with warnings.catch_warnings():
         # recorded per candidate (``converged``) rather than one warning per fit
         warnings.simplefilter("ignore", ConvergenceWarning)
         gm.fit(Z)
     return gm
+
+
+def _criterion_candidate(
+    config: Config, criterion: str, gm: GaussianMixture, ll: float, n: int, fit_time: float
+) -> Candidate:
+    """An AIC / BIC candidate from its fit and its mean log-likelihood on the ``n`` rows (the
+    expressions of ``gm.aic`` and ``gm.bic``)."""
+    p = gm._n_parameters()
+    aic = float(-2.0 * ll * n + 2.0 * p)
+    bic = float(-2.0 * ll * n + p * np.log(n))
+    return Candidate(
+        *config, score=aic if criterion == "aic" else bic, score_std=None,
+        fold_scores=(), aic=aic, bic=bic, log_likelihood=ll,
+        n_parameters=p, converged=gm.converged_, n_iter=gm.n_iter_, fit_time=fit_time,
+    )
+
+
+def _evaluate_shared(
+    configs: Sequence[Config],
+    seeds: Mapping[Config, np.random.SeedSequence],
+    *,
+    criterion: str,
+    Z: Source,
+    params: dict[str, Any],
+) -> list[tuple[Candidate, GaussianMixture]]:
+    """A batch of AIC / BIC candidates on a source, fitted and scored with shared passes; each
+    as :func:`_evaluate` would give it alone (same seed, same fit)."""
+    t0 = time.perf_counter()
+    gms = [_mixture(c, int(seeds[c].generate_state(1)[0]), dict(params)) for c in configs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # recorded per candidate
+        fit_on_source(gms, Z)
+    lls = score_on_source(gms, Z)
+    elapsed = time.perf_counter() - t0
+    n = Z.shape[0]
+    return [
+        (_criterion_candidate(c, criterion, gm, float(ll), n, elapsed), gm)
+        for c, gm, ll in zip(configs, gms, lls, strict=True)
+    ]
 
 
 def _evaluate(
@@ -315,15 +366,9 @@ def _evaluate(
         if criterion != "heldout":
             assert Z is not None
             gm = _fit_mixture(Z, config, int(seed.generate_state(1)[0]), params)
-            # one scoring pass (Z may be streamed): the expressions of gm.aic and gm.bic
-            ll, n, p = float(gm.score(Z)), Z.shape[0], gm._n_parameters()
-            aic = float(-2.0 * ll * n + 2.0 * p)
-            bic = float(-2.0 * ll * n + p * np.log(n))
-            cand = Candidate(
-                *config, score=aic if criterion == "aic" else bic, score_std=None,
-                fold_scores=(), aic=aic, bic=bic, log_likelihood=ll,
-                n_parameters=gm._n_parameters(), converged=gm.converged_, n_iter=gm.n_iter_,
-                fit_time=time.perf_counter() - t0,
+            ll = float(gm.score(Z))  # one scoring pass (Z may be streamed)
+            cand = _criterion_candidate(
+                config, criterion, gm, ll, Z.shape[0], time.perf_counter() - t0
             )
             return cand, gm
         seeds = seed.spawn(len(folds))
@@ -423,6 +468,7 @@ def select(
     runner: Any = None,
     known: Mapping[Config, Candidate] | None = None,
     on_candidate: Callable[[Candidate], None] | None = None,
+    share_passes: bool = True,
 ) -> tuple[SelectionResult, GaussianMixture | None]:
     """Evaluate candidates and pick the best.
 
@@ -434,7 +480,8 @@ def select(
     mixture_params : dict
         Further :class:`GaussianMixture` parameters (tol, max_iter, n_init, init_params).
     Z : ndarray of shape (n_samples, n_features) or Source, optional
-        Whitened data (AIC / BIC); a :class:`~mixsynth.streaming.Source` is streamed.
+        Whitened data (AIC / BIC); a :class:`~mixsynth.streaming.Source` is streamed, each batch
+        of candidates sharing its passes (see ``share_passes``).
     folds : sequence of folds from :func:`make_folds` (held-out).
     search : {"auto", "grid"}
         ``"auto"`` searches K coarse to fine when there are many values.
@@ -455,6 +502,12 @@ def select(
         candidate, so a resumed sweep ends exactly as an uninterrupted one would.
     on_candidate : callable, optional
         Called with each newly evaluated candidate (to keep a checkpoint).
+    share_passes : bool, default=True
+        With a :class:`~mixsynth.streaming.Source` as ``Z`` and no ``runner``: fit and score
+        each batch of candidates together, every pass over the data serving all of them, with
+        the results of fitting them one by one (``n_jobs`` then does not apply: a pass uses
+        this process's BLAS threads, or the cluster). ``False`` fits them one after the other
+        (in ``n_jobs`` processes), a pass each.
 
     Returns
     -------
@@ -476,6 +529,7 @@ def select(
     sign = 1.0 if higher else -1.0  # internally: larger is better
     done: dict[Config, tuple[Candidate, GaussianMixture | None]] = {}
     order: list[Config] = []
+    shared = share_passes and runner is None and isinstance(Z, Source)
     if runner is None:
         runner = _Runner(n_jobs)
 
@@ -508,14 +562,14 @@ def select(
         todo = [c for c in configs if c not in done]
         if not todo:
             return
-        tasks = [
-            dict(
-                config=c, seed=seeds[c], criterion=criterion, Z=Z, folds=folds,
-                params=dict(mixture_params), reference=reference,
+        if shared:
+            assert isinstance(Z, Source)
+            results: Iterable[tuple[Candidate, GaussianMixture | None]] = _evaluate_shared(
+                todo, seeds, criterion=criterion, Z=Z, params=mixture_params
             )
-            for c in todo
-        ]
-        for c, out in zip(todo, runner.map(tasks), strict=True):
+        else:
+            results = runner.map(_tasks(todo, reference))
+        for c, out in zip(todo, results, strict=True):
             done[c] = out
             order.append(c)
             if on_candidate is not None:
@@ -523,17 +577,28 @@ def select(
             if progress is not None:
                 progress(len(done), max(len(done), n_expected), out[0])
 
-    for (t, r), ks in groups.items():
+    def _tasks(todo: list[Config], reference: tuple[float, ...]) -> list[dict[str, Any]]:
+        return [
+            dict(
+                config=c, seed=seeds[c], criterion=criterion, Z=Z, folds=folds,
+                params=dict(mixture_params), reference=reference,
+            )
+            for c in todo
+        ]
+
+    def batches(t: str, r: float, ks: list[int]) -> Iterator[list[Config]]:
+        """The batches of one (covariance type, reg_covar) group, each decided from the
+        results of those before it."""
         if search == "grid" or len(ks) <= GRID_LIMIT:
-            run([(k, t, r) for k in ks])
-            continue
+            yield [(k, t, r) for k in ks]
+            return
         lo_i, hi_i = 0, len(ks) - 1
         while True:
             window = ks[lo_i : hi_i + 1]
             coarse = window if len(window) <= GRID_LIMIT else _coarse(window)
-            run([(k, t, r) for k in coarse])
+            yield [(k, t, r) for k in coarse]
             if len(coarse) == len(window):
-                break
+                return
             scored = [(sign * done[(k, t, r)][0].score, k) for k in coarse]
             best_k = max(scored)[1]
             pos = coarse.index(best_k)
@@ -541,6 +606,34 @@ def select(
             hi_k = coarse[min(pos + 1, len(coarse) - 1)]
             lo_i, hi_i = ks.index(lo_k), ks.index(hi_k)
 
+    plans = [batches(t, r, ks) for (t, r), ks in groups.items()]
+    if not shared:
+        for plan in plans:  # group after group
+            for batch in plan:
+                run(batch)
+    else:
+        # the groups advance together: the next batch of every group shares its passes; the
+        # candidates are then listed in the order group after group would list them
+        rank: dict[Config, tuple[int, int, int]] = {}
+        going = list(enumerate(plans))
+        stage = 0
+        while going:
+            merged: list[Config] = []
+            still = []
+            for g, plan in going:
+                try:
+                    batch = next(plan)
+                except StopIteration:
+                    continue
+                still.append((g, plan))
+                for i, c in enumerate(batch):
+                    rank.setdefault(c, (g, stage, i))
+                merged.extend(batch)
+            going = still
+            stage += 1
+            if merged:
+                run(merged)
+        order.sort(key=rank.__getitem__)
     cands = [done[c][0] for c in order]
     complete = [i for i, c in enumerate(cands) if not c.abandoned]
     best_i = max(complete, key=lambda i: sign * cands[i].score)
