@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from itertools import pairwise
 
 import numpy as np
@@ -194,3 +195,85 @@ def test_sample_is_shuffled_and_seeded(rng):
     # grouped output would have at most K-1 label changes
     assert np.count_nonzero(np.diff(y1)) > 10
     assert np.bincount(y1, minlength=3).sum() == 300
+
+
+# --------------------------------------------------------------------- the fast E-step paths
+
+
+def _assert_stats_close(got, want, rtol=1e-11):
+    assert got.covariance_type == want.covariance_type
+    np.testing.assert_allclose(got.n, want.n, rtol=1e-14)
+    np.testing.assert_allclose(got.loglik, want.loglik, rtol=rtol)
+    scale = {name: np.abs(getattr(want, name)).max() for name in ("nk", "sx", "sxx")}
+    for name in ("nk", "sx", "sxx"):
+        np.testing.assert_allclose(
+            getattr(got, name), getattr(want, name), rtol=rtol, atol=rtol * scale[name],
+            err_msg=name,
+        )
+
+
+def test_normalize_rows_is_a_log_sum_exp(rng):
+    from scipy.special import logsumexp
+
+    from mixsynth.core.suffstats import normalize_rows
+
+    wlp = rng.normal(scale=30.0, size=(200, 7))
+    wlp[3, 2] = -np.inf  # a zero-weight component
+    want_norm = logsumexp(wlp, axis=1)
+    want_resp = np.exp(wlp - want_norm[:, None])
+    R = wlp.copy()
+    got_norm = normalize_rows(R)
+    np.testing.assert_allclose(got_norm, want_norm, rtol=1e-14)
+    big = want_resp > np.exp(-60.0)  # what normalize_rows keeps
+    np.testing.assert_allclose(R[big], want_resp[big], rtol=1e-13)
+    assert np.all(R[~big] < 1e-26)  # pruned or negligible
+    np.testing.assert_allclose(R.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pruned_pass_equals_the_textbook_statistics(rng, weighted):
+    """Separated components: the pruned pass runs (asserted) and its statistics are the
+    exact E-step's to rounding."""
+    from mixsynth.core.suffstats import _pruned_full_sums, _Sums, suffstats_reference
+
+    params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
+    X, _ = sample_mixture(params, 3000, rng)
+    w = rng.uniform(0.1, 2.0, size=3000) if weighted else None
+    sums = _Sums(params.means, "full")
+    assert _pruned_full_sums(X, params, w, sums), "the bounds should prune separated data"
+    _assert_stats_close(sums.stats(3000.0 if w is None else float(w.sum())),
+                        suffstats_reference(X, params, w))
+    _assert_stats_close(suffstats(X, params, w), suffstats_reference(X, params, w))
+
+
+def test_pruned_pass_declines_overlapping_components(rng):
+    """Overlapping components: the bounds prune little and the dense pass takes over."""
+    from mixsynth.core.suffstats import _pruned_full_sums, _Sums, suffstats_reference
+
+    params = random_params(rng, K=6, d=4, covariance_type="full", spread=0.3)
+    X, _ = sample_mixture(params, 1000, rng)
+    sums = _Sums(params.means, "full")
+    assert not _pruned_full_sums(X, params, None, sums)
+    assert not sums.nk.any()  # untouched
+    _assert_stats_close(suffstats(X, params), suffstats_reference(X, params))
+
+
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_blocked_statistics_equal_the_textbook_ones(rng, covariance_type, monkeypatch):
+    """The dense pass in small blocks of rows (forced) gives the exact E-step's statistics,
+    with and without the packed cache, whatever the mix of accurate and guarded components."""
+    module = importlib.import_module("mixsynth.core.suffstats")  # the package shadows its name
+    from mixsynth.core.suffstats import suffstats_reference
+
+    monkeypatch.setattr(module, "_BLOCK_BYTES", 8 * 64 * 10)  # 64-row blocks
+    monkeypatch.setattr(module, "_MIN_BLOCK_ROWS", 64)
+    params = random_params(rng, K=5, d=4, covariance_type=covariance_type, spread=1.0)
+    X, _ = sample_mixture(params, 700, rng)
+    w = rng.uniform(0.1, 2.0, size=700)
+    want = suffstats_reference(X, params, w)
+    _assert_stats_close(suffstats(X, params, w), want)
+    if covariance_type == "full":
+        _assert_stats_close(suffstats(X, params, w, pack_outer(X)), want)
+        # half the components through the guarded (exact) forms
+        monkeypatch.setattr(kernels, "PACKED_MAX_AMPLIFICATION", 0.0)
+        _assert_stats_close(suffstats(X, params, w), want)

@@ -21,6 +21,7 @@ from mixsynth.core.params import Params, log_det_cholesky
 
 __all__ = [
     "PACKED_MAX_AMPLIFICATION",
+    "LogDensity",
     "estimate_log_prob",
     "estimate_weighted_log_prob",
     "pack_outer",
@@ -56,7 +57,7 @@ def triu_indices(d: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     return iu, ju
 
 
-def pack_outer(X: Array) -> Array:
+def pack_outer(X: Array, out: Array | None = None) -> Array:
     """Packed upper triangles of the outer products ``x x^T`` of each row.
 
     Built feature by feature in a (d(d+1)/2, n) buffer and returned transposed: every write is
@@ -66,6 +67,9 @@ def pack_outer(X: Array) -> Array:
     Parameters
     ----------
     X : ndarray of shape (n, d)
+    out : ndarray of shape (d(d+1)/2, n), optional
+        A buffer to fill (reused block after block, it saves the page faults of a fresh
+        allocation); its transpose is returned.
 
     Returns
     -------
@@ -73,7 +77,8 @@ def pack_outer(X: Array) -> Array:
     """
     n, d = X.shape
     XT = np.ascontiguousarray(X.T)
-    out = np.empty((d * (d + 1) // 2, n))
+    if out is None:
+        out = np.empty((d * (d + 1) // 2, n))
     start = 0
     for i in range(d):  # a loop over features, not components: d short vector products
         np.multiply(XT[i], XT[i:], out=out[start : start + d - i])
@@ -167,52 +172,121 @@ def _mahalanobis_full_centred(X: Array, means: Array, pc: Array) -> Array:
     return out
 
 
-def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
-    """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
-    means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
-    if cov_type == "full":
-        prec = pc @ np.swapaxes(pc, 1, 2)
-        sq = np.einsum("ij,ij->i", X, X)
-        norms = np.sqrt(np.einsum("kij,kij->k", prec, prec))
-        ok = packed_is_accurate(float(sq.max(initial=0.0)), means, norms)
-        out = np.empty((X.shape[0], means.shape[0]))
-        if ok.any():
-            if packed is None:
-                packed = pack_outer(X)
-            a = prec[ok]
-            amu = np.einsum("kij,kj->ki", a, means[ok])
-            out[:, ok] = packed @ pack_symmetric(a).T
-            out[:, ok] -= 2.0 * (X @ amu.T)
-            out[:, ok] += np.einsum("ki,ki->k", means[ok], amu)
-        if not ok.all():
+class LogDensity:
+    """``log pi_k + log N(x | mu_k, Sigma_k)`` for rows within a known radius, prepared once.
+
+    Everything that depends on the parameters alone (precisions, packed precisions, the tier of
+    each full-covariance component, log-determinants) is computed here once per chunk or per
+    iteration, so that calling it on many small blocks of rows costs only their products.
+
+    Parameters
+    ----------
+    params : Params
+    sq_norm_max : float
+        The largest ``|x|^2`` of the rows it will see (the accuracy guard's radius).
+    weighted : bool, default=True
+        Add ``log pi_k`` (``False``: plain component log-densities).
+    """
+
+    def __init__(self, params: Params, sq_norm_max: float, *, weighted: bool = True) -> None:
+        self.params = params
+        means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
+        K, d = means.shape
+        const = -0.5 * d * _LOG_2PI + log_det_cholesky(pc, cov_type, d)
+        if weighted:
+            with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
+                const = const + np.log(params.weights)
+        self.const = np.broadcast_to(np.asarray(const, dtype=np.float64), (K,)).copy()
+        self.packed_idx = self.projected_idx = self.centred_idx = np.empty(0, dtype=np.intp)
+        if cov_type == "full":
+            prec = pc @ np.swapaxes(pc, 1, 2)
+            norms = np.sqrt(np.einsum("kij,kij->k", prec, prec))
+            ok = packed_is_accurate(sq_norm_max, means, norms)
             bad = np.flatnonzero(~ok)
             # middle tier: the projected form loses only the square root of the digits
             pnorm = np.sqrt(np.einsum("kij,kij->k", pc[bad], pc[bad]))
-            reach = np.sqrt(float(sq.max(initial=0.0))) + np.linalg.norm(means[bad], axis=1)
+            reach = np.sqrt(sq_norm_max) + np.linalg.norm(means[bad], axis=1)
             near = pnorm * reach <= PROJECTED_MAX_AMPLIFICATION
-            mid, far = bad[near], bad[~near]
-            if mid.size:
+            self.packed_idx, self.projected_idx, self.centred_idx = (
+                np.flatnonzero(ok), bad[near], bad[~near]
+            )
+            a = prec[ok]
+            self._amu = np.einsum("kij,kj->ki", a, means[ok])
+            self._muamu = np.einsum("ki,ki->k", means[ok], self._amu)
+            # (K_packed, P): the E-step product is formed as (A_packed @ packed^T)^T, the layout
+            # measured fastest with the packed rows' (P, n) buffer
+            self._packed_prec = np.ascontiguousarray(pack_symmetric(a))
+            self._all_packed = self.packed_idx.size == K
+        elif cov_type == "tied":
+            self._M = means @ pc
+            self._m_sq = np.einsum("ij,ij->i", self._M, self._M)
+        elif cov_type == "diag":
+            self._prec = pc**2
+            self._mp = (means * self._prec).T.copy()
+            self._m_term = np.sum(means**2 * self._prec, axis=1)
+        else:
+            self._prec = pc**2
+            self._m_sq = np.einsum("ij,ij->i", means, means)
+
+    @property
+    def needs_packed(self) -> bool:
+        """Whether :meth:`__call__` uses the packed outer products of the rows."""
+        return self.packed_idx.size > 0
+
+    def mahalanobis(self, X: Array, packed: Array | None = None) -> Array:
+        """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
+        p = self.params
+        means, pc, cov_type = p.means, p.precisions_cholesky, p.covariance_type
+        if cov_type == "full":
+            out = np.empty((X.shape[0], means.shape[0]))
+            if self.packed_idx.size:
+                if packed is None:
+                    packed = pack_outer(X)
+                quad = (self._packed_prec @ packed.T).T
+                quad -= 2.0 * (X @ self._amu.T)
+                quad += self._muamu
+                if self._all_packed:
+                    out = quad
+                else:
+                    out[:, self.packed_idx] = quad
+            if self.projected_idx.size:
+                mid = self.projected_idx
                 out[:, mid] = _mahalanobis_full_projected(X, means[mid], pc[mid])
-            if far.size:
+            if self.centred_idx.size:
+                far = self.centred_idx
                 out[:, far] = _mahalanobis_full_centred(X, means[far], pc[far])
+        elif cov_type == "tied":
+            Y = X @ pc
+            out = Y @ (-2.0 * self._M.T)
+            out += np.einsum("ij,ij->i", Y, Y)[:, None]
+            out += self._m_sq
+        elif cov_type == "diag":
+            out = (X * X) @ self._prec.T
+            out -= 2.0 * (X @ self._mp)
+            out += self._m_term
+        else:  # spherical
+            out = X @ (-2.0 * means.T)
+            out += np.einsum("ij,ij->i", X, X)[:, None]
+            out += self._m_sq
+            out *= self._prec
         # rounding can push a tiny distance below zero; a distance is never negative
         return np.maximum(out, 0.0, out=out)
-    if cov_type == "tied":
-        Y = X @ pc
-        M = means @ pc
-        out = np.einsum("ij,ij->i", Y, Y)[:, None] - 2.0 * (Y @ M.T)
-        out += np.einsum("ij,ij->i", M, M)[None, :]
-        return np.maximum(out, 0.0, out=out)
-    if cov_type == "diag":
-        prec = pc**2
-        out = (X**2) @ prec.T - 2.0 * (X @ (means * prec).T)
-        out += np.sum(means**2 * prec, axis=1)
-        return np.maximum(out, 0.0, out=out)
-    # spherical
-    prec = pc**2
-    out = np.einsum("ij,ij->i", X, X)[:, None] * prec - 2.0 * (X @ means.T) * prec
-    out += np.einsum("ij,ij->i", means, means) * prec
-    return np.maximum(out, 0.0, out=out)
+
+    def __call__(self, X: Array, packed: Array | None = None) -> Array:
+        """Weighted log-densities of the rows, shape (n, K)."""
+        out = self.mahalanobis(X, packed)
+        out *= -0.5
+        out += self.const
+        return out
+
+
+def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
+    """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
+    return LogDensity(params, _sq_norm_max(X)).mahalanobis(X, packed)
+
+
+def _sq_norm_max(X: Array) -> float:
+    return float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
 
 
 def estimate_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
@@ -229,13 +303,9 @@ def estimate_log_prob(X: Array, params: Params, packed: Array | None = None) -> 
     -------
     ndarray of shape (n, K)
     """
-    d = X.shape[1]
-    log_det = log_det_cholesky(params.precisions_cholesky, params.covariance_type, d)
-    return -0.5 * (d * _LOG_2PI + _mahalanobis(X, params, packed)) + log_det
+    return LogDensity(params, _sq_norm_max(X), weighted=False)(X, packed)
 
 
 def estimate_weighted_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
     """``log pi_k + log N(x | k)``, shape (n, K)."""
-    with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
-        log_w = np.log(params.weights)
-    return estimate_log_prob(X, params, packed) + log_w
+    return LogDensity(params, _sq_norm_max(X))(X, packed)

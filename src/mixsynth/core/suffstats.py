@@ -11,6 +11,7 @@ avoids the cancellation of the raw-moment formula ``E[xx^T] - mu mu^T``.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,15 +19,24 @@ from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from mixsynth.core.kernels import (
+    LogDensity,
     estimate_weighted_log_prob,
     pack_outer,
     packed_is_accurate,
     precision_norms,
     unpack_symmetric,
 )
-from mixsynth.core.params import Params
+from mixsynth.core.params import Params, log_det_cholesky
 
-__all__ = ["Stats", "accumulate", "e_step", "suffstats"]
+__all__ = [
+    "PRUNE_LOG_RATIO",
+    "Stats",
+    "accumulate",
+    "e_step",
+    "normalize_rows",
+    "suffstats",
+    "suffstats_reference",
+]
 
 Array = NDArray[np.float64]
 
@@ -35,8 +45,31 @@ Array = NDArray[np.float64]
 _CENTRED_BLOCK_BYTES = 32 * 2**20
 #: Above this fraction of nonzero responsibilities the scatter uses BLAS on all rows instead.
 _DENSE_FRACTION = 0.25
+#: Rows per tile of :func:`segment_gram`.
+_GRAM_TILE_ROWS = 64
 #: Cache-sized blocks of components for the dense scatter.
 _DENSE_BLOCK_BYTES = 8 * 2**20
+#: Rows of a block are chosen so that its widest (rows × columns) temporary is about this size.
+_BLOCK_BYTES = 8 * 2**20
+#: ... but never fewer rows than this, which keeps the packed products at GEMM speed.
+_MIN_BLOCK_ROWS = 256
+#: A responsibility below ``exp(-PRUNE_LOG_RATIO)`` (~1.6e-28) times its row's largest is set to
+#: zero. A float64 sum of up to 10^12 such terms moves any statistic by less than 1e-16 of the
+#: row's own terms, i.e. below rounding: the statistics are those of the exact E-step.
+PRUNE_LOG_RATIO = 64.0
+#: Rows per block of the pruned pass: small enough that a block of rows sorted by component
+#: spans few components (measured at n=100 000, d=50, K=100: 512 rows ≈ 3 components per row,
+#: 2 600 rows ≈ 8).
+_PRUNED_BLOCK_ROWS = 512
+#: The pruned pass runs when its bounds keep at most this fraction of the (row, component) pairs.
+_PRUNE_MAX_FRACTION = 0.2
+#: The bounds need the precisions' eigenvalues (``~10 K d^3`` flops); below this many rows per
+#: feature that would cost a sizeable part of the dense E-step (``n K d^2``) it might save.
+_PRUNE_MIN_ROWS_PER_FEATURE = 100
+#: Safety margins of the pruning bounds: eigenvalues (relative, per feature) and expanded
+#: squared distances (relative to the largest squared norms, per feature).
+_EIG_SLACK = 1e-12
+_DIST_SLACK = 1e-13
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,13 +145,33 @@ def e_step(X: Array, params: Params, packed: Array | None = None) -> tuple[Array
     return log_prob_norm, log_resp
 
 
+def normalize_rows(wlp: Array) -> Array:
+    """Turn weighted log-densities into responsibilities **in place**; return ``log p(x)``.
+
+    One fused log-sum-exp: ``r = exp(l - max) / sum``, without the separate ``log_resp``
+    array and second exponential of the textbook form. Responsibilities smaller than
+    ``exp(-PRUNE_LOG_RATIO)`` times their row's largest are set to exactly zero (see
+    :data:`PRUNE_LOG_RATIO`), which lets the M-step skip them.
+    """
+    top = wlp.max(axis=1)
+    top[~np.isfinite(top)] = 0.0  # a row with no finite term keeps -inf below
+    wlp -= top[:, None]
+    wlp[wlp < -PRUNE_LOG_RATIO] = -np.inf
+    np.exp(wlp, out=wlp)
+    total = wlp.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wlp /= total[:, None]
+        return np.log(total) + top
+
+
 def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     """Exact ``Σ_n R_nk (x_n - c_k)(x_n - c_k)^T`` (or its diagonal).
 
     Only rows with a nonzero responsibility count, so one-hot initial responsibilities cost
-    ``n d^2`` in all rather than ``K n d^2``: (row, component) pairs are gathered
-    component-major, ``sqrt(r)(x - c)`` packed into outer products and summed by segments, in
-    blocks that bound the temporaries.
+    ``n d^2`` in all rather than ``K n d^2``: the (row, component) pairs are gathered
+    component-major as ``W = sqrt(r)(x - c)`` and each component's ``W^T W`` is formed by
+    :func:`segment_gram` (tiles of rows in one batched product), in blocks of pairs that
+    bound the temporaries.
     """
     K = centers.shape[0]
     n, d = X.shape
@@ -129,16 +182,40 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     if n_active > _DENSE_FRACTION * n * K:
         return _centred_scatter_dense(X, R, centers, diag)
     comps, rows = np.nonzero(active.T)  # component-major: each component's rows together
-    width = d if diag else d * (d + 1) // 2
-    step = max(1, int(_CENTRED_BLOCK_BYTES // (8 * width)))
-    packed_sums = np.zeros((K, width))
+    step = max(_GRAM_TILE_ROWS, int(_CENTRED_BLOCK_BYTES // (8 * d)))
+    out = np.zeros((K, d) if diag else (K, d, d))
     for start in range(0, comps.size, step):
         c, r = comps[start : start + step], rows[start : start + step]
-        W = (X[r] - centers[c]) * np.sqrt(R[r, c])[:, None]
-        terms = W * W if diag else pack_outer(W)
+        W = X[r] - centers[c]
+        W *= np.sqrt(R[r, c])[:, None]
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # segment starts
-        packed_sums[c[first]] += np.add.reduceat(terms, first, axis=0)
-    return packed_sums if diag else unpack_symmetric(packed_sums, d)
+        if diag:
+            out[c[first]] += np.add.reduceat(W * W, first, axis=0)
+        else:
+            out[c[first]] += segment_gram(W, first)
+    return out
+
+
+def segment_gram(W: Array, starts: NDArray[np.intp]) -> Array:
+    """``W_s^T W_s`` for each segment ``s`` of consecutive rows of ``W`` (segment ``i`` starts
+    at row ``starts[i]``), shape (len(starts), d, d).
+
+    Segments are cut into tiles of :data:`_GRAM_TILE_ROWS` rows, the last tile of each padded
+    with zero rows, and all tiles go through one batched matrix product: BLAS speed for any
+    mix of segment lengths, with no loop over segments and at most one tile of padding each.
+    """
+    m, d = W.shape
+    lengths = np.diff(np.r_[starts, m])
+    L = _GRAM_TILE_ROWS
+    tiles = -(-lengths // L)  # ceil
+    tile_start = np.r_[0, np.cumsum(tiles)[:-1]]  # first tile of each segment
+    seg = np.repeat(np.arange(starts.size), lengths)  # segment of each row
+    dest = tile_start[seg] * L + (np.arange(m) - starts[seg])
+    padded = np.zeros((int(tiles.sum()) * L, d))
+    padded[dest] = W
+    T = padded.reshape(-1, L, d)
+    grams = np.matmul(np.swapaxes(T, 1, 2), T)
+    return np.add.reduceat(grams, tile_start, axis=0)
 
 
 def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Array:
@@ -154,6 +231,106 @@ def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Ar
         W = (X[None, :, :] - centers[sl, None, :]) * root[:, sl].T[:, :, None]
         out[sl] = np.einsum("knd,knd->kd", W, W) if diag else np.matmul(np.swapaxes(W, 1, 2), W)
     return out
+
+
+_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, tuple[Array, Array, Array]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _Sums:
+    """Running sums of one chunk's statistics, block by block of rows.
+
+    Components whose second moments may use the expanded form add ``Σ r x x^T`` (packed for
+    full, the diagonal for diag/spherical) to ``raw``, with the matching ``nk``/``sx`` parts
+    kept apart for the shift to ``centers`` at the end; the others add their exact centred
+    scatter to ``centred``. Tied needs only ``Σ w x x^T``.
+    """
+
+    def __init__(self, centers: Array, covariance_type: str) -> None:
+        K, d = centers.shape
+        self.centers, self.covariance_type = centers, covariance_type
+        self.loglik = 0.0
+        self.nk = np.zeros(K)
+        self.sx = np.zeros((K, d))
+        self.full = covariance_type == "full"
+        if covariance_type == "tied":
+            self.raw = np.zeros((d, d))
+        else:
+            width = d * (d + 1) // 2 if self.full else d
+            self.raw = np.zeros((K, width))
+            self.nk_raw = np.zeros(K)
+            self.sx_raw = np.zeros((K, d))
+            self.centred = np.zeros((K, d, d) if self.full else (K, d))
+
+    def add(
+        self, X: Array, R: Array, fast: NDArray[np.bool_], packed: Array | None = None,
+        w: Array | None = None,
+    ) -> Array | None:
+        """Add the rows ``X`` with responsibilities ``R`` (sample weights already applied;
+        ``w``: the weights themselves, tied only). ``fast``: components allowed the expanded
+        form.
+
+        Returns the responsibilities still owed an exact centred scatter (``R`` with the
+        columns done here zeroed), or ``None``; the caller gathers them over its whole chunk
+        for :meth:`add_centred`, where each component's rows form long segments.
+        """
+        nk = R.sum(axis=0)
+        sx = R.T @ X
+        self.nk += nk
+        self.sx += sx
+        if self.covariance_type == "tied":
+            # Σ_k r_nk = w_n, so Σ_k Σ_n r x x^T = X^T diag(w) X, whatever the responsibilities
+            self.raw += (X.T @ X) if w is None else (X * w[:, None]).T @ X
+            return None
+        if self.full and np.count_nonzero(R) < _DENSE_FRACTION * R.size:
+            # mostly exact zeros (separated components): the exact centred scatter over the
+            # nonzero pairs is both cheaper than the dense product and free of cancellation
+            return R
+        if not fast.any():
+            return R
+        all_fast = bool(fast.all())
+        Rf = R if all_fast else R[:, fast]
+        second = (pack_outer(X) if packed is None else packed) if self.full else X * X
+        raw = Rf.T @ second
+        if all_fast:
+            self.raw += raw
+            self.nk_raw += nk
+            self.sx_raw += sx
+            return None
+        self.raw[fast] += raw
+        self.nk_raw[fast] += nk[fast]
+        self.sx_raw[fast] += sx[fast]
+        rest = R.copy()
+        rest[:, fast] = 0.0
+        return rest
+
+    def add_centred(self, X: Array, R: Array) -> None:
+        """Add the exact centred scatter of the rows ``X`` with responsibilities ``R`` (their
+        ``nk`` and ``sx`` already added by :meth:`add`)."""
+        used = np.flatnonzero(R.any(axis=0))
+        if used.size:
+            self.centred[used] += _centred_scatter(
+                X, R[:, used], self.centers[used], diag=not self.full
+            )
+
+    def stats(self, n: float) -> Stats:
+        c = self.centers
+        if self.covariance_type == "tied":
+            cs = c.T @ self.sx  # Σ_k c_k sx_k^T
+            sxx = self.raw - cs - cs.T + (c * self.nk[:, None]).T @ c
+        elif self.full:
+            cs = c[:, :, None] * self.sx_raw[:, None, :]
+            sxx = unpack_symmetric(self.raw, c.shape[1]) - cs - np.swapaxes(cs, 1, 2)
+            sxx += self.nk_raw[:, None, None] * (c[:, :, None] * c[:, None, :])
+            sxx += self.centred
+        else:
+            sxx = self.raw - 2.0 * c * self.sx_raw + self.nk_raw[:, None] * c * c
+            sxx += self.centred
+        return Stats(
+            n=n, loglik=self.loglik, nk=self.nk, sx=self.sx, sxx=sxx, centers=c,
+            covariance_type=self.covariance_type,
+        )
 
 
 def accumulate(
@@ -185,46 +362,18 @@ def accumulate(
     loglik, n : float
         Passed through into the statistics; ``n`` defaults to ``R.sum()``.
     """
-    K, d = centers.shape
-    nk = R.sum(axis=0)
-    sx = R.T @ X
-    if exact is None:
-        exact = np.ones(K, dtype=bool)
-    fast = ~exact
-    if covariance_type == "full":
-        sxx = np.empty((K, d, d))
-        if fast.any():
-            if packed is None:
-                packed = pack_outer(X)
-            raw = unpack_symmetric(R[:, fast].T @ packed, d)  # Σ r x x^T, one GEMM
-            c, s = centers[fast], sx[fast]
-            cs = c[:, :, None] * s[:, None, :]
-            sxx[fast] = raw - cs - np.swapaxes(cs, 1, 2) + nk[fast, None, None] * (
-                c[:, :, None] * c[:, None, :]
-            )
-        if exact.any():
-            sxx[exact] = _centred_scatter(X, R[:, exact], centers[exact], diag=False)
-    elif covariance_type == "tied":
-        # Σ_k r_nk = w_n, so Σ_k Σ_n r x x^T = X^T diag(w) X: one product for all components.
-        w = R.sum(axis=1)
-        cs = centers.T @ sx  # Σ_k c_k sx_k^T
-        sxx = (X * w[:, None]).T @ X - cs - cs.T + (centers * nk[:, None]).T @ centers
-    else:  # diag, spherical: diagonal second moments
-        sxx = np.empty((K, d))
-        if fast.any():
-            c = centers[fast]
-            sxx[fast] = R[:, fast].T @ (X * X) - 2.0 * c * sx[fast] + nk[fast, None] * c * c
-        if exact.any():
-            sxx[exact] = _centred_scatter(X, R[:, exact], centers[exact], diag=True)
-    return Stats(
-        n=float(R.sum()) if n is None else n,
-        loglik=loglik,
-        nk=nk,
-        sx=sx,
-        sxx=sxx,
-        centers=centers,
-        covariance_type=covariance_type,
-    )
+    sums = _Sums(centers, covariance_type)
+    fast = np.zeros(centers.shape[0], dtype=bool) if exact is None else ~exact
+    rest = sums.add(X, R, fast, packed, w=R.sum(axis=1) if covariance_type == "tied" else None)
+    if rest is not None:
+        sums.add_centred(X, rest)
+    sums.loglik = loglik
+    return sums.stats(float(R.sum()) if n is None else n)
+
+
+def _block_rows(n_cols: int) -> int:
+    """Rows per block so that a block's widest temporary stays cache-sized."""
+    return max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (8 * max(1, n_cols)))
 
 
 def suffstats(
@@ -235,6 +384,12 @@ def suffstats(
 ) -> Stats:
     """E-step on one chunk, returned as additive sufficient statistics about ``params.means``.
 
+    The chunk is visited in cache-sized blocks of rows: each block's log-densities are
+    normalised in place into responsibilities and added to the sums at once, so no (n, K)
+    array is ever built. Full covariance first tries the *pruned* pass
+    (:func:`_pruned_full_sums`), which skips the (row, component) pairs whose responsibility is
+    provably negligible.
+
     Parameters
     ----------
     X : ndarray of shape (n, d)
@@ -244,9 +399,165 @@ def suffstats(
     packed : ndarray of shape (n, d(d+1)/2), optional
         Cached ``pack_outer(X)``, reused across EM iterations when memory allows.
     """
-    if packed is None and params.covariance_type == "full":
-        packed = pack_outer(X)  # once per chunk, for the E-step and the M-step
-    log_prob_norm, log_resp = e_step(X, params, packed)
+    n, d = X.shape
+    cov_type = params.covariance_type
+    total = float(n) if sample_weight is None else float(sample_weight.sum())
+    sums = _Sums(params.means, cov_type)
+    if cov_type == "full" and _pruned_full_sums(X, params, sample_weight, sums):
+        return sums.stats(total)
+    sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
+    density = LogDensity(params, sq_max)
+    K = params.n_components
+    if cov_type == "full":
+        fast = np.zeros(K, dtype=bool)
+        fast[density.packed_idx] = True
+    elif cov_type == "tied":  # no guard: one product about the (centred) origin
+        fast = np.ones(K, dtype=bool)
+    else:
+        fast = packed_is_accurate(sq_max, params.means, precision_norms(params))
+    width = d * (d + 1) // 2 if density.needs_packed else K
+    step = _block_rows(max(width, K))
+    owed: Array | None = None  # responsibilities owed an exact scatter, over the whole chunk
+    buffer = None
+    if packed is None and density.needs_packed:
+        buffer = np.empty((d * (d + 1) // 2, min(n, step)))  # reused by every block
+    for start in range(0, n, step):
+        rows = slice(start, min(n, start + step))
+        Xb = X[rows]
+        pb = packed[rows] if packed is not None else None
+        if buffer is not None:
+            # once per block, for the E-step and the M-step
+            pb = pack_outer(Xb, buffer[:, : Xb.shape[0]])
+        R = density(Xb, pb)
+        log_prob = normalize_rows(R)
+        wb = None
+        if sample_weight is not None:
+            wb = sample_weight[rows]
+            R *= wb[:, None]
+            sums.loglik += float(log_prob @ wb)
+        else:
+            sums.loglik += float(log_prob.sum())
+        rest = sums.add(Xb, R, fast, pb, wb)
+        if rest is not None:
+            if owed is None:
+                owed = np.zeros((n, K))
+            owed[rows] = rest
+    if owed is not None:
+        sums.add_centred(X, owed)
+    return sums.stats(total)
+
+
+def _pruned_full_sums(
+    X: Array, params: Params, sample_weight: Array | None, sums: _Sums
+) -> bool:
+    """Full-covariance statistics over the (row, component) pairs that matter, into ``sums``.
+
+    Cheap bounds prune the pairs: with ``D = |x - mu_k|^2`` (one ``n × K × d`` product) and
+    the extreme eigenvalues of the precision, ``lam_min D <= (x - mu)^T A (x - mu) <= lam_max
+    D``. A component whose upper bound on the weighted log-density falls ``PRUNE_LOG_RATIO``
+    below the row's best exact value has a responsibility under ``exp(-PRUNE_LOG_RATIO)``
+    (~1e-28) and is skipped (as :func:`normalize_rows` would zero it anyway). Rows are sorted
+    by their most likely component, so a block of rows needs only a few components: their
+    log-densities and centred scatters use the exact centred form, ``|(x - mu) P|^2`` and
+    ``W^T W`` with ``W = sqrt(r)(x - mu)``, at ``2 d^2`` flops per kept pair each.
+
+    Returns ``False`` (and leaves ``sums`` untouched) when the bounds keep too many pairs for
+    pruning to pay (overlapping or ill-conditioned components): the dense pass is then used.
+    """
+    n, d = X.shape
+    K = params.n_components
+    if K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
+        return False
+    means, pc = params.means, params.precisions_cholesky
+    lam_min, lam_max, const = _pruning_constants(params)
+    sq = np.einsum("ij,ij->i", X, X)
+    mu_sq = np.einsum("ij,ij->i", means, means)
+    # squared distances by the expanded form, widened by its rounding error
+    tol = _DIST_SLACK * d * (float(sq.max(initial=0.0)) + float(mu_sq.max()))
+    upper = X @ (2.0 * means.T)
+    upper -= sq[:, None]
+    upper -= mu_sq  # = -D
+    # upper bound of the weighted log-density: const - lam_min (D - tol) / 2
+    np.minimum(upper + tol, 0.0, out=upper)  # -(D - tol)+
+    upper *= 0.5 * lam_min
+    upper += const
+    best = upper.argmax(axis=1)
+    # estimate the pairs kept from a lower bound on each row's best value
+    d_best = np.maximum(
+        sq + mu_sq[best] - 2.0 * np.einsum("ij,ij->i", X, means[best]), 0.0
+    ) + tol
+    lower_best = const[best] - 0.5 * lam_max[best] * d_best
+    kept = np.count_nonzero(upper >= (lower_best - PRUNE_LOG_RATIO)[:, None])
+    if kept > _PRUNE_MAX_FRACTION * n * K:
+        return False
+    order = np.argsort(best, kind="stable")
+    step = _PRUNED_BLOCK_ROWS
+    for start in range(0, n, step):
+        idx = order[start : start + step]
+        Xb = X[idx]
+        first = np.unique(best[idx])
+        L1, D1 = _centred_log_density(Xb, means[first], pc[first], const[first])
+        top = L1.max(axis=1)
+        keep = upper[idx] >= (top - PRUNE_LOG_RATIO)[:, None]
+        keep[:, first] = False
+        more = np.flatnonzero(keep.any(axis=0))
+        if more.size:
+            L2, D2 = _centred_log_density(Xb, means[more], pc[more], const[more])
+            comps = np.concatenate([first, more])
+            L, D = np.concatenate([L1, L2], axis=1), np.concatenate([D1, D2], axis=0)
+        else:
+            comps, L, D = first, L1, D1
+        log_prob = normalize_rows(L)
+        R = L
+        if sample_weight is not None:
+            wb = sample_weight[idx]
+            R *= wb[:, None]
+            sums.loglik += float(log_prob @ wb)
+        else:
+            sums.loglik += float(log_prob.sum())
+        sums.nk[comps] += R.sum(axis=0)
+        sums.sx[comps] += R.T @ Xb
+        D *= np.sqrt(R).T[:, :, None]  # W = sqrt(r) (x - mu)
+        sums.centred[comps] += np.matmul(np.swapaxes(D, 1, 2), D)
+    return True
+
+
+def _pruning_constants(params: Params) -> tuple[Array, Array, Array]:
+    """Safe extreme eigenvalues of each precision and the log-density constants, computed
+    once per parameter set (every chunk of an iteration shares them)."""
+    cached = _PRUNING_CACHE.get(params)
+    if cached is None:
+        pc, d = params.precisions_cholesky, params.n_features
+        lam = np.linalg.eigvalsh(pc @ np.swapaxes(pc, 1, 2))  # ascending
+        slack = _EIG_SLACK * d * lam[:, -1]
+        with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
+            const = (
+                np.log(params.weights) - 0.5 * d * np.log(2.0 * np.pi)
+                + log_det_cholesky(pc, "full", d)
+            )
+        cached = (np.maximum(lam[:, 0] - slack, 0.0), lam[:, -1] + slack, const)
+        _PRUNING_CACHE[params] = cached
+    return cached
+
+
+def _centred_log_density(
+    X: Array, means: Array, pc: Array, const: Array
+) -> tuple[Array, Array]:
+    """Exact weighted log-densities ``const - |(x - mu) P|^2 / 2`` of rows under a few
+    components, shape (n, k), and the differences ``x - mu``, shape (k, n, d)."""
+    diff = X[None, :, :] - means[:, None, :]
+    Y = np.matmul(diff, pc)
+    out = np.einsum("knd,knd->nk", Y, Y)
+    out *= -0.5
+    out += const
+    return out, diff
+
+
+def suffstats_reference(
+    X: Array, params: Params, sample_weight: Array | None = None
+) -> Stats:
+    """The textbook statistics: every pair, exact centred forms, no pruning (for tests)."""
+    log_prob_norm, log_resp = e_step(X, params)
     R = np.exp(log_resp)
     if sample_weight is not None:
         R *= sample_weight[:, None]
@@ -255,17 +566,4 @@ def suffstats(
     else:
         loglik = float(log_prob_norm.sum())
         n = float(X.shape[0])
-    # tied needs no guard: its second moment is one product about the (centred) origin
-    exact = np.zeros(params.n_components, dtype=bool)
-    if params.covariance_type == "full" and np.count_nonzero(R) < _DENSE_FRACTION * R.size:
-        # responsibilities are mostly exact zeros (separated components): the exact centred
-        # scatter over the nonzero (row, component) pairs is both cheaper than the dense
-        # R^T packed product and free of cancellation
-        exact = np.ones(params.n_components, dtype=bool)
-    elif params.covariance_type != "tied":
-        sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
-        exact = ~packed_is_accurate(sq_max, params.means, precision_norms(params))
-    return accumulate(
-        X, R, params.means, params.covariance_type,
-        packed=packed, exact=exact, loglik=loglik, n=n,
-    )
+    return accumulate(X, R, params.means, params.covariance_type, loglik=loglik, n=n)
