@@ -277,3 +277,55 @@ def test_blocked_statistics_equal_the_textbook_ones(rng, covariance_type, monkey
         # half the components through the guarded (exact) forms
         monkeypatch.setattr(kernels, "PACKED_MAX_AMPLIFICATION", 0.0)
         _assert_stats_close(suffstats(X, params, w), want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(lengths=st.lists(st.integers(1, 300), min_size=1, max_size=12), d=st.integers(1, 7))
+def test_segment_gram_is_the_gram_matrix_of_each_segment(lengths, d):
+    from mixsynth.core.suffstats import segment_gram
+
+    rng = np.random.default_rng(sum(lengths) + d)
+    W = rng.normal(size=(sum(lengths), d))
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    got = segment_gram(W, starts)
+    want = [W[a : a + n].T @ W[a : a + n] for a, n in zip(starts, lengths, strict=True)]
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-12, atol=1e-12)
+
+
+def test_pairs_mahalanobis_is_exact_per_pair(rng):
+    from mixsynth.core.suffstats import pairs_mahalanobis
+
+    params = random_params(rng, K=5, d=4, covariance_type="full")
+    X = rng.normal(scale=3.0, size=(90, 4))
+    comps = np.sort(rng.integers(0, 5, size=200))
+    rows = rng.integers(0, 90, size=200)
+    got = pairs_mahalanobis(X, rows, comps, params.means, params.precisions_cholesky)
+    diff = X[rows] - params.means[comps]
+    Y = np.einsum("pi,pij->pj", diff, params.precisions_cholesky[comps])
+    np.testing.assert_allclose(got, np.einsum("pj,pj->p", Y, Y), rtol=1e-12)
+
+
+def test_guarded_components_are_refined_exactly(rng, monkeypatch):
+    """Tight components the guard rejects: the packed values are refined pair by pair where
+    responsibilities matter (separated data, few pairs) and the statistics stay exact."""
+    import importlib
+
+    module = importlib.import_module("mixsynth.core.suffstats")
+    calls = []
+    original = module.pairs_mahalanobis
+    monkeypatch.setattr(module, "pairs_mahalanobis",
+                        lambda *a: calls.append(a[1].size) or original(*a))
+    # far, tight components: the expanded form alone would lose most digits
+    d = 3
+    means = 1e3 + 40.0 * rng.normal(size=(6, d))
+    cov = np.eye(d)[None] * rng.uniform(1e-4, 1e-3, size=(6, 1, 1))
+    from mixsynth.core import precisions_cholesky_from_covariances
+
+    params = Params(np.full(6, 1 / 6), means,
+                    precisions_cholesky_from_covariances(cov, "full"), "full")
+    X, _ = sample_mixture(params, 250, rng)  # < 100 d rows: no pruned pass
+    w = rng.uniform(0.5, 1.5, size=250)
+    from mixsynth.core.suffstats import suffstats_reference
+
+    _assert_stats_close(suffstats(X, params, w), suffstats_reference(X, params, w), rtol=1e-10)
+    assert calls and sum(calls) < 2 * 250  # about one pair per row was refined

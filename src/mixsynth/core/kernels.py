@@ -186,9 +186,17 @@ class LogDensity:
         The largest ``|x|^2`` of the rows it will see (the accuracy guard's radius).
     weighted : bool, default=True
         Add ``log pi_k`` (``False``: plain component log-densities).
+    expand_all : bool, default=False
+        Full covariance: compute *every* component with the packed product, including those
+        the accuracy guard rejects (``guarded_idx``), whose values are then approximate within
+        :meth:`guard_error`; the caller recomputes the pairs that matter exactly (see
+        :func:`mixsynth.core.suffstats.suffstats`) or calls :meth:`exact_guarded`.
     """
 
-    def __init__(self, params: Params, sq_norm_max: float, *, weighted: bool = True) -> None:
+    def __init__(
+        self, params: Params, sq_norm_max: float, *, weighted: bool = True,
+        expand_all: bool = False,
+    ) -> None:
         self.params = params
         means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
         K, d = means.shape
@@ -197,7 +205,8 @@ class LogDensity:
             with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
                 const = const + np.log(params.weights)
         self.const = np.broadcast_to(np.asarray(const, dtype=np.float64), (K,)).copy()
-        self.packed_idx = self.projected_idx = self.centred_idx = np.empty(0, dtype=np.intp)
+        empty = np.empty(0, dtype=np.intp)
+        self.packed_idx = self.projected_idx = self.centred_idx = self.guarded_idx = empty
         if cov_type == "full":
             prec = pc @ np.swapaxes(pc, 1, 2)
             norms = np.sqrt(np.einsum("kij,kij->k", prec, prec))
@@ -207,9 +216,16 @@ class LogDensity:
             pnorm = np.sqrt(np.einsum("kij,kij->k", pc[bad], pc[bad]))
             reach = np.sqrt(sq_norm_max) + np.linalg.norm(means[bad], axis=1)
             near = pnorm * reach <= PROJECTED_MAX_AMPLIFICATION
-            self.packed_idx, self.projected_idx, self.centred_idx = (
-                np.flatnonzero(ok), bad[near], bad[~near]
-            )
+            self.projected_idx, self.centred_idx = bad[near], bad[~near]
+            if expand_all:
+                self.guarded_idx = bad
+                ok = np.ones(K, dtype=bool)
+                # rounding bound of the expanded form: (P + d) terms, each at most
+                # ||A||_F (|x| + |mu|)^2 in sum, halved in the log-density
+                P = d * (d + 1) // 2
+                self._err_coef = (P + d) * np.finfo(np.float64).eps * norms[bad]
+                self._mu_norm = np.linalg.norm(means[bad], axis=1)
+            self.packed_idx = np.flatnonzero(ok)
             a = prec[ok]
             self._amu = np.einsum("kij,kj->ki", a, means[ok])
             self._muamu = np.einsum("ki,ki->k", means[ok], self._amu)
@@ -249,12 +265,8 @@ class LogDensity:
                     out = quad
                 else:
                     out[:, self.packed_idx] = quad
-            if self.projected_idx.size:
-                mid = self.projected_idx
-                out[:, mid] = _mahalanobis_full_projected(X, means[mid], pc[mid])
-            if self.centred_idx.size:
-                far = self.centred_idx
-                out[:, far] = _mahalanobis_full_centred(X, means[far], pc[far])
+            if not self.guarded_idx.size:  # otherwise the packed product covered them
+                self._exact_tiers(X, out)
         elif cov_type == "tied":
             Y = X @ pc
             out = Y @ (-2.0 * self._M.T)
@@ -271,6 +283,35 @@ class LogDensity:
             out *= self._prec
         # rounding can push a tiny distance below zero; a distance is never negative
         return np.maximum(out, 0.0, out=out)
+
+    def _exact_tiers(self, X: Array, out: Array) -> None:
+        """The guarded components' columns of ``out`` by the projected or centred forms."""
+        means, pc = self.params.means, self.params.precisions_cholesky
+        if self.projected_idx.size:
+            mid = self.projected_idx
+            out[:, mid] = _mahalanobis_full_projected(X, means[mid], pc[mid])
+        if self.centred_idx.size:
+            far = self.centred_idx
+            out[:, far] = _mahalanobis_full_centred(X, means[far], pc[far])
+
+    def guard_error(self, X: Array) -> Array:
+        """Bound on the absolute error of the expanded log-densities of the guarded
+        components (``expand_all``), shape (n, len(guarded_idx))."""
+        reach = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None] + self._mu_norm
+        reach *= reach
+        reach *= 0.5 * self._err_coef
+        return reach
+
+    def exact_guarded(self, X: Array) -> Array:
+        """Exact weighted log-densities of the guarded components, shape (n, len(guarded_idx))
+        (the tiers a default instance would use)."""
+        out = np.empty((X.shape[0], self.params.n_components))
+        self._exact_tiers(X, out)
+        g = out[:, self.guarded_idx]
+        np.maximum(g, 0.0, out=g)
+        g *= -0.5
+        g += self.const[self.guarded_idx]
+        return g
 
     def __call__(self, X: Array, packed: Array | None = None) -> Array:
         """Weighted log-densities of the rows, shape (n, K)."""

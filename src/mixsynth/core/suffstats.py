@@ -45,8 +45,8 @@ Array = NDArray[np.float64]
 _CENTRED_BLOCK_BYTES = 32 * 2**20
 #: Above this fraction of nonzero responsibilities the scatter uses BLAS on all rows instead.
 _DENSE_FRACTION = 0.25
-#: Rows per tile of :func:`segment_gram`.
-_GRAM_TILE_ROWS = 64
+#: Bounds on the rows per tile of :func:`segment_gram`.
+_GRAM_TILE_MIN, _GRAM_TILE_MAX = 16, 512
 #: Cache-sized blocks of components for the dense scatter.
 _DENSE_BLOCK_BYTES = 8 * 2**20
 #: Rows of a block are chosen so that its widest (rows × columns) temporary is about this size.
@@ -182,7 +182,7 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     if n_active > _DENSE_FRACTION * n * K:
         return _centred_scatter_dense(X, R, centers, diag)
     comps, rows = np.nonzero(active.T)  # component-major: each component's rows together
-    step = max(_GRAM_TILE_ROWS, int(_CENTRED_BLOCK_BYTES // (8 * d)))
+    step = max(_GRAM_TILE_MAX, int(_CENTRED_BLOCK_BYTES // (8 * d)))
     out = np.zeros((K, d) if diag else (K, d, d))
     for start in range(0, comps.size, step):
         c, r = comps[start : start + step], rows[start : start + step]
@@ -196,26 +196,75 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     return out
 
 
+@dataclass(frozen=True)
+class _Tiling:
+    """Segments of consecutive rows cut into tiles of ``rows`` rows, each tile within one
+    segment, the last tile of each segment padded with zero rows.
+
+    Attributes
+    ----------
+    rows : int
+        Rows per tile: half the mean segment length within [16, 512] (a multiple of 8): long
+        tiles when segments are long (fewer partial products), short ones when they are short
+        (less padding).
+    first_tile : ndarray of shape (n_segments,)
+        Index of each segment's first tile.
+    dest : ndarray of shape (m,)
+        Row of the padded (n_tiles * rows) array that each input row goes to.
+    segment_of_tile : ndarray of shape (n_tiles,)
+    """
+
+    rows: int
+    first_tile: NDArray[np.intp]
+    dest: NDArray[np.intp]
+    segment_of_tile: NDArray[np.intp]
+
+    @classmethod
+    def of(cls, starts: NDArray[np.intp], m: int) -> _Tiling:
+        lengths = np.diff(np.r_[starts, m])
+        L = int(np.clip(m // (2 * starts.size) // 8 * 8, _GRAM_TILE_MIN, _GRAM_TILE_MAX))
+        tiles = -(-lengths // L)  # ceil
+        first_tile = np.r_[0, np.cumsum(tiles)[:-1]]
+        seg = np.repeat(np.arange(starts.size), lengths)  # segment of each row
+        dest = first_tile[seg] * L + (np.arange(m) - starts[seg])
+        return cls(L, first_tile, dest, np.repeat(np.arange(starts.size), tiles))
+
+    def pad(self, W: Array) -> Array:
+        """``W`` (m, d) as tiles, shape (n_tiles, rows, d)."""
+        padded = np.zeros((self.segment_of_tile.size * self.rows, W.shape[1]))
+        padded[self.dest] = W
+        return padded.reshape(-1, self.rows, W.shape[1])
+
+
 def segment_gram(W: Array, starts: NDArray[np.intp]) -> Array:
     """``W_s^T W_s`` for each segment ``s`` of consecutive rows of ``W`` (segment ``i`` starts
-    at row ``starts[i]``), shape (len(starts), d, d).
+    at row ``starts[i]``, segments non-empty), shape (len(starts), d, d).
 
-    Segments are cut into tiles of :data:`_GRAM_TILE_ROWS` rows, the last tile of each padded
-    with zero rows, and all tiles go through one batched matrix product: BLAS speed for any
-    mix of segment lengths, with no loop over segments and at most one tile of padding each.
+    All segments' tiles (:class:`_Tiling`) go through one batched matrix product: BLAS speed
+    for any mix of segment lengths, with no loop over segments.
     """
-    m, d = W.shape
-    lengths = np.diff(np.r_[starts, m])
-    L = _GRAM_TILE_ROWS
-    tiles = -(-lengths // L)  # ceil
-    tile_start = np.r_[0, np.cumsum(tiles)[:-1]]  # first tile of each segment
-    seg = np.repeat(np.arange(starts.size), lengths)  # segment of each row
-    dest = tile_start[seg] * L + (np.arange(m) - starts[seg])
-    padded = np.zeros((int(tiles.sum()) * L, d))
-    padded[dest] = W
-    T = padded.reshape(-1, L, d)
+    tiling = _Tiling.of(starts, W.shape[0])
+    T = tiling.pad(W)
     grams = np.matmul(np.swapaxes(T, 1, 2), T)
-    return np.add.reduceat(grams, tile_start, axis=0)
+    return np.add.reduceat(grams, tiling.first_tile, axis=0)
+
+
+def pairs_mahalanobis(
+    X: Array, rows: NDArray[np.intp], comps: NDArray[np.intp], means: Array, pc: Array
+) -> Array:
+    """Exact ``|(x_r - mu_c) P_c|^2`` for (row, component) pairs sorted by component.
+
+    Each component's pairs are a segment; its tiles are multiplied by that component's factor
+    in one batched product over all tiles (no loop over components), centred first, so the
+    result is exact whatever the component's conditioning or distance from the origin.
+    """
+    if not rows.size:
+        return np.empty(0)
+    starts = np.flatnonzero(np.r_[True, comps[1:] != comps[:-1]])
+    tiling = _Tiling.of(starts, rows.size)
+    T = tiling.pad(X[rows] - means[comps])
+    Y = np.matmul(T, pc[comps[starts]][tiling.segment_of_tile])
+    return np.einsum("tld,tld->tl", Y, Y).reshape(-1)[tiling.dest]
 
 
 def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Array:
@@ -406,11 +455,11 @@ def suffstats(
     if cov_type == "full" and _pruned_full_sums(X, params, sample_weight, sums):
         return sums.stats(total)
     sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
-    density = LogDensity(params, sq_max)
+    density = LogDensity(params, sq_max, expand_all=True)
     K = params.n_components
     if cov_type == "full":
-        fast = np.zeros(K, dtype=bool)
-        fast[density.packed_idx] = True
+        fast = np.ones(K, dtype=bool)  # the expanded M-step only where the guard allows it
+        fast[density.guarded_idx] = False
     elif cov_type == "tied":  # no guard: one product about the (centred) origin
         fast = np.ones(K, dtype=bool)
     else:
@@ -429,6 +478,8 @@ def suffstats(
             # once per block, for the E-step and the M-step
             pb = pack_outer(Xb, buffer[:, : Xb.shape[0]])
         R = density(Xb, pb)
+        if density.guarded_idx.size:
+            _refine_guarded(Xb, R, density)
         log_prob = normalize_rows(R)
         wb = None
         if sample_weight is not None:
@@ -445,6 +496,36 @@ def suffstats(
     if owed is not None:
         sums.add_centred(X, owed)
     return sums.stats(total)
+
+
+def _refine_guarded(X: Array, L: Array, density: LogDensity) -> None:
+    """Make the guarded components' expanded log-densities in ``L`` exact where they matter.
+
+    The packed product gave every component a value, the guarded ones within
+    ``density.guard_error`` of the truth. A pair whose value, error included, falls
+    ``PRUNE_LOG_RATIO`` below its row's best lower bound has a responsibility under
+    ``exp(-PRUNE_LOG_RATIO)``: it is set to ``-inf`` (as :func:`normalize_rows` would zero it);
+    the others, typically one or two per row, are recomputed exactly by
+    :func:`pairs_mahalanobis`. When too many pairs matter (overlapping components), the
+    guarded columns are recomputed by the exact tiered forms instead.
+    """
+    G = density.guarded_idx
+    err = density.guard_error(X)
+    guarded = L[:, G]
+    lower = L.copy()
+    lower[:, G] -= err
+    top = lower.max(axis=1)
+    guarded += err
+    matters = guarded >= (top - PRUNE_LOG_RATIO)[:, None]
+    if np.count_nonzero(matters) > _DENSE_FRACTION * matters.size:
+        L[:, G] = density.exact_guarded(X)
+        return
+    cols, rows = np.nonzero(matters.T)  # component-major
+    comps = G[cols]
+    p = density.params
+    values = pairs_mahalanobis(X, rows, comps, p.means, p.precisions_cholesky)
+    L[:, G] = -np.inf
+    L[rows, comps] = density.const[comps] - 0.5 * values
 
 
 def _pruned_full_sums(
