@@ -6,6 +6,7 @@ OpenMP alike), so both libraries get the same threads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from benchmarks.timing import (
     timed,
     timed_fit,
 )
+from mixsynth.core.suffstats import dense_only as dense_only_engine
 
 __all__ = [
     "GemmResult",
@@ -111,6 +113,8 @@ class IterationResult:
     sklearn_lower_bound: float
     mixsynth_lower_bound: float
     raw_seconds: dict[str, dict[int, tuple[float, ...]]] = field(repr=False)
+    #: mixsynth ran with the pruned full-covariance pass switched off (dense kernels only)
+    dense_only: bool = False
 
     @property
     def flops(self) -> float:
@@ -153,7 +157,7 @@ def timed_iterations(initialised: Any, X: Array, max_iter: int) -> tuple[float, 
 
 
 def measure_per_iteration(
-    problem: Problem, *, extra_iters: int, repeats: int, threads: int
+    problem: Problem, *, extra_iters: int, repeats: int, threads: int, dense_only: bool = False
 ) -> IterationResult:
     """Per-iteration time of both libraries on ``problem``, initialisation excluded.
 
@@ -172,13 +176,17 @@ def measure_per_iteration(
         Pairs of fits (1 and ``1 + m`` iterations) per library.
     threads : int
         BLAS/OpenMP threads.
+    dense_only : bool
+        Switch mixsynth's pruned full-covariance pass off (``suffstats.dense_only``), to
+        measure the dense kernels: the GEMM-efficiency figure.
     """
     if extra_iters < 1 or repeats < 1:
         raise ValueError("extra_iters and repeats must be at least 1")
     long_iters = 1 + extra_iters
     seconds: dict[str, dict[int, list[float]]] = {lib: {1: [], long_iters: []} for lib in LIBRARIES}
     lower_bounds: dict[str, float] = {}
-    with threadpool_limits(threads):
+    switch = dense_only_engine() if dense_only else contextlib.nullcontext()
+    with threadpool_limits(threads), switch:
         start = {lib: initialised_estimator(lib, problem) for lib in LIBRARIES}
         for r in range(repeats):
             for lib in alternating(r):
@@ -208,6 +216,7 @@ def measure_per_iteration(
         sklearn_lower_bound=lower_bounds["sklearn"],
         mixsynth_lower_bound=lower_bounds["mixsynth"],
         raw_seconds={lib: {k: tuple(v) for k, v in s.items()} for lib, s in seconds.items()},
+        dense_only=dense_only,
     )
 
 

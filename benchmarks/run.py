@@ -125,6 +125,8 @@ def iteration_problems(plan: Plan) -> dict[str, tuple[Callable[[], Problem], int
     return {
         "digits": (lambda: digits_problem(110), m_cheap),
         "full": (lambda: synthetic_problem(*large, "full"), m),
+        # the same problem with the pruned pass switched off: the dense kernels' GEMM rate
+        "full-dense": (lambda: synthetic_problem(*large, "full"), m),
         "wide": (lambda: synthetic_problem(*wide, "full"), m),
         "tied": (lambda: synthetic_problem(*large, "tied"), m),
         "diag": (lambda: synthetic_problem(*large, "diag"), m_cheap),
@@ -150,7 +152,8 @@ def run_iterations(plan: Plan, results: Results, log: Progress) -> None:
         label = key if threads == results.threads else f"{key}-{threads}t"
         log(f"per-iteration {label}: {problem.name}, {problem.covariance_type}")
         it = measure_per_iteration(
-            problem, extra_iters=extra_iters, repeats=plan.repeats, threads=threads
+            problem, extra_iters=extra_iters, repeats=plan.repeats, threads=threads,
+            dense_only=key == "full-dense",
         )
         log(f"  sklearn {it.sklearn_ms:.1f} ms, mixsynth {it.mixsynth_ms:.1f} ms, "
             f"ratio {it.speedup:.2f}, agreement {it.agreement:.1e}")  # fmt: skip

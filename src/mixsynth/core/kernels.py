@@ -238,7 +238,7 @@ class LogDensity:
             self._m_sq = np.einsum("ij,ij->i", self._M, self._M)
         elif cov_type == "diag":
             self._prec = pc**2
-            self._mp = (means * self._prec).T.copy()
+            self._mp = (-2.0 * means * self._prec).T.copy()
             self._m_term = np.sum(means**2 * self._prec, axis=1)
         else:
             self._prec = pc**2
@@ -274,7 +274,7 @@ class LogDensity:
             out += self._m_sq
         elif cov_type == "diag":
             out = (X * X) @ self._prec.T
-            out -= 2.0 * (X @ self._mp)
+            out += X @ self._mp
             out += self._m_term
         else:  # spherical
             out = X @ (-2.0 * means.T)

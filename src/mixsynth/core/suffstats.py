@@ -12,6 +12,8 @@ avoids the cancellation of the raw-moment formula ``E[xx^T] - mu mu^T``.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "PRUNE_LOG_RATIO",
     "Stats",
     "accumulate",
+    "dense_only",
     "e_step",
     "normalize_rows",
     "suffstats",
@@ -66,6 +69,8 @@ _PRUNE_MAX_FRACTION = 0.2
 #: The bounds need the precisions' eigenvalues (``~10 K d^3`` flops); below this many rows per
 #: feature that would cost a sizeable part of the dense E-step (``n K d^2``) it might save.
 _PRUNE_MIN_ROWS_PER_FEATURE = 100
+#: Rows of the optimistic first test of the pruned pass.
+_PRUNE_SAMPLE_ROWS = 2048
 #: Safety margins of the pruning bounds: eigenvalues (relative, per feature) and expanded
 #: squared distances (relative to the largest squared norms, per feature).
 _EIG_SLACK = 1e-12
@@ -156,8 +161,11 @@ def normalize_rows(wlp: Array) -> Array:
     top = wlp.max(axis=1)
     top[~np.isfinite(top)] = 0.0  # a row with no finite term keeps -inf below
     wlp -= top[:, None]
-    wlp[wlp < -PRUNE_LOG_RATIO] = -np.inf
-    np.exp(wlp, out=wlp)
+    keep = wlp >= -PRUNE_LOG_RATIO
+    # exp only where it is kept (typically a few percent of the pairs: ~9x faster than
+    # exponentiating every entry, most of which would underflow anyway), zero elsewhere
+    np.exp(wlp, out=wlp, where=keep)
+    np.copyto(wlp, 0.0, where=~keep)
     total = wlp.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         wlp /= total[:, None]
@@ -186,13 +194,19 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
     out = np.zeros((K, d) if diag else (K, d, d))
     for start in range(0, comps.size, step):
         c, r = comps[start : start + step], rows[start : start + step]
-        W = X[r] - centers[c]
-        W *= np.sqrt(R[r, c])[:, None]
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])  # segment starts
         if diag:
+            W = X[r] - centers[c]
+            W *= np.sqrt(R[r, c])[:, None]
             out[c[first]] += np.add.reduceat(W * W, first, axis=0)
-        else:
-            out[c[first]] += segment_gram(W, first)
+            continue
+        # W = sqrt(r)(x - c) gathered straight into tiles: one pass per operation, and the
+        # padding rows vanish with their zero weight
+        tiling = _Tiling.of(first, c.size)
+        T = tiling.gather(X, r)
+        T -= centers[c[first]][tiling.segment_of_tile][:, None, :]
+        T *= tiling.spread(np.sqrt(R[r, c]))[:, :, None]
+        out[c[first]] += tiling.sum_segments(np.matmul(np.swapaxes(T, 1, 2), T))
     return out
 
 
@@ -229,11 +243,35 @@ class _Tiling:
         dest = first_tile[seg] * L + (np.arange(m) - starts[seg])
         return cls(L, first_tile, dest, np.repeat(np.arange(starts.size), tiles))
 
-    def pad(self, W: Array) -> Array:
-        """``W`` (m, d) as tiles, shape (n_tiles, rows, d)."""
-        padded = np.zeros((self.segment_of_tile.size * self.rows, W.shape[1]))
-        padded[self.dest] = W
-        return padded.reshape(-1, self.rows, W.shape[1])
+    @property
+    def n_tiles(self) -> int:
+        return int(self.segment_of_tile.size)
+
+    def gather(self, X: Array, rows: NDArray[np.intp]) -> Array:
+        """``X[rows]`` laid out as tiles, shape (n_tiles, rows, d), in one gather; padding
+        rows repeat an arbitrary row of ``X`` (callers zero them with :meth:`spread`
+        weights or discard them)."""
+        src = np.zeros(self.n_tiles * self.rows, dtype=np.intp)
+        if rows.size:
+            src[:] = rows[0]
+        src[self.dest] = rows
+        return X[src].reshape(self.n_tiles, self.rows, X.shape[1])
+
+    def spread(self, values: Array) -> Array:
+        """Per-row ``values`` as tiles, shape (n_tiles, rows), zero on padding rows."""
+        out = np.zeros(self.n_tiles * self.rows)
+        out[self.dest] = values
+        return out.reshape(self.n_tiles, self.rows)
+
+    def take(self, tiled: Array) -> Array:
+        """The inverse of :meth:`gather` for per-row results: (n_tiles, rows) → (m,)."""
+        return tiled.reshape(-1)[self.dest]
+
+    def sum_segments(self, per_tile: Array) -> Array:
+        """Sum per-tile results over each segment's tiles."""
+        if per_tile.shape[0] == self.first_tile.size:  # one tile per segment
+            return per_tile
+        return np.add.reduceat(per_tile, self.first_tile, axis=0)
 
 
 def segment_gram(W: Array, starts: NDArray[np.intp]) -> Array:
@@ -244,9 +282,9 @@ def segment_gram(W: Array, starts: NDArray[np.intp]) -> Array:
     for any mix of segment lengths, with no loop over segments.
     """
     tiling = _Tiling.of(starts, W.shape[0])
-    T = tiling.pad(W)
-    grams = np.matmul(np.swapaxes(T, 1, 2), T)
-    return np.add.reduceat(grams, tiling.first_tile, axis=0)
+    T = tiling.gather(W, np.arange(W.shape[0]))
+    T *= tiling.spread(np.ones(W.shape[0]))[:, :, None]  # zero the padding rows
+    return tiling.sum_segments(np.matmul(np.swapaxes(T, 1, 2), T))
 
 
 def pairs_mahalanobis(
@@ -262,9 +300,11 @@ def pairs_mahalanobis(
         return np.empty(0)
     starts = np.flatnonzero(np.r_[True, comps[1:] != comps[:-1]])
     tiling = _Tiling.of(starts, rows.size)
-    T = tiling.pad(X[rows] - means[comps])
-    Y = np.matmul(T, pc[comps[starts]][tiling.segment_of_tile])
-    return np.einsum("tld,tld->tl", Y, Y).reshape(-1)[tiling.dest]
+    T = tiling.gather(X, rows)
+    seg_comp = comps[starts][tiling.segment_of_tile]
+    T -= means[seg_comp][:, None, :]
+    Y = np.matmul(T, pc[seg_comp])
+    return tiling.take(np.einsum("tld,tld->tl", Y, Y))
 
 
 def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Array:
@@ -282,7 +322,7 @@ def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Ar
     return out
 
 
-_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, tuple[Array, Array, Array]] = (
+_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, tuple[Array, Array]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -498,6 +538,21 @@ def suffstats(
     return sums.stats(total)
 
 
+_PRUNING = [True]  # a list: mutable module state for dense_only()
+
+
+@contextmanager
+def dense_only() -> Iterator[None]:
+    """Within the block, full covariance always takes the dense pass (no pruned pass): for
+    benchmarks of the dense kernels and for tests. Not thread-safe; not for library use."""
+    previous = _PRUNING[0]
+    _PRUNING[0] = False
+    try:
+        yield
+    finally:
+        _PRUNING[0] = previous
+
+
 def _refine_guarded(X: Array, L: Array, density: LogDensity) -> None:
     """Make the guarded components' expanded log-densities in ``L`` exact where they matter.
 
@@ -547,28 +602,21 @@ def _pruned_full_sums(
     """
     n, d = X.shape
     K = params.n_components
-    if K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
+    if not _PRUNING[0] or K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
         return False
     means, pc = params.means, params.precisions_cholesky
-    lam_min, lam_max, const = _pruning_constants(params)
-    sq = np.einsum("ij,ij->i", X, X)
-    mu_sq = np.einsum("ij,ij->i", means, means)
-    # squared distances by the expanded form, widened by its rounding error
-    tol = _DIST_SLACK * d * (float(sq.max(initial=0.0)) + float(mu_sq.max()))
-    upper = X @ (2.0 * means.T)
-    upper -= sq[:, None]
-    upper -= mu_sq  # = -D
-    # upper bound of the weighted log-density: const - lam_min (D - tol) / 2
-    np.minimum(upper + tol, 0.0, out=upper)  # -(D - tol)+
-    upper *= 0.5 * lam_min
-    upper += const
-    best = upper.argmax(axis=1)
-    # estimate the pairs kept from a lower bound on each row's best value
-    d_best = np.maximum(
-        sq + mu_sq[best] - 2.0 * np.einsum("ij,ij->i", X, means[best]), 0.0
-    ) + tol
-    lower_best = const[best] - 0.5 * lam_max[best] * d_best
-    kept = np.count_nonzero(upper >= (lower_best - PRUNE_LOG_RATIO)[:, None])
+    # a cheap optimistic test on a sample of rows first: the precisions' diagonals bracket
+    # their extreme eigenvalues from inside (min A_ii >= lam_min, max A_ii <= lam_max), so if
+    # even those bounds keep too many pairs the true ones do too, and the K d^3 eigenvalues
+    # are never computed
+    diag = np.einsum("kij,kij->ki", pc, pc)  # A_ii = |row i of P|^2
+    const = _log_density_constants(params)
+    sample = X[:: max(1, n // _PRUNE_SAMPLE_ROWS)]
+    _, _, kept = _prune_bounds(sample, means, diag.min(axis=1), diag.max(axis=1), const)
+    if kept > _PRUNE_MAX_FRACTION * sample.shape[0] * K:
+        return False
+    lam_min, lam_max = _eigen_bounds(params)
+    upper, best, kept = _prune_bounds(X, means, lam_min, lam_max, const)
     if kept > _PRUNE_MAX_FRACTION * n * K:
         return False
     order = np.argsort(best, kind="stable")
@@ -603,22 +651,53 @@ def _pruned_full_sums(
     return True
 
 
-def _pruning_constants(params: Params) -> tuple[Array, Array, Array]:
-    """Safe extreme eigenvalues of each precision and the log-density constants, computed
-    once per parameter set (every chunk of an iteration shares them)."""
+def _log_density_constants(params: Params) -> Array:
+    """``log pi_k - d log(2 pi) / 2 + log det P_k`` (full covariance)."""
+    d = params.n_features
+    with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
+        return np.asarray(
+            np.log(params.weights) - 0.5 * d * np.log(2.0 * np.pi)
+            + log_det_cholesky(params.precisions_cholesky, "full", d)
+        )
+
+
+def _eigen_bounds(params: Params) -> tuple[Array, Array]:
+    """Safe lower / upper bounds of each precision's extreme eigenvalues, computed once per
+    parameter set (every chunk of an iteration shares them)."""
     cached = _PRUNING_CACHE.get(params)
     if cached is None:
         pc, d = params.precisions_cholesky, params.n_features
         lam = np.linalg.eigvalsh(pc @ np.swapaxes(pc, 1, 2))  # ascending
         slack = _EIG_SLACK * d * lam[:, -1]
-        with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
-            const = (
-                np.log(params.weights) - 0.5 * d * np.log(2.0 * np.pi)
-                + log_det_cholesky(pc, "full", d)
-            )
-        cached = (np.maximum(lam[:, 0] - slack, 0.0), lam[:, -1] + slack, const)
+        cached = (np.maximum(lam[:, 0] - slack, 0.0), lam[:, -1] + slack)
         _PRUNING_CACHE[params] = cached
     return cached
+
+
+def _prune_bounds(
+    X: Array, means: Array, lam_min: Array, lam_max: Array, const: Array
+) -> tuple[Array, NDArray[np.intp], int]:
+    """Upper bounds of every weighted log-density ``const - lam_min |x - mu|^2 / 2``, shape
+    (n, K); each row's most likely component by them; and how many pairs a lower bound on
+    each row's best value (``lam_max`` at that component) would keep."""
+    d = X.shape[1]
+    sq = np.einsum("ij,ij->i", X, X)
+    mu_sq = np.einsum("ij,ij->i", means, means)
+    # squared distances by the expanded form, widened by its rounding error
+    tol = _DIST_SLACK * d * (float(sq.max(initial=0.0)) + float(mu_sq.max()))
+    upper = X @ (2.0 * means.T)
+    upper -= sq[:, None]
+    upper -= mu_sq  # = -D
+    np.minimum(upper + tol, 0.0, out=upper)  # -(D - tol)+
+    upper *= 0.5 * lam_min
+    upper += const
+    best = upper.argmax(axis=1)
+    d_best = np.maximum(
+        sq + mu_sq[best] - 2.0 * np.einsum("ij,ij->i", X, means[best]), 0.0
+    ) + tol
+    lower_best = const[best] - 0.5 * lam_max[best] * d_best
+    kept = int(np.count_nonzero(upper >= (lower_best - PRUNE_LOG_RATIO)[:, None]))
+    return upper, best, kept
 
 
 def _centred_log_density(
