@@ -329,3 +329,31 @@ def test_guarded_components_are_refined_exactly(rng, monkeypatch):
 
     _assert_stats_close(suffstats(X, params, w), suffstats_reference(X, params, w), rtol=1e-10)
     assert calls and sum(calls) < 2 * 250  # about one pair per row was refined
+
+
+@pytest.mark.parametrize("d", [1, 2, 7, 8, 9, 16, 41, 64])
+def test_inv_lower_triangular_matches_lapack(rng, d):
+    from mixsynth.core.params import inv_lower_triangular
+
+    A = rng.normal(size=(5, d, d))
+    L = np.linalg.cholesky(A @ np.swapaxes(A, 1, 2) / d + np.eye(d))
+    got = inv_lower_triangular(L)
+    assert not np.any(np.triu(got, 1))
+    np.testing.assert_allclose(got, np.linalg.inv(L), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(inv_lower_triangular(L[0]), np.linalg.inv(L[0]), atol=1e-12)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_covariances_from_either_triangular_factor(rng, lower):
+    """Precision factors come upper (our fits, scikit-learn's) or lower (``precisions_init``
+    via Cholesky): both give back the covariance."""
+    cov = rng.normal(size=(3, 4, 4))
+    cov = cov @ np.swapaxes(cov, 1, 2) + np.eye(4)
+    prec = np.linalg.inv(cov)
+    pc = np.linalg.cholesky(prec)
+    if not lower:  # an upper factor of the same precision
+        from mixsynth.core import precisions_cholesky_from_covariances
+
+        pc = precisions_cholesky_from_covariances(cov, "full")
+        assert not np.any(np.tril(pc, -1))
+    np.testing.assert_allclose(covariances_from_precisions_cholesky(pc, "full"), cov, rtol=1e-10)

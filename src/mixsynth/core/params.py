@@ -19,7 +19,7 @@ spherical   (K,)               (K,)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,7 @@ __all__ = [
     "CovarianceType",
     "Params",
     "covariances_from_precisions_cholesky",
+    "inv_lower_triangular",
     "log_det_cholesky",
     "precisions_cholesky_from_covariances",
     "precisions_cholesky_from_precisions",
@@ -91,6 +92,30 @@ def _is_pd(a: Array) -> bool:
     return True
 
 
+#: Below this size :func:`inv_lower_triangular` hands the blocks to LAPACK's general inverse.
+_TRIANGULAR_BASE = 8
+
+
+def inv_lower_triangular(L: NDArray[np.floating[Any]]) -> Array:
+    """Inverse of (a stack of) lower-triangular matrices, exactly lower triangular.
+
+    Block recursion ``[[A, 0], [B, C]]^-1 = [[A^-1, 0], [-C^-1 B A^-1, C^-1]]`` with batched
+    products, so a stack of K factors costs a few matrix products rather than K general
+    inversions (measured 2.5-4x faster than ``np.linalg.inv`` at K=100..200, d=41..200).
+    """
+    d = L.shape[-1]
+    if d <= _TRIANGULAR_BASE:
+        return np.tril(np.linalg.inv(L))
+    h = d // 2
+    Ai = inv_lower_triangular(L[..., :h, :h])
+    Ci = inv_lower_triangular(L[..., h:, h:])
+    out = np.zeros_like(L)
+    out[..., :h, :h] = Ai
+    out[..., h:, h:] = Ci
+    out[..., h:, :h] = -(Ci @ (L[..., h:, :h] @ Ai))
+    return out
+
+
 def precisions_cholesky_from_covariances(cov: Array, covariance_type: str) -> Array:
     """Precision Cholesky factors of covariance matrices.
 
@@ -107,9 +132,8 @@ def precisions_cholesky_from_covariances(cov: Array, covariance_type: str) -> Ar
             chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
             _raise_cholesky_failure(cov, covariance_type)
-        # one batched LAPACK inverse of the triangular factor (scipy's batched triangular solve
-        # measured ~5x slower at K=6, d=41); zeroing the other half keeps P exactly triangular
-        return np.triu(np.swapaxes(np.linalg.inv(chol), -1, -2))
+        # the transpose of a lower-triangular inverse is exactly upper triangular
+        return np.swapaxes(inv_lower_triangular(chol), -1, -2)
     if np.any(cov <= 0.0) or not np.all(np.isfinite(cov)):
         _raise_cholesky_failure(cov, covariance_type)
     return 1.0 / np.sqrt(cov)
@@ -138,7 +162,12 @@ def precisions_from_precisions_cholesky(pc: Array, covariance_type: str) -> Arra
 def covariances_from_precisions_cholesky(pc: Array, covariance_type: str) -> Array:
     """``cov = (P P^T)^{-1} = P^{-T} P^{-1}``, via the inverse of the factor ``P``."""
     if covariance_type in ("full", "tied"):
-        inv = np.linalg.inv(pc)  # P^{-1}; batched
+        if not np.any(np.triu(pc, 1)):
+            inv = inv_lower_triangular(pc)  # P^{-1}
+        elif not np.any(np.tril(pc, -1)):  # upper (scipy / scikit-learn's convention)
+            inv = np.swapaxes(inv_lower_triangular(np.swapaxes(pc, -1, -2)), -1, -2)
+        else:
+            inv = np.asarray(np.linalg.inv(pc), dtype=np.float64)
         return np.swapaxes(inv, -1, -2) @ inv
     return 1.0 / pc**2
 
