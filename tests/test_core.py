@@ -357,3 +357,26 @@ def test_covariances_from_either_triangular_factor(rng, lower):
         pc = precisions_cholesky_from_covariances(cov, "full")
         assert not np.any(np.tril(pc, -1))
     np.testing.assert_allclose(covariances_from_precisions_cholesky(pc, "full"), cov, rtol=1e-10)
+
+
+def test_dense_only_runs_the_dense_formulation_with_the_same_statistics(rng, monkeypatch):
+    """The benchmark switch: no pruned pass, GEMM second moments even for sparse
+    responsibilities; the statistics do not change."""
+    module = importlib.import_module("mixsynth.core.suffstats")
+    from mixsynth.core.suffstats import dense_only, suffstats_reference
+
+    params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
+    X, _ = sample_mixture(params, 3000, rng)
+    calls = []
+    for name in ("_centred_scatter", "_centred_log_density"):  # sparse scatter, pruned pass
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k:
+                            calls.append(_n) or _f(*a, **k))
+    suffstats(X, params)
+    assert "_centred_log_density" in calls  # without the switch the pruned pass runs
+    calls.clear()
+    with dense_only():
+        got = suffstats(X, params)
+    assert not calls  # neither the pruned pass nor the sparse exact scatter ran
+    _assert_stats_close(got, suffstats_reference(X, params), rtol=1e-9)
+    assert module._PRUNING[0]  # switched back on

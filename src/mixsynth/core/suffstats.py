@@ -372,7 +372,7 @@ class _Sums:
             # Σ_k r_nk = w_n, so Σ_k Σ_n r x x^T = X^T diag(w) X, whatever the responsibilities
             self.raw += (X.T @ X) if w is None else (X * w[:, None]).T @ X
             return None
-        if self.full and np.count_nonzero(R) < _DENSE_FRACTION * R.size:
+        if self.full and _PRUNING[0] and np.count_nonzero(R) < _DENSE_FRACTION * R.size:
             # mostly exact zeros (separated components): the exact centred scatter over the
             # nonzero pairs is both cheaper than the dense product and free of cancellation
             return R
@@ -543,8 +543,10 @@ _PRUNING = [True]  # a list: mutable module state for dense_only()
 
 @contextmanager
 def dense_only() -> Iterator[None]:
-    """Within the block, full covariance always takes the dense pass (no pruned pass): for
-    benchmarks of the dense kernels and for tests. Not thread-safe; not for library use."""
+    """Within the block, full covariance runs the dense formulation as its flop count says:
+    no pruned pass, and the M-step's packed GEMM even for sparse responsibilities (components
+    the accuracy guard rejects excepted). For benchmarks of the dense kernels and for tests.
+    Not thread-safe; not for library use."""
     previous = _PRUNING[0]
     _PRUNING[0] = False
     try:
