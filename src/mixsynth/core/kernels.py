@@ -240,6 +240,8 @@ class LogDensity:
             self._prec = pc**2
             self._mp = (-2.0 * means * self._prec).T.copy()
             self._m_term = np.sum(means**2 * self._prec, axis=1)
+            # [x^2, x] @ [prec; -2 mu prec]: one product when the caller has the squares
+            self._aug_weights = np.vstack([self._prec.T, self._mp])
         else:
             self._prec = pc**2
             self._m_sq = np.einsum("ij,ij->i", means, means)
@@ -249,8 +251,13 @@ class LogDensity:
         """Whether :meth:`__call__` uses the packed outer products of the rows."""
         return self.packed_idx.size > 0
 
-    def mahalanobis(self, X: Array, packed: Array | None = None) -> Array:
-        """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
+    def mahalanobis(
+        self, X: Array, packed: Array | None = None, aug: Array | None = None
+    ) -> Array:
+        """Squared Mahalanobis distances of every row to every component, shape (n, K).
+
+        ``packed``: the rows' packed outer products (full); ``aug``: ``[X**2, X]`` (diag), if
+        the caller has them."""
         p = self.params
         means, pc, cov_type = p.means, p.precisions_cholesky, p.covariance_type
         if cov_type == "full":
@@ -273,8 +280,11 @@ class LogDensity:
             out += np.einsum("ij,ij->i", Y, Y)[:, None]
             out += self._m_sq
         elif cov_type == "diag":
-            out = (X * X) @ self._prec.T
-            out += X @ self._mp
+            if aug is not None:
+                out = aug @ self._aug_weights
+            else:
+                out = (X * X) @ self._prec.T
+                out += X @ self._mp
             out += self._m_term
         else:  # spherical
             out = X @ (-2.0 * means.T)
@@ -313,9 +323,11 @@ class LogDensity:
         g += self.const[self.guarded_idx]
         return g
 
-    def __call__(self, X: Array, packed: Array | None = None) -> Array:
+    def __call__(
+        self, X: Array, packed: Array | None = None, aug: Array | None = None
+    ) -> Array:
         """Weighted log-densities of the rows, shape (n, K)."""
-        out = self.mahalanobis(X, packed)
+        out = self.mahalanobis(X, packed, aug)
         out *= -0.5
         out += self.const
         return out

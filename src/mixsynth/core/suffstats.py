@@ -52,8 +52,12 @@ _DENSE_FRACTION = 0.25
 _GRAM_TILE_MIN, _GRAM_TILE_MAX = 16, 512
 #: Cache-sized blocks of components for the dense scatter.
 _DENSE_BLOCK_BYTES = 8 * 2**20
-#: Rows of a block are chosen so that its widest (rows × columns) temporary is about this size.
-_BLOCK_BYTES = 8 * 2**20
+#: Rows of a block are chosen so that its (rows × K) arrays are about this size: small enough to
+#: stay in cache from the E-step through the normaliser to the M-step (measured at n=100 000,
+#: d=50, K=100: 1 MiB blocks 20-25 % faster than 8 MiB for tied, diag and spherical) ...
+_BLOCK_BYTES = 1 * 2**20
+#: ... and its packed outer products (full covariance) about this size ...
+_PACKED_BLOCK_BYTES = 8 * 2**20
 #: ... but never fewer rows than this, which keeps the packed products at GEMM speed.
 _MIN_BLOCK_ROWS = 256
 #: A responsibility below ``exp(-PRUNE_LOG_RATIO)`` (~1.6e-28) times its row's largest is set to
@@ -354,19 +358,29 @@ class _Sums:
 
     def add(
         self, X: Array, R: Array, fast: NDArray[np.bool_], packed: Array | None = None,
-        w: Array | None = None,
+        w: Array | None = None, aug: Array | None = None,
     ) -> Array | None:
         """Add the rows ``X`` with responsibilities ``R`` (sample weights already applied;
         ``w``: the weights themselves, tied only). ``fast``: components allowed the expanded
-        form.
+        form. ``packed`` (full) or ``aug = [X**2, X]`` (diag, spherical): the rows' features
+        if the caller has them.
 
         Returns the responsibilities still owed an exact centred scatter (``R`` with the
         columns done here zeroed), or ``None``; the caller gathers them over its whole chunk
         for :meth:`add_centred`, where each component's rows form long segments.
         """
         nk = R.sum(axis=0)
-        sx = R.T @ X
         self.nk += nk
+        if aug is not None and not self.full and fast.all():
+            # diagonal second moments and first moments in one product: R^T [x^2, x]
+            d = X.shape[1]
+            both = (aug.T @ R).T
+            self.sx += both[:, d:]
+            self.raw += both[:, :d]
+            self.nk_raw += nk
+            self.sx_raw += both[:, d:]
+            return None
+        sx = R.T @ X
         self.sx += sx
         if self.covariance_type == "tied":
             # Σ_k r_nk = w_n, so Σ_k Σ_n r x x^T = X^T diag(w) X, whatever the responsibilities
@@ -504,8 +518,9 @@ def suffstats(
         fast = np.ones(K, dtype=bool)
     else:
         fast = packed_is_accurate(sq_max, params.means, precision_norms(params))
-    width = d * (d + 1) // 2 if density.needs_packed else K
-    step = _block_rows(max(width, K))
+    step = _block_rows(K)
+    if density.needs_packed:
+        step = min(step, max(_MIN_BLOCK_ROWS, _PACKED_BLOCK_BYTES // (4 * d * (d + 1))))
     owed: Array | None = None  # responsibilities owed an exact scatter, over the whole chunk
     buffer = None
     if packed is None and density.needs_packed:
@@ -517,7 +532,12 @@ def suffstats(
         if buffer is not None:
             # once per block, for the E-step and the M-step
             pb = pack_outer(Xb, buffer[:, : Xb.shape[0]])
-        R = density(Xb, pb)
+        aug = None
+        if cov_type in ("diag", "spherical"):  # [x^2, x], for the E-step and the M-step
+            aug = np.empty((Xb.shape[0], 2 * d))
+            np.multiply(Xb, Xb, out=aug[:, :d])
+            aug[:, d:] = Xb
+        R = density(Xb, pb, aug)
         if density.guarded_idx.size:
             _refine_guarded(Xb, R, density)
         log_prob = normalize_rows(R)
@@ -528,7 +548,7 @@ def suffstats(
             sums.loglik += float(log_prob @ wb)
         else:
             sums.loglik += float(log_prob.sum())
-        rest = sums.add(Xb, R, fast, pb, wb)
+        rest = sums.add(Xb, R, fast, pb, wb, aug)
         if rest is not None:
             if owed is None:
                 owed = np.zeros((n, K))
