@@ -326,7 +326,7 @@ def _centred_scatter_dense(X: Array, R: Array, centers: Array, diag: bool) -> Ar
     return out
 
 
-_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, tuple[Array, Array]] = (
+_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, Array] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -611,36 +611,37 @@ def _pruned_full_sums(
     """Full-covariance statistics over the (row, component) pairs that matter, into ``sums``.
 
     Cheap bounds prune the pairs: with ``D = |x - mu_k|^2`` (one ``n × K × d`` product) and
-    the extreme eigenvalues of the precision, ``lam_min D <= (x - mu)^T A (x - mu) <= lam_max
-    D``. A component whose upper bound on the weighted log-density falls ``PRUNE_LOG_RATIO``
+    the smallest eigenvalue of the precision, ``lam_min D <= (x - mu)^T A (x - mu)``. A
+    component whose upper bound on the weighted log-density falls ``PRUNE_LOG_RATIO``
     below the row's best exact value has a responsibility under ``exp(-PRUNE_LOG_RATIO)``
     (~1e-28) and is skipped (as :func:`normalize_rows` would zero it anyway). Rows are sorted
     by their most likely component, so a block of rows needs only a few components: their
     log-densities and centred scatters use the exact centred form, ``|(x - mu) P|^2`` and
     ``W^T W`` with ``W = sqrt(r)(x - mu)``, at ``2 d^2`` flops per kept pair each.
 
-    Returns ``False`` (and leaves ``sums`` untouched) when the bounds keep too many pairs for
-    pruning to pay (overlapping or ill-conditioned components): the dense pass is then used.
+    Returns ``False`` (and leaves ``sums`` untouched) when, on a sample of rows, the bounds
+    keep more than ``_PRUNE_MAX_FRACTION`` of the pairs (overlapping components, or bounds too
+    loose): the dense pass is then used.
     """
     n, d = X.shape
     K = params.n_components
     if not _PRUNING[0] or K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
         return False
     means, pc = params.means, params.precisions_cholesky
-    # a cheap optimistic test on a sample of rows first: the precisions' diagonals bracket
-    # their extreme eigenvalues from inside (min A_ii >= lam_min, max A_ii <= lam_max), so if
-    # even those bounds keep too many pairs the true ones do too, and the K d^3 eigenvalues
-    # are never computed
-    diag = np.einsum("kij,kij->ki", pc, pc)  # A_ii = |row i of P|^2
+    # Would pruning pay? Estimated on a sample of rows against each row's *exact* best value
+    # (as the pass itself compares), first with optimistic bounds: a precision's smallest
+    # diagonal entry is at least its smallest eigenvalue, so if even that keeps too many pairs
+    # the true bound does too, and the K d^3 eigenvalues are never computed.
+    pc_diag = np.einsum("kij,kij->ki", pc, pc)  # A_ii = |row i of P|^2
     const = _log_density_constants(params)
     sample = X[:: max(1, n // _PRUNE_SAMPLE_ROWS)]
-    _, _, kept = _prune_bounds(sample, means, diag.min(axis=1), diag.max(axis=1), const)
-    if kept > _PRUNE_MAX_FRACTION * sample.shape[0] * K:
+    limit = _PRUNE_MAX_FRACTION * sample.shape[0] * K
+    if _kept_pairs(sample, params, pc_diag.min(axis=1), const) > limit:
         return False
-    lam_min, lam_max = _eigen_bounds(params)
-    upper, best, kept = _prune_bounds(X, means, lam_min, lam_max, const)
-    if kept > _PRUNE_MAX_FRACTION * n * K:
+    lam_min = _eigen_bounds(params)
+    if _kept_pairs(sample, params, lam_min, const) > limit:
         return False
+    upper, best = _upper_bounds(X, means, lam_min, const)
     order = np.argsort(best, kind="stable")
     step = _PRUNED_BLOCK_ROWS
     for start in range(0, n, step):
@@ -683,25 +684,23 @@ def _log_density_constants(params: Params) -> Array:
         )
 
 
-def _eigen_bounds(params: Params) -> tuple[Array, Array]:
-    """Safe lower / upper bounds of each precision's extreme eigenvalues, computed once per
-    parameter set (every chunk of an iteration shares them)."""
+def _eigen_bounds(params: Params) -> Array:
+    """A safe lower bound of each precision's smallest eigenvalue, computed once per parameter
+    set (every chunk of an iteration shares it)."""
     cached = _PRUNING_CACHE.get(params)
     if cached is None:
         pc, d = params.precisions_cholesky, params.n_features
         lam = np.linalg.eigvalsh(pc @ np.swapaxes(pc, 1, 2))  # ascending
-        slack = _EIG_SLACK * d * lam[:, -1]
-        cached = (np.maximum(lam[:, 0] - slack, 0.0), lam[:, -1] + slack)
+        cached = np.maximum(lam[:, 0] - _EIG_SLACK * d * lam[:, -1], 0.0)
         _PRUNING_CACHE[params] = cached
     return cached
 
 
-def _prune_bounds(
-    X: Array, means: Array, lam_min: Array, lam_max: Array, const: Array
-) -> tuple[Array, NDArray[np.intp], int]:
-    """Upper bounds of every weighted log-density ``const - lam_min |x - mu|^2 / 2``, shape
-    (n, K); each row's most likely component by them; and how many pairs a lower bound on
-    each row's best value (``lam_max`` at that component) would keep."""
+def _upper_bounds(
+    X: Array, means: Array, lam_min: Array, const: Array
+) -> tuple[Array, NDArray[np.intp]]:
+    """Upper bounds of every weighted log-density, ``const - lam_min |x - mu|^2 / 2``, shape
+    (n, K), and each row's most likely component by them."""
     d = X.shape[1]
     sq = np.einsum("ij,ij->i", X, X)
     mu_sq = np.einsum("ij,ij->i", means, means)
@@ -713,13 +712,20 @@ def _prune_bounds(
     np.minimum(upper + tol, 0.0, out=upper)  # -(D - tol)+
     upper *= 0.5 * lam_min
     upper += const
-    best = upper.argmax(axis=1)
-    d_best = np.maximum(
-        sq + mu_sq[best] - 2.0 * np.einsum("ij,ij->i", X, means[best]), 0.0
-    ) + tol
-    lower_best = const[best] - 0.5 * lam_max[best] * d_best
-    kept = int(np.count_nonzero(upper >= (lower_best - PRUNE_LOG_RATIO)[:, None]))
-    return upper, best, kept
+    return upper, upper.argmax(axis=1)
+
+
+def _kept_pairs(X: Array, params: Params, lam_min: Array, const: Array) -> int:
+    """How many (row, component) pairs the pruned pass would keep with these bounds: those
+    whose upper bound reaches within ``PRUNE_LOG_RATIO`` of the exact log-density of the
+    row's most likely component."""
+    upper, best = _upper_bounds(X, params.means, lam_min, const)
+    order = np.argsort(best, kind="stable")
+    exact = np.empty(X.shape[0])
+    exact[order] = const[best[order]] - 0.5 * pairs_mahalanobis(
+        X, order, best[order], params.means, params.precisions_cholesky
+    )
+    return int(np.count_nonzero(upper >= (exact - PRUNE_LOG_RATIO)[:, None]))
 
 
 def _centred_log_density(
