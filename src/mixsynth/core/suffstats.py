@@ -181,9 +181,9 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
 
     Only rows with a nonzero responsibility count, so one-hot initial responsibilities cost
     ``n d^2`` in all rather than ``K n d^2``: the (row, component) pairs are gathered
-    component-major as ``W = sqrt(r)(x - c)`` and each component's ``W^T W`` is formed by
-    :func:`segment_gram` (tiles of rows in one batched product), in blocks of pairs that
-    bound the temporaries.
+    component-major as ``W = sqrt(r)(x - c)``, straight into tiles (:class:`_Tiling`, as in
+    :func:`segment_gram`), and each component's ``W^T W`` is one batched product over all
+    tiles, in blocks of pairs that bound the temporaries.
     """
     K = centers.shape[0]
     n, d = X.shape
