@@ -16,6 +16,13 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"mixsynth test seed: MIXSYNTH_TEST_SEED={_SEED}"
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The seed again at the end, where ``-q`` (which hides the header) still prints it, so a
+    failure in CI can be reproduced."""
+    if terminalreporter.stats.get("failed") or terminalreporter.stats.get("error"):
+        terminalreporter.write_line(f"reproduce with MIXSYNTH_TEST_SEED={_SEED}")
+
+
 @pytest.fixture
 def seed(request: pytest.FixtureRequest) -> int:
     """A per-test seed derived from the run's seed and the test's name."""
