@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -204,13 +205,7 @@ def _centred_scatter(X: Array, R: Array, centers: Array, diag: bool) -> Array:
             W *= np.sqrt(R[r, c])[:, None]
             out[c[first]] += np.add.reduceat(W * W, first, axis=0)
             continue
-        # W = sqrt(r)(x - c) gathered straight into tiles: one pass per operation, and the
-        # padding rows vanish with their zero weight
-        tiling = _Tiling.of(first, c.size)
-        T = tiling.gather(X, r)
-        T -= centers[c[first]][tiling.segment_of_tile][:, None, :]
-        T *= tiling.spread(np.sqrt(R[r, c]))[:, :, None]
-        out[c[first]] += tiling.sum_segments(np.matmul(np.swapaxes(T, 1, 2), T))
+        out[c[first]] += _centred_gram(X, r, first, centers[c[first]], np.sqrt(R[r, c]))
     return out
 
 
@@ -285,9 +280,20 @@ def segment_gram(W: Array, starts: NDArray[np.intp]) -> Array:
     All segments' tiles (:class:`_Tiling`) go through one batched matrix product: BLAS speed
     for any mix of segment lengths, with no loop over segments.
     """
-    tiling = _Tiling.of(starts, W.shape[0])
-    T = tiling.gather(W, np.arange(W.shape[0]))
-    T *= tiling.spread(np.ones(W.shape[0]))[:, :, None]  # zero the padding rows
+    m, d = W.shape
+    return _centred_gram(W, np.arange(m), starts, np.zeros((starts.size, d)), np.ones(m))
+
+
+def _centred_gram(
+    X: Array, rows: NDArray[np.intp], starts: NDArray[np.intp], centers: Array, root: Array
+) -> Array:
+    """``Σ_i W_i^T W_i`` per segment with ``W_i = root_i (x_{rows_i} - centers_s)``: the rows
+    gathered straight into tiles (one pass per operation; padding rows vanish with their zero
+    weight), then one batched product over all tiles."""
+    tiling = _Tiling.of(starts, rows.size)
+    T = tiling.gather(X, rows)
+    T -= centers[tiling.segment_of_tile][:, None, :]
+    T *= tiling.spread(root)[:, :, None]
     return tiling.sum_segments(np.matmul(np.swapaxes(T, 1, 2), T))
 
 
@@ -407,6 +413,19 @@ class _Sums:
         rest = R.copy()
         rest[:, fast] = 0.0
         return rest
+
+    def add_rows_loglik(
+        self, log_prob: Array, R: Array, sample_weight: Array | None, rows: Any
+    ) -> Array | None:
+        """Add the (weighted) log-likelihood of a block's rows and weight its responsibilities
+        ``R`` in place; returns the block's sample weights (``None`` when unweighted)."""
+        if sample_weight is None:
+            self.loglik += float(log_prob.sum())
+            return None
+        w = sample_weight[rows]
+        R *= w[:, None]
+        self.loglik += float(log_prob @ w)
+        return w
 
     def add_centred(self, X: Array, R: Array) -> None:
         """Add the exact centred scatter of the rows ``X`` with responsibilities ``R`` (their
@@ -540,14 +559,7 @@ def suffstats(
         R = density(Xb, pb, aug)
         if density.guarded_idx.size:
             _refine_guarded(Xb, R, density)
-        log_prob = normalize_rows(R)
-        wb = None
-        if sample_weight is not None:
-            wb = sample_weight[rows]
-            R *= wb[:, None]
-            sums.loglik += float(log_prob @ wb)
-        else:
-            sums.loglik += float(log_prob.sum())
+        wb = sums.add_rows_loglik(normalize_rows(R), R, sample_weight, rows)
         rest = sums.add(Xb, R, fast, pb, wb, aug)
         if rest is not None:
             if owed is None:
@@ -659,14 +671,8 @@ def _pruned_full_sums(
             L, D = np.concatenate([L1, L2], axis=1), np.concatenate([D1, D2], axis=0)
         else:
             comps, L, D = first, L1, D1
-        log_prob = normalize_rows(L)
         R = L
-        if sample_weight is not None:
-            wb = sample_weight[idx]
-            R *= wb[:, None]
-            sums.loglik += float(log_prob @ wb)
-        else:
-            sums.loglik += float(log_prob.sum())
+        sums.add_rows_loglik(normalize_rows(L), R, sample_weight, idx)
         sums.nk[comps] += R.sum(axis=0)
         sums.sx[comps] += R.T @ Xb
         D *= np.sqrt(R).T[:, :, None]  # W = sqrt(r) (x - mu)
