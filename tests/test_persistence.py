@@ -29,6 +29,7 @@ from sklearn.exceptions import NotFittedError
 from mixsynth import GaussianMixture, Synthesizer
 from mixsynth.io.atomic import OutputExistsError
 from mixsynth.persistence import FORMAT_VERSION, ModelFileError, load, read_metadata, save
+from mixsynth.seeding import as_generator
 from mixsynth.whitening import ConstantColumnsWarning
 
 from .strategies import COV_TYPES
@@ -734,3 +735,63 @@ def test_save_method_load_and_extra_metadata(tmp_path, rng):
     gm.save(tmp_path / "g.mixsynth")
     np.testing.assert_allclose(mixsynth.load(tmp_path / "g.mixsynth").score_samples(X),
                                gm.score_samples(X))
+
+
+# --------------------------------------------------------------------------- stored seeds
+
+
+def _with_random_state(path: Path, out: Path, random_state: Any) -> None:
+    """A copy of a synthesizer file whose ``random_state`` parameter is ``random_state`` (a
+    JSON value as stored), re-signed so that only the seed is wrong."""
+    doc, tensors, _ = _open(path)
+    doc["model"]["params"]["random_state"] = random_state
+    _write(out, doc, tensors)
+
+
+def _state(kind: str) -> dict[str, Any]:
+    """A valid stored seed of each kind, as the model file writes it."""
+    if kind == "mt19937":
+        bg = np.random.MT19937(3)
+        return {"$generator": json.loads(json.dumps(bg.state, default=lambda a: a.tolist()))}
+    if kind == "philox":
+        bg = np.random.Philox(3)
+        return {"$generator": json.loads(json.dumps(bg.state, default=lambda a: a.tolist()))}
+    if kind == "legacy":
+        st = np.random.RandomState(3).get_state(legacy=False)
+        return {"$random_state": json.loads(json.dumps(st, default=lambda a: a.tolist()))}
+    return {"$seed_sequence": {"entropy": 5, "spawn_key": [1], "pool_size": 4,
+                               "n_children_spawned": 0}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "mutate", "field"),
+    [
+        ("mt19937", lambda s: s["$generator"]["state"].update(pos=100_000), "pos"),
+        ("mt19937", lambda s: s["$generator"]["state"].update(pos=-5), "pos"),
+        ("mt19937", lambda s: s["$generator"]["state"]["key"].pop(), "key"),
+        ("philox", lambda s: s["$generator"].update(buffer_pos=10**6), "buffer_pos"),
+        ("philox", lambda s: s["$generator"].update(has_uint32=7), "has_uint32"),
+        ("legacy", lambda s: s["$random_state"]["state"].update(pos=700), "pos"),
+        ("legacy", lambda s: s["$random_state"].update(gauss="x"), "gauss"),
+        ("seed", lambda s: s["$seed_sequence"].update(n_children_spawned=10**18),
+         "n_children_spawned"),
+        ("seed", lambda s: s["$seed_sequence"].update(n_children_spawned=2**32 - 1),
+         "n_children_spawned"),
+        ("seed", lambda s: s["$seed_sequence"].update(entropy=-1), "entropy"),
+        ("seed", lambda s: s["$seed_sequence"].update(spawn_key=[1.5]), "spawn_key"),
+    ],
+)
+def test_an_out_of_range_stored_seed_is_refused_at_load(tmp_path, small_files, kind, mutate,
+                                                          field):
+    # These states carry a valid checksum; numpy trusts them, and an out-of-range MT19937 `pos`
+    # crashed the interpreter at the first draw (a refit of the loaded model).
+    state = _state(kind)
+    good = tmp_path / "good.safetensors"
+    _with_random_state(small_files["synth"], good, state)
+    seed = load(good).random_state  # the unmodified state loads and works
+    assert as_generator(seed).integers(0, 10, size=3).shape == (3,)
+    mutate(state)
+    bad = tmp_path / "bad.safetensors"
+    _with_random_state(small_files["synth"], bad, state)
+    message = _load_error(bad)
+    assert "random_state" in message and field in message

@@ -187,23 +187,124 @@ def _from_json(value: Any, *, objects: bool = False) -> Any:
         return _tagged_float(body)
     try:
         if tag == "$seed_sequence":
-            if not 4 <= body["pool_size"] <= _MAX_POOL_SIZE:  # it sizes an allocation
-                raise ValueError(f"pool_size must be in [4, {_MAX_POOL_SIZE}]")
+            _check_seed_sequence(body)
             return np.random.SeedSequence(
                 body["entropy"], spawn_key=tuple(body["spawn_key"]),
                 pool_size=body["pool_size"], n_children_spawned=body["n_children_spawned"],
             )
         if tag == "$generator" and body.get("bit_generator") in _BIT_GENERATORS:
+            _check_bit_generator_state(body, legacy=False)
             bit_generator = getattr(np.random, body["bit_generator"])()
             bit_generator.state = body
             return np.random.Generator(bit_generator)
         if tag == "$random_state":
+            _check_bit_generator_state(body, legacy=True)
             state = np.random.RandomState()
             state.set_state(body)
             return state
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise ValueError(f"invalid {tag} {_short(body)}: {exc}") from None
     raise ValueError(f"unexpected object {_short(value)}")
+
+
+#: Bounds on a stored SeedSequence. numpy trusts these: ``n_children_spawned`` is a C uint32
+#: (2**32 - 1 makes ``spawn`` loop forever), ``pool_size`` sizes an allocation.
+_MAX_CHILDREN = 2**31
+_MAX_SEED_WORDS = 1024
+_MAX_SEED_INT = 2**4096
+
+
+def _check_uint(value: Any, field: str, below: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < below:
+        raise ValueError(f"{field} must be an integer in [0, {below}), got {_short(value)}")
+
+
+def _check_uints(value: Any, field: str, below: int, length: int | None = None,
+                 max_length: int = _MAX_SEED_WORDS) -> None:
+    if not isinstance(value, list) or len(value) > max_length or (
+        length is not None and len(value) != length
+    ):
+        size = f"{length}" if length is not None else f"at most {max_length}"
+        raise ValueError(f"{field} must be a list of {size} integers")
+    for v in value:
+        _check_uint(v, field, below)
+
+
+def _check_keys(body: Any, keys: set[str], what: str) -> None:
+    if not isinstance(body, dict) or set(body) != keys:
+        got = sorted(body) if isinstance(body, dict) else _short(body)
+        raise ValueError(f"{what} must have exactly the fields {sorted(keys)}, got {got}")
+
+
+def _check_seed_sequence(body: Any) -> None:
+    """Every field of a stored SeedSequence, before numpy's C code trusts it."""
+    _check_keys(body, {"entropy", "spawn_key", "pool_size", "n_children_spawned"},
+                  "a seed_sequence")
+    entropy = body["entropy"]
+    if isinstance(entropy, list):
+        _check_uints(entropy, "seed_sequence.entropy", _MAX_SEED_INT)
+    else:
+        _check_uint(entropy, "seed_sequence.entropy", _MAX_SEED_INT)
+    _check_uints(body["spawn_key"], "seed_sequence.spawn_key", _MAX_SEED_INT, max_length=64)
+    pool = body["pool_size"]
+    if not isinstance(pool, int) or isinstance(pool, bool) or not 4 <= pool <= _MAX_POOL_SIZE:
+        raise ValueError(f"seed_sequence.pool_size must be in [4, {_MAX_POOL_SIZE}]")
+    _check_uint(body["n_children_spawned"], "seed_sequence.n_children_spawned", _MAX_CHILDREN)
+
+
+_U32, _U64, _U128 = 2**32, 2**64, 2**128
+#: The inner ``state`` of each bit generator: field -> (bound, list length or None).
+_BIT_GENERATOR_FIELDS: dict[str, dict[str, tuple[int, int | None]]] = {
+    "MT19937": {"key": (_U32, 624), "pos": (625, None)},
+    "PCG64": {"state": (_U128, None), "inc": (_U128, None)},
+    "PCG64DXSM": {"state": (_U128, None), "inc": (_U128, None)},
+    "Philox": {"counter": (_U64, 4), "key": (_U64, 2)},
+    "SFC64": {"state": (_U64, 4)},
+}
+
+
+def _check_bit_generator_state(body: Any, *, legacy: bool) -> None:
+    """Every field of a stored generator state, in range: numpy's bit generators index
+    buffers with ``pos`` / ``buffer_pos`` unchecked (an out-of-range one crashes the
+    interpreter at the first draw)."""
+    name = body.get("bit_generator") if isinstance(body, dict) else None
+    if name not in _BIT_GENERATOR_FIELDS or (legacy and name != "MT19937"):
+        raise ValueError(f"unknown bit generator {_short(name)}")
+    outer = {"bit_generator", "state"}
+    if legacy:
+        outer |= {"has_gauss", "gauss"}
+    elif name != "MT19937":
+        outer |= {"has_uint32", "uinteger"}
+    if name == "Philox":
+        outer |= {"buffer", "buffer_pos"}
+    _check_keys(body, outer, f"a {name} state")
+    inner = _BIT_GENERATOR_FIELDS[name]
+    _check_keys(body["state"], set(inner), f"a {name} state's 'state'")
+    for field, (below, length) in inner.items():
+        value = body["state"][field]
+        if length is None:
+            _check_uint(value, f"{name} state.{field}", below)
+        else:
+            _check_uints(value, f"{name} state.{field}", below, length)
+    if "has_uint32" in body:
+        _check_uint(body["has_uint32"], f"{name} has_uint32", 2)
+        _check_uint(body["uinteger"], f"{name} uinteger", _U32)
+    if name == "Philox":
+        _check_uints(body["buffer"], "Philox buffer", _U64, 4)
+        _check_uint(body["buffer_pos"], "Philox buffer_pos", 5)
+    if legacy:
+        _check_uint(body["has_gauss"], "random_state has_gauss", 2)
+        gauss = body["gauss"]
+        if not isinstance(gauss, float) or not math.isfinite(gauss):
+            raise ValueError(f"random_state gauss must be a finite float, got {_short(gauss)}")
+
+
+def _param_from_json(name: str, value: Any) -> Any:
+    """A parameter's value, its name in the message when it is invalid."""
+    try:
+        return _from_json(value)
+    except ValueError as exc:
+        raise ValueError(f"parameter {name!r}: {exc}") from None
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -1000,7 +1101,7 @@ def _decode(table: Table, node: Any, prefix: str, tensors: _Tensors,
     node = _object(node, where, {"params", "attrs", *(c.key for c in table.children)})
     params = _object(node.get("params"), f"{where} params", table.param_names())
     try:
-        values = {k: _from_json(v) for k, v in params.items()}
+        values = {k: _param_from_json(k, v) for k, v in params.items()}
         # an estimator is created from its parameters; a record at the end, from a namespace
         est = table.cls(**values) if table.build is None else SimpleNamespace(**values)
         table.check_params(est)
