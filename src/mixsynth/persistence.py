@@ -1024,6 +1024,17 @@ def _document(header: bytes) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         tag = doc.get("format") if isinstance(doc, dict) else None
         raise _not_a_model(f"format tag {tag!r}, expected {FORMAT!r}")
+    try:
+        canonical = _canonical(doc) == text
+    except ValueError:  # a number such as 1e999 parses as inf, which JSON cannot hold
+        canonical = False
+    if not canonical:
+        # The checksum covers the document's meaning; the writer's bytes are its one
+        # canonical form, so a change of spelling alone ("e" to "E" in an exponent, an
+        # upper-case hex escape) is refused too: a file that loads is byte for byte the
+        # file that was written.
+        raise ModelFileError("the model document is not in canonical form: the file was "
+                             "modified")
     version = doc.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _not_a_model(f"format_version {_short(version)} is not a positive integer")
