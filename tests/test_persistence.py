@@ -794,3 +794,32 @@ def test_an_out_of_range_stored_seed_is_refused_at_load(tmp_path, small_files, k
     _with_random_state(small_files["synth"], bad, state)
     message = _load_error(bad)
     assert "random_state" in message and field in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"dtypes": ["int64", "no-such-dtype"]}, "dtypes"),
+        ({"dtypes": ["int64"]}, "dtypes"),
+        ({"dtypes": ["<U5", "float64"]}, "dtypes"),
+        ({"columns": ["a", "b", "c"]}, "columns"),
+        ({"columns": [["a"], "b"]}, "columns"),
+        ({"image_shape": [3, 7]}, "image_shape"),
+        ({"image_shape": [1, 2], "image_mode": "RGB"}, "image_mode"),
+        ({"label": 5}, "label"),
+        ({"streamed": "yes"}, "streamed"),
+    ],
+)
+def test_what_the_command_line_keeps_beside_a_model_is_checked_at_load(tmp_path, small_files,
+                                                                        extra, key):
+    # a file that loads always works: `mixsynth sample` trusted extra.dtypes and exited 1
+    doc, tensors, _ = _open(small_files["synth"])
+    good = {"columns": ["a", "b"], "dtypes": ["int64", "float64"], "image_shape": [1, 2],
+            "image_mode": "L", "label": "y", "source": "x.csv", "streamed": False}
+    doc["extra"] = good
+    path = tmp_path / "good.safetensors"
+    _write(path, doc, tensors)
+    load(path)
+    doc["extra"] = {**good, **extra}
+    _write(path, doc, tensors)
+    assert f"extra.{key}" in _load_error(path)

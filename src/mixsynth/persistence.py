@@ -1182,7 +1182,56 @@ def _from_bytes(data: bytes) -> Model:
         # message; whatever slips through is still a bad file, not a crash.
         raise ModelFileError(f"invalid model: {type(exc).__name__}: {exc}") from None
     tensors.check_all_taken()
+    if "extra" in doc:
+        _check_extra(doc["extra"], int(model.n_features_in_))
     return model
+
+
+#: Image modes by the rank of ``image_shape`` (io.images writes "L" and "RGB" images).
+_IMAGE_MODES = {2: "L", 3: "RGB"}
+
+
+def _check_extra(extra: dict[str, Any], d: int) -> None:
+    """The facts the command line keeps beside a model (``extra``), checked like the model:
+    a file that loads works. Keys this build does not know are kept unread."""
+
+    def bad(key: str, why: str) -> ModelFileError:
+        return ModelFileError(f"extra.{key} {why}")
+
+    columns = extra.get("columns")
+    if columns is not None and (
+        not isinstance(columns, list) or len(columns) != d
+        or not all(isinstance(c, str | int) and not isinstance(c, bool) for c in columns)
+    ):
+        raise bad("columns", f"must be a list of {d} names")
+    dtypes = extra.get("dtypes")
+    if dtypes is not None:
+        if not isinstance(dtypes, list) or len(dtypes) != d:
+            raise bad("dtypes", f"must be a list of {d} dtype names")
+        for name in dtypes:
+            try:
+                ok = isinstance(name, str) and np.dtype(name).kind in "biuf"
+            except TypeError:
+                ok = False
+            if not ok:
+                raise bad("dtypes", f"holds {_short(name)}, not a numeric or bool dtype name")
+    shape = extra.get("image_shape")
+    if shape is not None and (
+        not isinstance(shape, list) or len(shape) not in (2, 3)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+        or math.prod(shape) != d
+    ):
+        raise bad("image_shape", f"must be 2 or 3 positive sizes whose product is {d}")
+    if shape is not None and len(shape) == 3 and shape[2] != 3:
+        raise bad("image_shape", "must end in 3 channels for a colour image")
+    mode = extra.get("image_mode")
+    if mode is not None and (shape is None or mode != _IMAGE_MODES[len(shape)]):
+        raise bad("image_mode", f"{_short(mode)} does not fit image_shape {shape}")
+    for key in ("label", "source"):
+        if extra.get(key) is not None and not isinstance(extra[key], str):
+            raise bad(key, "must be a string")
+    if "streamed" in extra and not isinstance(extra["streamed"], bool):
+        raise bad("streamed", "must be true or false")
 
 
 def load(path: str | os.PathLike[str]) -> Model:
