@@ -1,4 +1,5 @@
-"""Per-chunk E-step kernels: weighted log-densities of every row under every component.
+"""The Gaussian families' E-step kernels: weighted log-densities of every row under every
+component.
 
 No Python loop over components: each covariance type is a handful of matrix products.
 
@@ -13,17 +14,19 @@ sends such components through the exact centred form (see :func:`packed_is_accur
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mixsynth.core.params import Params, log_det_cholesky
+from mixsynth.core.params import Params
+
+if TYPE_CHECKING:
+    from mixsynth.core.families.gaussian import Gaussian
 
 __all__ = [
     "PACKED_MAX_AMPLIFICATION",
     "LogDensity",
-    "estimate_log_prob",
-    "estimate_weighted_log_prob",
     "pack_outer",
     "pack_symmetric",
     "packed_is_accurate",
@@ -200,7 +203,8 @@ class LogDensity:
         self.params = params
         means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
         K, d = means.shape
-        const = -0.5 * d * _LOG_2PI + log_det_cholesky(pc, cov_type, d)
+        gaussian = cast("Gaussian", params.family)  # this kernel is the Gaussian families'
+        const = -0.5 * d * _LOG_2PI + gaussian.log_det_cholesky(pc, d)
         if weighted:
             with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
                 const = const + np.log(params.weights)
@@ -331,34 +335,3 @@ class LogDensity:
         out *= -0.5
         out += self.const
         return out
-
-
-def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
-    """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
-    return LogDensity(params, _sq_norm_max(X)).mahalanobis(X, packed)
-
-
-def _sq_norm_max(X: Array) -> float:
-    return float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
-
-
-def estimate_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
-    """Log-density of every row under every component, ``log N(x | mu_k, Sigma_k)``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    params : Params
-    packed : ndarray of shape (n, d(d+1)/2), optional
-        ``pack_outer(X)`` when the caller has it cached (full covariance only).
-
-    Returns
-    -------
-    ndarray of shape (n, K)
-    """
-    return LogDensity(params, _sq_norm_max(X), weighted=False)(X, packed)
-
-
-def estimate_weighted_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
-    """``log pi_k + log N(x | k)``, shape (n, K)."""
-    return LogDensity(params, _sq_norm_max(X))(X, packed)
