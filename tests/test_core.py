@@ -241,7 +241,7 @@ def test_pruned_pass_equals_the_textbook_statistics(rng, weighted):
     params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
     X, _ = sample_mixture(params, 3000, rng)
     w = rng.uniform(0.1, 2.0, size=3000) if weighted else None
-    sums = _Sums(params.means, "full")
+    sums = _Sums(params.means, "full", "full")
     assert pruned_full_sums(X, params, w, sums), "the bounds should prune separated data"
     _assert_stats_close(sums.stats(3000.0 if w is None else float(w.sum())),
                         suffstats_reference(X, params, w))
@@ -255,7 +255,7 @@ def test_pruned_pass_declines_overlapping_components(rng):
 
     params = random_params(rng, K=6, d=4, covariance_type="full", spread=0.3)
     X, _ = sample_mixture(params, 1000, rng)
-    sums = _Sums(params.means, "full")
+    sums = _Sums(params.means, "full", "full")
     assert not pruned_full_sums(X, params, None, sums)
     assert not sums.nk.any()  # untouched
     _assert_stats_close(suffstats(X, params), suffstats_reference(X, params))

@@ -26,7 +26,7 @@ from mixsynth.core import (
 )
 from mixsynth.core._reference import suffstats_reference
 from mixsynth.core.families import unregister
-from mixsynth.core.families.gaussian import Gaussian, gaussian
+from mixsynth.core.families.gaussian import Full, Gaussian, gaussian
 
 from ..strategies import random_params
 
@@ -216,3 +216,54 @@ def test_a_new_family_plugs_into_em_and_sampling(rng, identity_family):
 def test_conversions_refuse_a_family_without_covariances(identity_family):
     with pytest.raises(ValueError, match="not a Gaussian covariance type"):
         gaussian("test-identity")
+
+
+class ShrunkFull(Full):
+    """Full covariances shrunk toward their diagonals, ``(1 - tau) S + tau diag(S)``: a family
+    that estimates differently but stores full factors, so it keeps the fast pass."""
+
+    name = "test-shrunk"
+
+    def __init__(self, tau: float) -> None:
+        self.tau = tau
+
+    def _covariance(self, stats, delta, u, nk, reg_covar):
+        cov = super()._covariance(stats, delta, u, nk, reg_covar)
+        diag = np.einsum("kii->ki", cov).copy()
+        cov *= 1.0 - self.tau
+        cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] = diag
+        return cov
+
+
+@pytest.fixture
+def shrunk_family(request):
+    fam = register(ShrunkFull(request.param))
+    yield fam
+    unregister(fam.name)
+
+
+@pytest.mark.parametrize("shrunk_family", [0.0, 0.5], indirect=True)
+def test_a_family_sharing_a_layout_keeps_the_fast_pass(rng, shrunk_family):
+    truth = random_params(rng, K=3, d=4, covariance_type="full", spread=3.0)
+    X, _ = sample_mixture(truth, 900, rng)
+    start = Params(truth.weights, truth.means + 0.3, truth.precisions_cholesky, "test-shrunk")
+    kw = {"reg_covar": 1e-6, "tol": 0.0, "max_iter": 6}
+    result = run_em(lambda p: suffstats(X, p), start, **kw)
+    assert result.params.covariance_type == "test-shrunk"
+    np.testing.assert_allclose(  # the fast pass computes the textbook statistics
+        suffstats(X, result.params).sxx, suffstats_reference(X, result.params).sxx,
+        rtol=1e-10, atol=1e-10,
+    )
+    as_full = Params(start.weights, start.means, start.precisions_cholesky, "full")
+    full = run_em(lambda p: suffstats(X, p), as_full, **kw)
+    if shrunk_family.tau == 0.0:  # no shrinkage: exactly the full family's trajectory
+        np.testing.assert_array_equal(result.lower_bounds, full.lower_bounds)
+        np.testing.assert_array_equal(result.params.means, full.params.means)
+    else:
+        cov = shrunk_family.covariances_from_precisions_cholesky(
+            result.params.precisions_cholesky)
+        off = cov - np.einsum("kii->ki", cov)[:, :, None] * np.eye(4)
+        full_cov = gaussian("full").covariances_from_precisions_cholesky(
+            full.params.precisions_cholesky)
+        full_off = full_cov - np.einsum("kii->ki", full_cov)[:, :, None] * np.eye(4)
+        assert np.abs(off).max() < 0.75 * np.abs(full_off).max()

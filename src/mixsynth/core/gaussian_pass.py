@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from mixsynth.core.kernels import (
     LogDensity,
+    layout,
     pack_outer,
     packed_is_accurate,
     precision_norms,
@@ -55,14 +56,15 @@ class _Sums:
     scatter to ``centred``. Tied needs only ``Σ w x x^T``.
     """
 
-    def __init__(self, centers: Array, covariance_type: str) -> None:
+    def __init__(self, centers: Array, covariance_type: str, layout: str) -> None:
         K, d = centers.shape
         self.centers, self.covariance_type = centers, covariance_type
         self.loglik = 0.0
         self.nk = np.zeros(K)
         self.sx = np.zeros((K, d))
-        self.full = covariance_type == "full"
-        if covariance_type == "tied":
+        self.full = layout == "full"
+        self.tied = layout == "tied"
+        if self.tied:
             self.raw = np.zeros((d, d))
         else:
             width = d * (d + 1) // 2 if self.full else d
@@ -97,7 +99,7 @@ class _Sums:
             return None
         sx = R.T @ X
         self.sx += sx
-        if self.covariance_type == "tied":
+        if self.tied:
             # Σ_k r_nk = w_n, so Σ_k Σ_n r x x^T = X^T diag(w) X, whatever the responsibilities
             self.raw += (X.T @ X) if w is None else (X * w[:, None]).T @ X
             return None
@@ -147,7 +149,7 @@ class _Sums:
 
     def stats(self, n: float) -> Stats:
         c = self.centers
-        if self.covariance_type == "tied":
+        if self.tied:
             cs = c.T @ self.sx  # Σ_k c_k sx_k^T
             sxx = self.raw - cs - cs.T + (c * self.nk[:, None]).T @ c
         elif self.full:
@@ -169,6 +171,7 @@ def gaussian_accumulate(
     R: Array,
     centers: Array,
     covariance_type: str,
+    layout: str,
     *,
     packed: Array | None = None,
     exact: NDArray[np.bool_] | None = None,
@@ -176,10 +179,11 @@ def gaussian_accumulate(
     n: float | None = None,
 ) -> Stats:
     """M-step statistics of a chunk from its weighted responsibilities (the parameters are
-    those of :func:`mixsynth.core.accumulate`)."""
-    sums = _Sums(centers, covariance_type)
+    those of :func:`mixsynth.core.accumulate`; ``layout``: :func:`~mixsynth.core.kernels.layout`
+    of the family named ``covariance_type``)."""
+    sums = _Sums(centers, covariance_type, layout)
     fast = np.zeros(centers.shape[0], dtype=bool) if exact is None else ~exact
-    rest = sums.add(X, R, fast, packed, w=R.sum(axis=1) if covariance_type == "tied" else None)
+    rest = sums.add(X, R, fast, packed, w=R.sum(axis=1) if sums.tied else None)
     if rest is not None:
         sums.add_centred(X, rest)
     sums.loglik = loglik
@@ -215,9 +219,9 @@ def gaussian_suffstats(
         Cached ``pack_outer(X)``, reused across EM iterations when memory allows.
     """
     n, d = X.shape
-    cov_type = params.covariance_type
+    cov_type = layout(params)
     total = float(n) if sample_weight is None else float(sample_weight.sum())
-    sums = _Sums(params.means, cov_type)
+    sums = _Sums(params.means, params.covariance_type, cov_type)
     if cov_type == "full" and pruned_full_sums(X, params, sample_weight, sums):
         return sums.stats(total)
     sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PACKED_MAX_AMPLIFICATION",
     "LogDensity",
+    "layout",
     "pack_outer",
     "pack_symmetric",
     "packed_is_accurate",
@@ -114,9 +115,16 @@ def unpack_symmetric(S: Array, d: int) -> Array:
     return out
 
 
+def layout(params: Params) -> str:
+    """The precision factors' layout ("full", "tied", "diag" or "spherical") of a Gaussian
+    family: which of this module's forms apply. Families that differ only in estimation (a
+    shrunk full covariance, say) share a layout and so the whole fast pass."""
+    return cast("Gaussian", params.family).layout
+
+
 def precision_norms(params: Params) -> Array:
     """Frobenius norm of each component's precision matrix, shape (K,)."""
-    pc, cov_type, d = params.precisions_cholesky, params.covariance_type, params.n_features
+    pc, cov_type, d = params.precisions_cholesky, layout(params), params.n_features
     if cov_type == "full":
         prec = pc @ np.swapaxes(pc, 1, 2)
         return np.sqrt(np.einsum("kij,kij->k", prec, prec))
@@ -193,7 +201,7 @@ class LogDensity:
         Full covariance: compute *every* component with the packed product, including those
         the accuracy guard rejects (``guarded_idx``), whose values are then approximate within
         :meth:`guard_error`; the caller recomputes the pairs that matter exactly (see
-        :func:`mixsynth.core.suffstats.suffstats`) or calls :meth:`exact_guarded`.
+        :func:`~mixsynth.core.gaussian_pass.gaussian_suffstats`) or calls :meth:`exact_guarded`.
     """
 
     def __init__(
@@ -201,9 +209,10 @@ class LogDensity:
         expand_all: bool = False,
     ) -> None:
         self.params = params
-        means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
-        K, d = means.shape
+        means, pc = params.means, params.precisions_cholesky
         gaussian = cast("Gaussian", params.family)  # this kernel is the Gaussian families'
+        self.layout = cov_type = gaussian.layout
+        K, d = means.shape
         const = -0.5 * d * _LOG_2PI + gaussian.log_det_cholesky(pc, d)
         if weighted:
             with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
@@ -263,7 +272,7 @@ class LogDensity:
         ``packed``: the rows' packed outer products (full); ``aug``: ``[X**2, X]`` (diag), if
         the caller has them."""
         p = self.params
-        means, pc, cov_type = p.means, p.precisions_cholesky, p.covariance_type
+        means, pc, cov_type = p.means, p.precisions_cholesky, self.layout
         if cov_type == "full":
             out = np.empty((X.shape[0], means.shape[0]))
             if self.packed_idx.size:

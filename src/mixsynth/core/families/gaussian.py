@@ -60,6 +60,9 @@ Array = NDArray[np.float64]
 #: tiny number instead of zero.
 _NK_EPS = 10 * np.finfo(np.float64).eps
 
+#: How far from one stored weights may sum (as the model files allow).
+_WEIGHTS_ATOL = 1e-8
+
 _CHOLESKY_FAILED = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
     "covariance (for instance caused by singleton or collapsed samples){where}. Try to decrease "
@@ -73,7 +76,16 @@ def _sq_norm_max(X: Array) -> float:
 
 class Gaussian(Family):
     """Gaussian components with precision-Cholesky parameters; one subclass per covariance
-    type."""
+    type.
+
+    A subclass names its :attr:`layout`, the shape of its precision factors, which decides the
+    kernels of the fast pass; a family that estimates differently but stores the same factors
+    (a covariance shrunk toward its diagonal, say) subclasses the matching type, overrides
+    :meth:`_covariance` and :meth:`n_covariance_parameters`, and keeps the fast pass.
+    """
+
+    #: "full", "tied", "diag" or "spherical": the layout of ``precisions_cholesky``.
+    layout: str
 
     # ------------------------------------------------------------------ what differs by type
     @abstractmethod
@@ -162,7 +174,7 @@ class Gaussian(Family):
         for name, a in (("weights", weights), ("means", means), ("precisions_cholesky", pc)):
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"{self.name}: tensor {name!r} has non-finite values.")
-        if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > 1e-6:
+        if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > _WEIGHTS_ATOL:
             raise ValueError(f"{self.name}: tensor 'weights' is not a probability vector.")
         problem = self._check_precisions_cholesky(pc)
         if problem:
@@ -201,7 +213,8 @@ class Gaussian(Family):
         n: float | None = None,
     ) -> Stats:
         return gaussian_accumulate(
-            X, R, centers, self.name, packed=packed, exact=exact, loglik=loglik, n=n
+            X, R, centers, self.name, self.layout, packed=packed, exact=exact, loglik=loglik,
+            n=n,
         )
 
     def weights_means_covariances(
@@ -289,7 +302,7 @@ class _Triangular(Gaussian):
 class Full(_Triangular):
     """A full covariance matrix per component."""
 
-    name = "full"
+    name = layout = "full"
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features, n_features)
@@ -332,7 +345,7 @@ class Full(_Triangular):
 class Tied(_Triangular):
     """One covariance matrix shared by every component."""
 
-    name = "tied"
+    name = layout = "tied"
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_features, n_features)
@@ -383,7 +396,7 @@ class _Scaled(Gaussian):
 class Diag(_Scaled):
     """A diagonal covariance per component."""
 
-    name = "diag"
+    name = layout = "diag"
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features)
@@ -407,7 +420,7 @@ class Diag(_Scaled):
 class Spherical(_Scaled):
     """One variance per component."""
 
-    name = "spherical"
+    name = layout = "spherical"
 
     def covariance_shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,)
