@@ -28,7 +28,7 @@ from benchmarks.timing import (
     timed,
     timed_fit,
 )
-from mixsynth.core.suffstats import dense_only as dense_only_engine
+from mixsynth.core._reference import dense_only as dense_only_engine
 
 __all__ = [
     "GemmResult",
@@ -177,7 +177,7 @@ def measure_per_iteration(
     threads : int
         BLAS/OpenMP threads.
     dense_only : bool
-        Switch mixsynth's pruned full-covariance pass off (``suffstats.dense_only``), to
+        Switch mixsynth's pruned full-covariance pass off (``core._reference.dense_only``), to
         measure the dense kernels: the GEMM-efficiency figure.
     """
     if extra_iters < 1 or repeats < 1:

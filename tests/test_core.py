@@ -23,6 +23,7 @@ from mixsynth.core import (
     sample_mixture,
     suffstats,
 )
+from mixsynth.core._reference import dense_only, suffstats_reference
 from mixsynth.core.kernels import pack_symmetric, unpack_symmetric
 
 from .strategies import COV_TYPES, chunkings, random_params
@@ -215,7 +216,7 @@ def _assert_stats_close(got, want, rtol=1e-11):
 def test_normalize_rows_is_a_log_sum_exp(rng):
     from scipy.special import logsumexp
 
-    from mixsynth.core.suffstats import normalize_rows
+    from mixsynth.core.stats import normalize_rows
 
     wlp = rng.normal(scale=30.0, size=(200, 7))
     wlp[3, 2] = -np.inf  # a zero-weight component
@@ -234,13 +235,14 @@ def test_normalize_rows_is_a_log_sum_exp(rng):
 def test_pruned_pass_equals_the_textbook_statistics(rng, weighted):
     """Separated components: the pruned pass runs (asserted) and its statistics are the
     exact E-step's to rounding."""
-    from mixsynth.core.suffstats import _pruned_full_sums, _Sums, suffstats_reference
+    from mixsynth.core.gaussian_pass import _Sums
+    from mixsynth.core.pruning import pruned_full_sums
 
     params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
     X, _ = sample_mixture(params, 3000, rng)
     w = rng.uniform(0.1, 2.0, size=3000) if weighted else None
-    sums = _Sums(params.means, "full")
-    assert _pruned_full_sums(X, params, w, sums), "the bounds should prune separated data"
+    sums = _Sums(params.means, "full", "full")
+    assert pruned_full_sums(X, params, w, sums), "the bounds should prune separated data"
     _assert_stats_close(sums.stats(3000.0 if w is None else float(w.sum())),
                         suffstats_reference(X, params, w))
     _assert_stats_close(suffstats(X, params, w), suffstats_reference(X, params, w))
@@ -248,12 +250,13 @@ def test_pruned_pass_equals_the_textbook_statistics(rng, weighted):
 
 def test_pruned_pass_declines_overlapping_components(rng):
     """Overlapping components: the bounds prune little and the dense pass takes over."""
-    from mixsynth.core.suffstats import _pruned_full_sums, _Sums, suffstats_reference
+    from mixsynth.core.gaussian_pass import _Sums
+    from mixsynth.core.pruning import pruned_full_sums
 
     params = random_params(rng, K=6, d=4, covariance_type="full", spread=0.3)
     X, _ = sample_mixture(params, 1000, rng)
-    sums = _Sums(params.means, "full")
-    assert not _pruned_full_sums(X, params, None, sums)
+    sums = _Sums(params.means, "full", "full")
+    assert not pruned_full_sums(X, params, None, sums)
     assert not sums.nk.any()  # untouched
     _assert_stats_close(suffstats(X, params), suffstats_reference(X, params))
 
@@ -262,8 +265,7 @@ def test_pruned_pass_declines_overlapping_components(rng):
 def test_blocked_statistics_equal_the_textbook_ones(rng, covariance_type, monkeypatch):
     """The dense pass in small blocks of rows (forced) gives the exact E-step's statistics,
     with and without the packed cache, whatever the mix of accurate and guarded components."""
-    module = importlib.import_module("mixsynth.core.suffstats")  # the package shadows its name
-    from mixsynth.core.suffstats import suffstats_reference
+    module = importlib.import_module("mixsynth.core.gaussian_pass")
 
     monkeypatch.setattr(module, "_BLOCK_BYTES", 8 * 64 * 10)  # 64-row blocks
     monkeypatch.setattr(module, "_MIN_BLOCK_ROWS", 64)
@@ -282,7 +284,7 @@ def test_blocked_statistics_equal_the_textbook_ones(rng, covariance_type, monkey
 @settings(max_examples=25, deadline=None)
 @given(lengths=st.lists(st.integers(1, 300), min_size=1, max_size=12), d=st.integers(1, 7))
 def test_segment_gram_is_the_gram_matrix_of_each_segment(lengths, d):
-    from mixsynth.core.suffstats import segment_gram
+    from mixsynth.core.tiles import segment_gram
 
     rng = np.random.default_rng(sum(lengths) + d)
     W = rng.normal(size=(sum(lengths), d))
@@ -293,7 +295,7 @@ def test_segment_gram_is_the_gram_matrix_of_each_segment(lengths, d):
 
 
 def test_pairs_mahalanobis_is_exact_per_pair(rng):
-    from mixsynth.core.suffstats import pairs_mahalanobis
+    from mixsynth.core.tiles import pairs_mahalanobis
 
     params = random_params(rng, K=5, d=4, covariance_type="full")
     X = rng.normal(scale=3.0, size=(90, 4))
@@ -310,7 +312,7 @@ def test_guarded_components_are_refined_exactly(rng, monkeypatch):
     responsibilities matter (separated data, few pairs) and the statistics stay exact."""
     import importlib
 
-    module = importlib.import_module("mixsynth.core.suffstats")
+    module = importlib.import_module("mixsynth.core.gaussian_pass")
     calls = []
     original = module.pairs_mahalanobis
     monkeypatch.setattr(module, "pairs_mahalanobis",
@@ -325,8 +327,6 @@ def test_guarded_components_are_refined_exactly(rng, monkeypatch):
                     precisions_cholesky_from_covariances(cov, "full"), "full")
     X, _ = sample_mixture(params, 250, rng)  # < 100 d rows: no pruned pass
     w = rng.uniform(0.5, 1.5, size=250)
-    from mixsynth.core.suffstats import suffstats_reference
-
     _assert_stats_close(suffstats(X, params, w), suffstats_reference(X, params, w), rtol=1e-10)
     assert calls and sum(calls) < 2 * 250  # about one pair per row was refined
 
@@ -362,13 +362,14 @@ def test_covariances_from_either_triangular_factor(rng, lower):
 def test_dense_only_runs_the_dense_formulation_with_the_same_statistics(rng, monkeypatch):
     """The benchmark switch: no pruned pass, GEMM second moments even for sparse
     responsibilities; the statistics do not change."""
-    module = importlib.import_module("mixsynth.core.suffstats")
-    from mixsynth.core.suffstats import dense_only, suffstats_reference
+    from mixsynth.core.pruning import PRUNING
 
     params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
     X, _ = sample_mixture(params, 3000, rng)
     calls = []
-    for name in ("_centred_scatter", "_centred_log_density"):  # sparse scatter, pruned pass
+    for module_name, name in (("gaussian_pass", "centred_scatter"),  # sparse exact scatter
+                              ("pruning", "_centred_log_density")):  # pruned pass
+        module = importlib.import_module(f"mixsynth.core.{module_name}")
         original = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name, **k:
                             calls.append(_n) or _f(*a, **k))
@@ -379,4 +380,4 @@ def test_dense_only_runs_the_dense_formulation_with_the_same_statistics(rng, mon
         got = suffstats(X, params)
     assert not calls  # neither the pruned pass nor the sparse exact scatter ran
     _assert_stats_close(got, suffstats_reference(X, params), rtol=1e-9)
-    assert module._PRUNING[0]  # switched back on
+    assert PRUNING.get()  # switched back on

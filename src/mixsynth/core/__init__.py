@@ -1,28 +1,41 @@
 """The numeric core: pure functions over arrays.
 
 No I/O, no printing, no scikit-learn, matplotlib or dask: only numpy and scipy. EM is a
-map-reduce of additive sufficient statistics (:mod:`~mixsynth.core.suffstats`), one M-step
-(:mod:`~mixsynth.core.mstep`) and one loop (:mod:`~mixsynth.core.em`).
+map-reduce of additive sufficient statistics (:mod:`~mixsynth.core.stats`), one M-step and one
+loop (:mod:`~mixsynth.core.em`). What differs by kind of component (statistics, M-step,
+log-density, sampling, parameter count, model-file tensors) is a component family
+(:mod:`~mixsynth.core.families`); the four Gaussian covariance types are
+:mod:`~mixsynth.core.families.gaussian`.
 """
 
 from mixsynth.core.em import EMResult, IterationInfo, run_em, run_em_lockstep
-from mixsynth.core.kernels import estimate_log_prob, estimate_weighted_log_prob, pack_outer
-from mixsynth.core.mstep import covariances_from_stats, m_step
-from mixsynth.core.params import (
+from mixsynth.core.families import Family, family, family_names, register
+from mixsynth.core.families.gaussian import (
     COVARIANCE_TYPES,
-    Params,
     covariances_from_precisions_cholesky,
+    covariances_from_stats,
     log_det_cholesky,
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
 )
+from mixsynth.core.kernels import pack_outer
+from mixsynth.core.params import Params
 from mixsynth.core.sampling import sample_mixture
-from mixsynth.core.suffstats import Stats, accumulate, e_step, suffstats
+from mixsynth.core.stats import (
+    Stats,
+    accumulate,
+    e_step,
+    estimate_log_prob,
+    estimate_weighted_log_prob,
+    m_step,
+    suffstats,
+)
 
 __all__ = [
     "COVARIANCE_TYPES",
     "EMResult",
+    "Family",
     "IterationInfo",
     "Params",
     "Stats",
@@ -32,12 +45,15 @@ __all__ = [
     "e_step",
     "estimate_log_prob",
     "estimate_weighted_log_prob",
+    "family",
+    "family_names",
     "log_det_cholesky",
     "m_step",
     "pack_outer",
     "precisions_cholesky_from_covariances",
     "precisions_cholesky_from_precisions",
     "precisions_from_precisions_cholesky",
+    "register",
     "run_em",
     "run_em_lockstep",
     "sample_mixture",

@@ -1,6 +1,10 @@
 """The one EM loop: every path (in memory, chunked, distributed) calls it with its own
 ``stats_fn``; :func:`run_em_lockstep` advances several such loops together, one shared pass of
-the data per iteration for every run still going."""
+the data per iteration for every run still going.
+
+The loop knows no component family: ``stats_fn`` computes the statistics (through
+:func:`~mixsynth.core.suffstats`, i.e. the family's own pass) and the M-step is the family's
+(``stats.family.m_step``)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from mixsynth.core.mstep import m_step
 from mixsynth.core.params import Params
-from mixsynth.core.suffstats import Stats
+from mixsynth.core.stats import Stats
 
 __all__ = ["EMResult", "IterationInfo", "run_em", "run_em_lockstep"]
 
@@ -162,7 +165,7 @@ class _Trajectory:
         previous = self.lower_bound
         self.lower_bound = stats.mean_loglik
         self.history.append(self.lower_bound)
-        self.params = m_step(stats, self.reg_covar)
+        self.params = stats.family.m_step(stats, self.reg_covar)
         change = self.lower_bound - previous
         if abs(change) < self.tol:
             self.converged = self.done = True

@@ -1,4 +1,5 @@
-"""Per-chunk E-step kernels: weighted log-densities of every row under every component.
+"""The Gaussian families' E-step kernels: weighted log-densities of every row under every
+component.
 
 No Python loop over components: each covariance type is a handful of matrix products.
 
@@ -13,17 +14,20 @@ sends such components through the exact centred form (see :func:`packed_is_accur
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mixsynth.core.params import Params, log_det_cholesky
+from mixsynth.core.params import Params
+
+if TYPE_CHECKING:
+    from mixsynth.core.families.gaussian import Gaussian
 
 __all__ = [
     "PACKED_MAX_AMPLIFICATION",
     "LogDensity",
-    "estimate_log_prob",
-    "estimate_weighted_log_prob",
+    "layout",
     "pack_outer",
     "pack_symmetric",
     "packed_is_accurate",
@@ -111,9 +115,16 @@ def unpack_symmetric(S: Array, d: int) -> Array:
     return out
 
 
+def layout(params: Params) -> str:
+    """The precision factors' layout ("full", "tied", "diag" or "spherical") of a Gaussian
+    family: which of this module's forms apply. Families that differ only in estimation (a
+    shrunk full covariance, say) share a layout and so the whole fast pass."""
+    return cast("Gaussian", params.family).layout
+
+
 def precision_norms(params: Params) -> Array:
     """Frobenius norm of each component's precision matrix, shape (K,)."""
-    pc, cov_type, d = params.precisions_cholesky, params.covariance_type, params.n_features
+    pc, cov_type, d = params.precisions_cholesky, layout(params), params.n_features
     if cov_type == "full":
         prec = pc @ np.swapaxes(pc, 1, 2)
         return np.sqrt(np.einsum("kij,kij->k", prec, prec))
@@ -190,7 +201,7 @@ class LogDensity:
         Full covariance: compute *every* component with the packed product, including those
         the accuracy guard rejects (``guarded_idx``), whose values are then approximate within
         :meth:`guard_error`; the caller recomputes the pairs that matter exactly (see
-        :func:`mixsynth.core.suffstats.suffstats`) or calls :meth:`exact_guarded`.
+        :func:`~mixsynth.core.gaussian_pass.gaussian_suffstats`) or calls :meth:`exact_guarded`.
     """
 
     def __init__(
@@ -198,9 +209,11 @@ class LogDensity:
         expand_all: bool = False,
     ) -> None:
         self.params = params
-        means, pc, cov_type = params.means, params.precisions_cholesky, params.covariance_type
+        means, pc = params.means, params.precisions_cholesky
+        gaussian = cast("Gaussian", params.family)  # this kernel is the Gaussian families'
+        self.layout = cov_type = gaussian.layout
         K, d = means.shape
-        const = -0.5 * d * _LOG_2PI + log_det_cholesky(pc, cov_type, d)
+        const = -0.5 * d * _LOG_2PI + gaussian.log_det_cholesky(pc, d)
         if weighted:
             with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
                 const = const + np.log(params.weights)
@@ -259,7 +272,7 @@ class LogDensity:
         ``packed``: the rows' packed outer products (full); ``aug``: ``[X**2, X]`` (diag), if
         the caller has them."""
         p = self.params
-        means, pc, cov_type = p.means, p.precisions_cholesky, p.covariance_type
+        means, pc, cov_type = p.means, p.precisions_cholesky, self.layout
         if cov_type == "full":
             out = np.empty((X.shape[0], means.shape[0]))
             if self.packed_idx.size:
@@ -331,34 +344,3 @@ class LogDensity:
         out *= -0.5
         out += self.const
         return out
-
-
-def _mahalanobis(X: Array, params: Params, packed: Array | None) -> Array:
-    """Squared Mahalanobis distances of every row to every component, shape (n, K)."""
-    return LogDensity(params, _sq_norm_max(X)).mahalanobis(X, packed)
-
-
-def _sq_norm_max(X: Array) -> float:
-    return float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
-
-
-def estimate_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
-    """Log-density of every row under every component, ``log N(x | mu_k, Sigma_k)``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    params : Params
-    packed : ndarray of shape (n, d(d+1)/2), optional
-        ``pack_outer(X)`` when the caller has it cached (full covariance only).
-
-    Returns
-    -------
-    ndarray of shape (n, K)
-    """
-    return LogDensity(params, _sq_norm_max(X), weighted=False)(X, packed)
-
-
-def estimate_weighted_log_prob(X: Array, params: Params, packed: Array | None = None) -> Array:
-    """``log pi_k + log N(x | k)``, shape (n, K)."""
-    return LogDensity(params, _sq_norm_max(X))(X, packed)

@@ -1,4 +1,4 @@
-"""Drawing rows from a mixture."""
+"""Drawing rows from a mixture of any family."""
 
 from __future__ import annotations
 
@@ -17,35 +17,19 @@ def sample_mixture(
 ) -> tuple[Array, NDArray[np.intp]]:
     """Draw ``n_samples`` rows and their component labels, in random order.
 
-    With ``precision = P P^T`` the covariance is ``P^{-T} P^{-1}``, so a row is
-    ``mu + z P^{-1}`` for ``z ~ N(0, I)`` (row-vector form of ``mu + P^{-T} z``).
+    The counts per component are multinomial; the family draws each component's rows
+    (:meth:`~mixsynth.core.families.Family.sample_grouped`); the rows are then shuffled, since
+    rows grouped by component would bias any ``head()`` or subsample.
 
     Returns
     -------
     X : ndarray of shape (n_samples, d)
     labels : ndarray of shape (n_samples,)
     """
-    K, d = params.means.shape
+    K = params.n_components
     weights = params.weights / params.weights.sum()  # guard against rounding in stored weights
     counts = rng.multinomial(n_samples, weights)
     labels = np.repeat(np.arange(K), counts)
-    Z = rng.standard_normal((n_samples, d))
-    pc, cov_type = params.precisions_cholesky, params.covariance_type
-    if cov_type == "full":
-        factors = np.linalg.inv(pc)  # P^{-1}, one batched call
-        X = np.empty((n_samples, d))
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        # rows are grouped by component here, so a slice per component is one small GEMM; this
-        # is the sampler, not the EM hot path, and it avoids (n, d, d) temporaries
-        for k in np.flatnonzero(counts):
-            sl = slice(bounds[k], bounds[k + 1])
-            X[sl] = Z[sl] @ factors[k]
-    elif cov_type == "tied":
-        X = Z @ np.linalg.inv(pc)
-    elif cov_type == "diag":
-        X = Z / pc[labels]
-    else:
-        X = Z / pc[labels][:, None]
-    X += params.means[labels]
+    X = params.family.sample_grouped(params, counts, rng)
     order = rng.permutation(n_samples)
     return X[order], labels[order]

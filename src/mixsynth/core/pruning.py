@@ -1,0 +1,182 @@
+"""The pruned pass of the full-covariance E-step: only the (row, component) pairs that matter.
+
+Cheap bounds prove most responsibilities negligible on separated data; the pairs left get the
+exact centred forms. :func:`pruned_full_sums` declines (and the dense pass of
+:mod:`~mixsynth.core.gaussian_pass` runs) when the bounds would keep too many pairs. See
+docs/engine.md, "The pruned pass".
+"""
+
+from __future__ import annotations
+
+import weakref
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mixsynth.core.params import Params
+from mixsynth.core.stats import PRUNE_LOG_RATIO, normalize_rows
+from mixsynth.core.tiles import pairs_mahalanobis
+
+if TYPE_CHECKING:
+    from mixsynth.core.gaussian_pass import _Sums
+
+__all__ = ["PRUNING", "pruned_full_sums"]
+
+Array = NDArray[np.float64]
+
+#: Whether full covariance may take the pruned pass and the sparse exact scatter. On by default;
+#: ``mixsynth.core._reference.dense_only`` turns it off within a block (benchmarks of the dense
+#: kernels, tests). A context variable: setting it affects only the current thread or task.
+PRUNING: ContextVar[bool] = ContextVar("mixsynth_core_pruning", default=True)
+
+#: Rows per block of the pruned pass: small enough that a block of rows sorted by component
+#: spans few components (measured at n=100 000, d=50, K=100: 512 rows ≈ 3 components per row,
+#: 2 600 rows ≈ 8).
+_PRUNED_BLOCK_ROWS = 512
+#: The pruned pass runs when its bounds keep at most this fraction of the (row, component) pairs.
+_PRUNE_MAX_FRACTION = 0.2
+#: The bounds need the precisions' eigenvalues (``~10 K d^3`` flops); below this many rows per
+#: feature that would cost a sizeable part of the dense E-step (``n K d^2``) it might save.
+_PRUNE_MIN_ROWS_PER_FEATURE = 100
+#: Rows of the optimistic first test of the pruned pass.
+_PRUNE_SAMPLE_ROWS = 2048
+#: Safety margins of the pruning bounds: eigenvalues (relative, per feature) and expanded
+#: squared distances (relative to the largest squared norms, per feature).
+_EIG_SLACK = 1e-12
+_DIST_SLACK = 1e-13
+
+#: Each parameter set's eigenvalue bounds, shared by every chunk of its iteration.
+_PRUNING_CACHE: weakref.WeakKeyDictionary[Params, Array] = weakref.WeakKeyDictionary()
+
+
+def pruned_full_sums(
+    X: Array, params: Params, sample_weight: Array | None, sums: _Sums
+) -> bool:
+    """Full-covariance statistics over the (row, component) pairs that matter, into ``sums``.
+
+    Cheap bounds prune the pairs: with ``D = |x - mu_k|^2`` (one ``n × K × d`` product) and
+    the smallest eigenvalue of the precision, ``lam_min D <= (x - mu)^T A (x - mu)``. A
+    component whose upper bound on the weighted log-density falls ``PRUNE_LOG_RATIO``
+    below the row's best exact value has a responsibility under ``exp(-PRUNE_LOG_RATIO)``
+    (~1e-28) and is skipped (as :func:`normalize_rows` would zero it anyway). Rows are sorted
+    by their most likely component, so a block of rows needs only a few components: their
+    log-densities and centred scatters use the exact centred form, ``|(x - mu) P|^2`` and
+    ``W^T W`` with ``W = sqrt(r)(x - mu)``, at ``2 d^2`` flops per kept pair each.
+
+    Returns ``False`` (and leaves ``sums`` untouched) when, on a sample of rows, the bounds
+    keep more than ``_PRUNE_MAX_FRACTION`` of the pairs (overlapping components, or bounds too
+    loose): the dense pass is then used.
+    """
+    n, d = X.shape
+    K = params.n_components
+    if not PRUNING.get() or K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
+        return False
+    means, pc = params.means, params.precisions_cholesky
+    # Would pruning pay? Estimated on a sample of rows against each row's *exact* best value
+    # (as the pass itself compares), first with optimistic bounds: a precision's smallest
+    # diagonal entry is at least its smallest eigenvalue, so if even that keeps too many pairs
+    # the true bound does too, and the K d^3 eigenvalues are never computed.
+    pc_diag = np.einsum("kij,kij->ki", pc, pc)  # A_ii = |row i of P|^2
+    const = _log_density_constants(params)
+    sample = X[:: max(1, n // _PRUNE_SAMPLE_ROWS)]
+    limit = _PRUNE_MAX_FRACTION * sample.shape[0] * K
+    if _kept_pairs(sample, params, pc_diag.min(axis=1), const) > limit:
+        return False
+    lam_min = _eigen_bounds(params)
+    if _kept_pairs(sample, params, lam_min, const) > limit:
+        return False
+    upper, best = _upper_bounds(X, means, lam_min, const)
+    order = np.argsort(best, kind="stable")
+    step = _PRUNED_BLOCK_ROWS
+    for start in range(0, n, step):
+        idx = order[start : start + step]
+        Xb = X[idx]
+        first = np.unique(best[idx])
+        L1, D1 = _centred_log_density(Xb, means[first], pc[first], const[first])
+        top = L1.max(axis=1)
+        keep = upper[idx] >= (top - PRUNE_LOG_RATIO)[:, None]
+        keep[:, first] = False
+        more = np.flatnonzero(keep.any(axis=0))
+        if more.size:
+            L2, D2 = _centred_log_density(Xb, means[more], pc[more], const[more])
+            comps = np.concatenate([first, more])
+            L, D = np.concatenate([L1, L2], axis=1), np.concatenate([D1, D2], axis=0)
+        else:
+            comps, L, D = first, L1, D1
+        R = L
+        sums.add_rows_loglik(normalize_rows(L), R, sample_weight, idx)
+        sums.nk[comps] += R.sum(axis=0)
+        sums.sx[comps] += R.T @ Xb
+        D *= np.sqrt(R).T[:, :, None]  # W = sqrt(r) (x - mu)
+        sums.centred[comps] += np.matmul(np.swapaxes(D, 1, 2), D)
+    return True
+
+
+def _log_density_constants(params: Params) -> Array:
+    """``log pi_k - d log(2 pi) / 2 + log det P_k`` (full covariance)."""
+    d = params.n_features
+    with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
+        return np.asarray(
+            np.log(params.weights) - 0.5 * d * np.log(2.0 * np.pi)
+            + np.sum(np.log(np.diagonal(params.precisions_cholesky, axis1=1, axis2=2)), axis=1)
+        )
+
+
+def _eigen_bounds(params: Params) -> Array:
+    """A safe lower bound of each precision's smallest eigenvalue, computed once per parameter
+    set (every chunk of an iteration shares it)."""
+    cached = _PRUNING_CACHE.get(params)
+    if cached is None:
+        pc, d = params.precisions_cholesky, params.n_features
+        lam = np.linalg.eigvalsh(pc @ np.swapaxes(pc, 1, 2))  # ascending
+        cached = np.maximum(lam[:, 0] - _EIG_SLACK * d * lam[:, -1], 0.0)
+        _PRUNING_CACHE[params] = cached
+    return cached
+
+
+def _upper_bounds(
+    X: Array, means: Array, lam_min: Array, const: Array
+) -> tuple[Array, NDArray[np.intp]]:
+    """Upper bounds of every weighted log-density, ``const - lam_min |x - mu|^2 / 2``, shape
+    (n, K), and each row's most likely component by them."""
+    d = X.shape[1]
+    sq = np.einsum("ij,ij->i", X, X)
+    mu_sq = np.einsum("ij,ij->i", means, means)
+    # squared distances by the expanded form, widened by its rounding error
+    tol = _DIST_SLACK * d * (float(sq.max(initial=0.0)) + float(mu_sq.max()))
+    upper = X @ (2.0 * means.T)
+    upper -= sq[:, None]
+    upper -= mu_sq  # = -D
+    np.minimum(upper + tol, 0.0, out=upper)  # -(D - tol)+
+    upper *= 0.5 * lam_min
+    upper += const
+    return upper, upper.argmax(axis=1)
+
+
+def _kept_pairs(X: Array, params: Params, lam_min: Array, const: Array) -> int:
+    """How many (row, component) pairs the pruned pass would keep with these bounds: those
+    whose upper bound reaches within ``PRUNE_LOG_RATIO`` of the exact log-density of the
+    row's most likely component."""
+    upper, best = _upper_bounds(X, params.means, lam_min, const)
+    order = np.argsort(best, kind="stable")
+    exact = np.empty(X.shape[0])
+    exact[order] = const[best[order]] - 0.5 * pairs_mahalanobis(
+        X, order, best[order], params.means, params.precisions_cholesky
+    )
+    return int(np.count_nonzero(upper >= (exact - PRUNE_LOG_RATIO)[:, None]))
+
+
+def _centred_log_density(
+    X: Array, means: Array, pc: Array, const: Array
+) -> tuple[Array, Array]:
+    """Exact weighted log-densities ``const - |(x - mu) P|^2 / 2`` of rows under a few
+    components, shape (n, k), and the differences ``x - mu``, shape (k, n, d)."""
+    diff = X[None, :, :] - means[:, None, :]
+    Y = np.matmul(diff, pc)
+    out = np.einsum("knd,knd->nk", Y, Y)
+    out *= -0.5
+    out += const
+    return out, diff
+
