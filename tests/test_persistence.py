@@ -723,8 +723,8 @@ def test_save_method_load_and_extra_metadata(tmp_path, rng):
     X = rng.normal(size=(120, 3))
     s = mixsynth.Synthesizer(n_components=[1, 2], criterion="bic", random_state=0).fit(X)
     path = tmp_path / "m.mixsynth"
-    s.save(path, extra={"source": "data.csv", "image_shape": [8, 8]})
-    assert mixsynth.read_metadata(path)["extra"] == {"source": "data.csv", "image_shape": [8, 8]}
+    s.save(path, extra={"source": "data.csv", "image_shape": [1, 3]})
+    assert mixsynth.read_metadata(path)["extra"] == {"source": "data.csv", "image_shape": [1, 3]}
     back = mixsynth.load(path)
     np.testing.assert_array_equal(back.sample(10, random_state=1), s.sample(10, random_state=1))
     with pytest.raises(ValueError, match="JSON"):
