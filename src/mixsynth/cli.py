@@ -802,13 +802,15 @@ def _stream_plan(path: str, options: _ReadOptions, *, label: str | None,
 
 def _stream_source(table: Any, seed: int, on_cluster: bool) -> Any:
     """The source a streamed fit reads: on the cluster's workers, or in this process."""
-    from mixsynth.streaming import file_source, sample_seed
+    from mixsynth.seeding import SeedPlan
+    from mixsynth.streaming import file_source
 
+    reservoir = SeedPlan.from_random_state(seed).reservoir_seed()  # as Synthesizer.fit's plan
     if on_cluster:
         from mixsynth.io.dask_files import dask_source
 
-        return dask_source(table, seed=sample_seed(seed))
-    return file_source(table.path, seed=sample_seed(seed), columns=list(table.columns),
+        return dask_source(table, seed=reservoir)
+    return file_source(table.path, seed=reservoir, columns=list(table.columns),
                        delimiter=getattr(table, "delimiter", None))
 
 

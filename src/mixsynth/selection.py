@@ -42,7 +42,7 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from mixsynth.gaussian_mixture import GaussianMixture, fit_on_source, score_on_source
-from mixsynth.seeding import SeedLike, spawn_seeds
+from mixsynth.seeding import SeedLike, SeedPlan
 from mixsynth.streaming import Source
 from mixsynth.whitening import Whitener
 
@@ -415,7 +415,7 @@ def make_folds(
     X: Array,
     whitener: Whitener,
     n_folds: int,
-    seed: SeedLike,
+    seed: SeedLike | SeedPlan,
     *,
     log_jacobian: Array | None = None,
 ) -> tuple[list[_Fold], list[tuple[NDArray[np.intp], NDArray[np.intp]]]]:
@@ -431,7 +431,7 @@ def make_folds(
             f"Cannot cross-validate {X.shape[0]} rows in {n_folds} folds; use fewer folds or "
             "criterion='bic'."
         )
-    rs = int(spawn_seeds(seed, 1)[0].generate_state(1)[0])
+    rs = SeedPlan.from_random_state(seed).int_seed("folds")
     splits = list(KFold(n_folds, shuffle=True, random_state=rs).split(X))
     folds = []
     for train, val in splits:
@@ -457,7 +457,7 @@ def select(
     grid: Sequence[Config],
     *,
     criterion: str,
-    random_state: SeedLike,
+    random_state: SeedLike | SeedPlan,
     mixture_params: dict[str, Any],
     Z: Array | Source | None = None,
     folds: Sequence[_Fold] = (),
@@ -524,7 +524,8 @@ def select(
         raise ValueError("criterion='heldout' needs folds.")
     if criterion != "heldout" and Z is None:
         raise ValueError(f"criterion={criterion!r} needs the whitened data Z.")
-    seeds = dict(zip(grid, spawn_seeds(random_state, len(grid)), strict=True))
+    seed_plan = SeedPlan.from_random_state(random_state)
+    seeds = {c: seed_plan.candidate(i) for i, c in enumerate(grid)}
     higher = criterion == "heldout"
     sign = 1.0 if higher else -1.0  # internally: larger is better
     done: dict[Config, tuple[Candidate, GaussianMixture | None]] = {}
@@ -682,10 +683,13 @@ class _Runner:
 
 
 def refit_best(
-    Z: Array, result: SelectionResult, random_state: SeedLike, mixture_params: dict[str, Any]
+    Z: Array,
+    result: SelectionResult,
+    random_state: SeedLike | SeedPlan,
+    mixture_params: dict[str, Any],
 ) -> GaussianMixture:
-    """Fit the chosen configuration on all rows, seeded by its own child seed."""
+    """Fit the chosen configuration on all rows, seeded by the plan's refit stream."""
     best = result.best
-    seed = int(spawn_seeds(random_state, 1)[0].spawn(1)[0].generate_state(1)[0])
+    seed = SeedPlan.from_random_state(random_state).int_seed("refit")
     return _fit_mixture(Z, best.config, seed, dict(mixture_params))
 

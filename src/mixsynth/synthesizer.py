@@ -19,7 +19,7 @@ from mixsynth import streaming
 from mixsynth._saving import SaveMixin
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
-from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
+from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
 from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
 from mixsynth.support import SupportTransform
@@ -236,7 +236,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             from mixsynth.checkpoint import SweepCheckpoint
 
             ckpt = SweepCheckpoint(checkpoint)
-        self._fit(X, y, progress, ckpt, out_of_core)
+        self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
             ckpt.discard()  # the fit finished: nothing to resume
         return self
@@ -247,7 +247,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
         ckpt: Any,
-        out_of_core: bool | None = None,
+        out_of_core: bool | None,
+        plan: SeedPlan,
     ) -> Synthesizer:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
@@ -257,21 +258,20 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         if is_out_of_core(X):
-            reservoir_seed, noise_seed = spawn_seeds(self.random_state, 7)[5:]
-            source = as_source(X, seed=int(reservoir_seed.generate_state(1, np.uint64)[0] >> 1))
+            source = as_source(X, seed=plan.reservoir_seed())
             assert source is not None
             X = self._in_memory_if_small(source, out_of_core)
             if X is None:
-                return self._fit_out_of_core(source, y, progress, noise_seed)
+                return self._fit_out_of_core(source, y, progress, plan)
         runner = _cluster_runner()
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
         if y is not None:
-            return self._fit_classes(Xv, y, progress, ckpt)
+            return self._fit_classes(Xv, y, progress, ckpt, plan)
         self.classes_: NDArray[Any] | None = None
         self._fit_support(Xv)
         self.support_transform_ = self._make_support_transform()
-        Xt, log_jac = self._to_model_space(Xv, as_generator(spawn_seeds(self.random_state, 2)[1]))
+        Xt, log_jac = self._to_model_space(Xv, as_generator(plan.stream("support_noise")))
 
         self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
         Z = self.whitener_.transform(Xt)
@@ -286,12 +286,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
         grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
         heldout = self.criterion == "heldout"
         folds = (
-            make_folds(Xt, self.whitener_, self.cv, self.random_state, log_jacobian=log_jac)[0]
+            make_folds(Xt, self.whitener_, self.cv, plan, log_jacobian=log_jac)[0]
             if heldout else ()
         )
         try:
             self.selection_, mixture = select(
-                grid, criterion=self.criterion, random_state=self.random_state,
+                grid, criterion=self.criterion, random_state=plan,
                 mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
                 search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
                 runner=runner, **self._checkpoint_hooks(ckpt, Xv),
@@ -300,7 +300,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             if runner is not None:
                 runner.close()
         if mixture is None:  # held-out: the winner is refitted on every row
-            mixture = refit_best(Z, self.selection_, self.random_state, mixture_params)
+            mixture = refit_best(Z, self.selection_, plan, mixture_params)
         self.mixture_ = mixture
         if not self.mixture_.converged_:
             warnings.warn(
@@ -310,7 +310,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 stacklevel=2,
             )
         if self.guard:
-            self.memorization_ = self._memorization_check(Xv)
+            self.memorization_ = self._memorization_check(Xv, plan)
         return self
 
     def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
@@ -335,7 +335,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         source: Source,
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
-        noise_seed: np.random.SeedSequence,
+        plan: SeedPlan,
     ) -> Synthesizer:
         """Fit on data too large for memory: streamed, or data-parallel on a dask cluster.
 
@@ -375,7 +375,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self.support_transform_ = self._make_support_transform()
             moments = summary.moments
             if self.support_transform_ is not None:
-                seed = int(noise_seed.generate_state(1, np.uint64)[0] >> 1)
+                seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
                 model = source.mapped(SupportMap(self.support_transform_, seed))
                 if hasattr(model, "persist_data"):
                     model.persist_data = False
@@ -406,7 +406,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 init_params=self.init_params,
             )
             result, mixture = select(
-                grid, criterion=criterion, random_state=self.random_state,
+                grid, criterion=criterion, random_state=plan,
                 mixture_params=mixture_params, Z=Z, search=self.search, one_se=self.one_se,
                 n_jobs=None if source.kind == "dask" else self.n_jobs, progress=progress,
             )
@@ -426,7 +426,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             )
         return self
 
-    def _memorization_check(self, X: Array) -> dict[str, Any] | None:
+    def _memorization_check(self, X: Array, plan: SeedPlan) -> dict[str, Any] | None:
         """Near copies of generated rows vs of held-back real rows, both against the rest."""
         n = X.shape[0]
         n_hold = n // 5
@@ -434,15 +434,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
             return None  # too few rows to measure a near-copy rate on
         if n - n_hold < 2 * max(2, self.mixture_.n_components if self.mixture_ else 1):
             return None
-        seeds = spawn_seeds(self.random_state, 4)
-        order = as_generator(seeds[3]).permutation(n)
+        # the guard's own streams: the split, the probe's fit, its rows, the threshold
+        order = as_generator(plan.stream("guard", 0)).permutation(n)
         hold, train = X[order[:n_hold]], X[order[n_hold:]]
         best = self.selection_.best if self.selection_ is not None else None
         if best is None:
             return None
         probe = clone(self).set_params(
             n_components=best.n_components, covariance_type=best.covariance_type,
-            reg_covar=best.reg_covar, criterion="bic", guard=False, random_state=seeds[3],
+            reg_covar=best.reg_covar, criterion="bic", guard=False,
+            random_state=plan.stream("guard", 1),
         )
         try:
             with warnings.catch_warnings():
@@ -450,12 +451,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 probe.fit(train)
         except ValueError:
             return None  # e.g. K above the distinct rows of the smaller part
-        synthetic = probe._sample_array(max(n_hold, 200), as_generator(seeds[3]), {})
+        synthetic = probe._sample_array(max(n_hold, 200), as_generator(plan.stream("guard", 2)), {})
         scale = column_scale(train)
         if not np.any(scale > 0):
             return None
         threshold = near_copy_threshold(
-            train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=seeds[3]
+            train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=plan.stream("guard", 3)
         )
         d_syn = nearest_distances(train, synthetic, scale=scale)
         d_hold = nearest_distances(train, hold, scale=scale)
@@ -505,9 +506,11 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X: Array,
         y: ArrayLike,
         progress: Callable[[int, int, Candidate], None] | None,
-        ckpt: Any = None,
+        ckpt: Any,
+        plan: SeedPlan,
     ) -> Synthesizer:
-        """One synthesizer per class, each with its own selection; seeds keyed by class index."""
+        """One synthesizer per class, each with its own selection and seed plan (the plan's
+        ``for_class(c)`` stream)."""
         labels = column_or_1d(y, warn=True)
         if labels.shape[0] != X.shape[0]:
             raise ValueError(
@@ -522,11 +525,11 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"Every class needs at least {need} rows to be fitted on its own; too few: "
                 f"{shown}. Merge or drop those classes, or use criterion='bic'."
             )
-        seeds = spawn_seeds(self.random_state, len(classes))
         models = []
-        for c, seed in zip(classes, seeds, strict=True):
+        for i, c in enumerate(classes):
+            seed = plan.for_class(i)
             sub = clone(self).set_params(random_state=seed)
-            sub._fit(X[labels == c], None, progress, ckpt)
+            sub._fit(X[labels == c], None, progress, ckpt, None, SeedPlan.from_random_state(seed))
             models.append(sub)
         self.classes_ = classes
         self.class_priors_ = counts / counts.sum()
@@ -708,10 +711,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
         n_chunks = max(1, -(-int(n) // chunk_size))
-        seeds = spawn_seeds(random_state, n_chunks)
-        for i, seed in enumerate(seeds):
+        plan = SeedPlan.from_random_state(random_state)
+        for i in range(n_chunks):  # each chunk's seed made when it is drawn: no list of seeds
             rows = min(chunk_size, int(n) - i * chunk_size)
-            yield self.sample(max(rows, 0), seed, given=given, y=y)
+            yield self.sample(max(rows, 0), plan.chunk(i), given=given, y=y)
 
     def _resolve_given(self, given: Mapping[Any, float] | None) -> dict[int, float]:
         """``{position: value}`` from user keys (names for DataFrames, positions otherwise)."""
