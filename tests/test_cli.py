@@ -855,26 +855,26 @@ def test_interrupted_sweep_resumes_from_the_partial_file(
     work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import mixsynth.selection as selection_module
     from mixsynth import load
+    from mixsynth.selection import Task
 
-    real = selection_module._evaluate
+    real = Task.run
     calls: list[Any] = []
 
-    def flaky(**task: Any) -> Any:
-        calls.append(task["config"])
+    def flaky(task: Task, *args: Any) -> Any:
+        calls.append(task.config)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(**task)
+        return real(task, *args)
 
-    monkeypatch.setattr(selection_module, "_evaluate", flaky)
+    monkeypatch.setattr(Task, "run", flaky)
     out, partial = tmp_path / "m.mixsynth", tmp_path / "m.mixsynth.partial"
     argv = ["fit", str(work / "data.csv"), "-o", str(out), *FAST, "--no-guard", "--seed", "2"]
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "run the same command again to resume" in err and "mixsynth: interrupted" in err
     assert partial.exists() and not out.exists()
-    monkeypatch.setattr(selection_module, "_evaluate", real)
+    monkeypatch.setattr(Task, "run", real)
     assert main(argv) == 0
     assert out.exists() and not partial.exists()
     fresh = tmp_path / "fresh.mixsynth"

@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-__all__ = ["STREAMS", "SeedLike", "SeedPlan", "as_generator", "as_int", "spawn_seeds"]
+__all__ = ["STREAMS", "SeedLike", "SeedPlan", "as_generator", "as_int", "child", "spawn_seeds"]
 
 SeedLike: TypeAlias = "int | np.integer[Any] | np.random.Generator | np.random.SeedSequence | np.random.RandomState | None"  # noqa: E501
 
@@ -40,6 +40,16 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
 def as_int(seed: np.random.SeedSequence) -> int:
     """A ``SeedSequence`` as the 32-bit integer seed a scikit-learn estimator takes."""
     return int(seed.generate_state(1)[0])
+
+
+def child(seed: np.random.SeedSequence, i: int) -> np.random.SeedSequence:
+    """The ``i``-th child of a fresh ``seed`` (``seed.spawn(n)[i]`` for ``n > i``), made
+    without spawning: ``seed`` is not advanced and no other child is created."""
+    if i < 0:
+        raise ValueError(f"child index must be >= 0, got {i}.")
+    return np.random.SeedSequence(
+        seed.entropy, spawn_key=(*seed.spawn_key, i), pool_size=seed.pool_size
+    )
 
 
 def spawn_seeds(seed: SeedLike, n: int) -> list[np.random.SeedSequence]:

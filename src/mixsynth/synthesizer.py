@@ -7,7 +7,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -19,12 +19,25 @@ from mixsynth import streaming
 from mixsynth._saving import SaveMixin
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
+from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator
-from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
+from mixsynth.selection import (
+    Candidate,
+    Evaluator,
+    HeldOut,
+    InformationCriterion,
+    ProcessRunner,
+    candidate_grid,
+    make_folds,
+    select,
+)
 from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
+
+if TYPE_CHECKING:
+    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
 
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
@@ -246,7 +259,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X: Any,
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
-        ckpt: Any,
+        ckpt: SweepCheckpoint | None,
         out_of_core: bool | None,
         plan: SeedPlan,
     ) -> Synthesizer:
@@ -275,32 +288,26 @@ class Synthesizer(SaveMixin, BaseEstimator):
 
         self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
         Z = self.whitener_.transform(Xt)
-        mixture_params = dict(
-            tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
-            init_params=self.init_params,
-        )
         self.memorization_: dict[str, Any] | None = None
         if Z.shape[1] == 0:  # every column constant: the data is one point
             self.mixture_, self.selection_ = None, None
             return self
         grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
-        heldout = self.criterion == "heldout"
-        folds = (
-            make_folds(Xt, self.whitener_, self.cv, plan, log_jacobian=log_jac)[0]
-            if heldout else ()
-        )
+        evaluator: Evaluator
+        if self.criterion == "heldout":
+            folds = make_folds(Xt, self.whitener_, self.cv, plan, log_jacobian=log_jac)[0]
+            evaluator = HeldOut(folds, Z)
+        else:
+            evaluator = InformationCriterion(self._criterion(), Z)
         try:
             self.selection_, mixture = select(
-                grid, criterion=self.criterion, random_state=plan,
-                mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
-                search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
-                runner=runner, **self._checkpoint_hooks(ckpt, Xv),
+                grid, evaluator, estimator=self._template(), seeds=plan, search=self.search,
+                one_se=self.one_se, runner=runner or ProcessRunner(self.n_jobs),
+                store=self._store(ckpt, Xv), progress=progress,
             )
         finally:
             if runner is not None:
                 runner.close()
-        if mixture is None:  # held-out: the winner is refitted on every row
-            mixture = refit_best(Z, self.selection_, plan, mixture_params)
         self.mixture_ = mixture
         if not self.mixture_.converged_:
             warnings.warn(
@@ -401,20 +408,15 @@ class Synthesizer(SaveMixin, BaseEstimator):
             if self.guard:
                 notes.append("memorisation guard skipped: it needs the rows in memory")
             Z = model.whitened(self.whitener_)
-            mixture_params = dict(
-                tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
-                init_params=self.init_params,
-            )
+            # candidates share their passes over the source (the cluster's, on dask)
             result, mixture = select(
-                grid, criterion=criterion, random_state=plan,
-                mixture_params=mixture_params, Z=Z, search=self.search, one_se=self.one_se,
-                n_jobs=None if source.kind == "dask" else self.n_jobs, progress=progress,
+                grid, InformationCriterion(criterion, Z), estimator=self._template(),
+                seeds=plan, search=self.search, one_se=self.one_se, progress=progress,
             )
         finally:
             for held in (Z, model, source):
                 if held is not None:
                     held.release()
-        assert mixture is not None
         self.selection_ = dataclasses.replace(result, notes=(*result.notes, *notes))
         self.mixture_ = mixture
         if not mixture.converged_:
@@ -488,25 +490,33 @@ class Synthesizer(SaveMixin, BaseEstimator):
             "warned": bool(warned),
         }
 
-    def _checkpoint_hooks(self, ckpt: Any, X: Array) -> dict[str, Any]:
-        """``known`` and ``on_candidate`` for :func:`select`, from a sweep checkpoint."""
+    def _store(self, ckpt: SweepCheckpoint | None, X: Array) -> SweepStore | None:
+        """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
-            return {}
+            return None
         from mixsynth.checkpoint import fingerprint
 
-        key = fingerprint(X, self.get_params())
+        return ckpt.store(fingerprint(X, self.get_params()))
 
-        def record(candidate: Candidate) -> None:
-            ckpt.record(key, candidate)
+    def _template(self) -> GaussianMixture:
+        """The estimator every candidate is cloned from (``set_params`` sets its K,
+        covariance type and reg_covar)."""
+        return GaussianMixture(tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
+                               init_params=self.init_params)
 
-        return {"known": ckpt.known(key), "on_candidate": record}
+    def _criterion(self) -> str:
+        if self.criterion not in ("heldout", "aic", "bic"):
+            raise ValueError(
+                f"criterion must be one of ('heldout', 'aic', 'bic'), got {self.criterion!r}."
+            )
+        return self.criterion
 
     def _fit_classes(
         self,
         X: Array,
         y: ArrayLike,
         progress: Callable[[int, int, Candidate], None] | None,
-        ckpt: Any,
+        ckpt: SweepCheckpoint | None,
         plan: SeedPlan,
     ) -> Synthesizer:
         """One synthesizer per class, each with its own selection and seed plan (the plan's
