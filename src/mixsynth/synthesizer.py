@@ -43,6 +43,7 @@ from mixsynth.whitening import Whitener
 
 if TYPE_CHECKING:
     from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
+    from mixsynth.distributed import ClusterRunner
 
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
@@ -834,7 +835,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         return self.model_.integer_columns
 
 
-def _cluster_runner() -> Any:
+def _cluster_runner() -> ClusterRunner | None:
     """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
     when there is none (``distributed`` is not even imported unless something loaded it)."""
     if "distributed" not in sys.modules:

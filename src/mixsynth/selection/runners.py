@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from mixsynth.gaussian_mixture import GaussianMixture
@@ -25,8 +26,17 @@ from mixsynth.selection.evaluators import (
     Outcome,
 )
 from mixsynth.selection.result import Config
+from mixsynth.streaming import Source
 
-__all__ = ["MapRunner", "ProcessRunner", "Runner", "SerialRunner", "Task", "as_runner"]
+__all__ = [
+    "MapRunner",
+    "MapStyleRunner",
+    "ProcessRunner",
+    "Runner",
+    "SerialRunner",
+    "Task",
+    "as_runner",
+]
 
 
 @dataclass(frozen=True)
@@ -104,21 +114,30 @@ class ProcessRunner:
         return iter(parallel(delayed(Task.run)(t, self.blas_threads) for t in tasks))
 
 
+class MapStyleRunner(Protocol):
+    """The earlier runner protocol: ``map(task dicts)`` returns the outcomes in order, each
+    task dict being the keyword arguments of :func:`evaluate_task`."""
+
+    def map(self, tasks: Sequence[dict[str, Any]]) -> Iterable[Outcome]: ...
+
+
 class MapRunner:
     """Adapts an object with the earlier ``map(list of task dicts)`` protocol (such as
     :class:`mixsynth.distributed.ClusterRunner`) to :class:`Runner`: each task travels as the
     keyword arguments of :func:`evaluate_task`, which that object calls on its workers."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: MapStyleRunner) -> None:
         self.inner = inner
 
     def run(self, tasks: Sequence[Task]) -> Iterable[Outcome]:
         return self.inner.map([_as_dict(t) for t in tasks])
 
 
-def as_runner(runner: Any) -> Runner:
+def as_runner(runner: Runner | MapStyleRunner) -> Runner:
     """``runner`` itself when it speaks :class:`Runner`, else wrapped in :class:`MapRunner`."""
-    return runner if isinstance(runner, Runner) else MapRunner(runner)
+    if isinstance(runner, Runner):
+        return runner
+    return MapRunner(runner)
 
 
 def _as_dict(task: Task) -> dict[str, Any]:
@@ -138,7 +157,7 @@ def evaluate_task(
     seed: np.random.SeedSequence,
     *,
     criterion: str,
-    Z: Any,
+    Z: NDArray[np.float64] | Source | None,
     folds: Sequence[Fold],
     params: dict[str, Any],
     reference: tuple[float, ...] = (),
@@ -152,8 +171,12 @@ def evaluate_task(
     blas_threads = params.pop("_blas_threads", None)
     k, cov, reg = config
     estimator = GaussianMixture(n_components=k, covariance_type=cov, reg_covar=reg, **params)
-    evaluator: Evaluator = (
-        HeldOut(folds) if criterion == "heldout" else InformationCriterion(criterion, Z)
-    )
+    evaluator: Evaluator
+    if criterion == "heldout":
+        evaluator = HeldOut(folds)
+    elif Z is None:
+        raise ValueError(f"criterion={criterion!r} needs the whitened data Z.")
+    else:
+        evaluator = InformationCriterion(criterion, Z)
     return Task(estimator, seed, evaluator, tuple(reference)).run(blas_threads)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
 
 from sklearn.base import clone
 
@@ -12,7 +12,7 @@ from mixsynth.seeding import SeedPlan
 from mixsynth.selection.evaluators import Evaluator, InformationCriterion, Outcome
 from mixsynth.selection.plans import Plan, expected_count, search_plan
 from mixsynth.selection.result import Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import Runner, SerialRunner, Task, as_runner
+from mixsynth.selection.runners import MapStyleRunner, Runner, SerialRunner, Task, as_runner
 
 __all__ = ["CandidateStore", "select"]
 
@@ -37,7 +37,7 @@ def select(
     seeds: SeedPlan,
     search: str = "auto",
     one_se: bool = False,
-    runner: Runner | Any | None = None,
+    runner: Runner | MapStyleRunner | None = None,
     store: CandidateStore | None = None,
     progress: ProgressFn | None = None,
     share_passes: bool = True,
@@ -197,7 +197,7 @@ def _choose(
     done: Mapping[Config, Outcome],
     evaluator: Evaluator,
     one_se: bool,
-    configured: Any,
+    configured: Callable[[Config], GaussianMixture],
     seeds: SeedPlan,
     index: Mapping[Config, int],
 ) -> tuple[SelectionResult, GaussianMixture]:
