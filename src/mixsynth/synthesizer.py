@@ -16,8 +16,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mixsynth import streaming
 from mixsynth._saving import SaveMixin
-from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
 from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.guard import MemorizationWarning, memorization_check
 from mixsynth.model import (
     ClassConditional,
     PointMass,
@@ -48,20 +48,12 @@ if TYPE_CHECKING:
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
 
-class MemorizationWarning(UserWarning):
-    """Generated rows sit closer to the training rows than fresh data does."""
 
 Array = NDArray[np.float64]
 
 #: Candidates tried when ``n_components`` is left to the synthesizer.
 DEFAULT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
 
-#: A row closer to a training row than this fraction of training rows are to their own nearest
-#: neighbour is a near copy.
-NEAR_COPY_QUANTILE = 0.05
-
-#: The guard needs at least this many held-back rows (a fifth of the data) to say anything.
-_GUARD_MIN_HOLDOUT = 20
 
 SUPPORTS = ("clip", "truncate", None)
 
@@ -331,7 +323,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     runner.close()
             self._warn_if_not_converged(mixture, stacklevel=4)
             if self.guard:
-                memorization = self._memorization_check(Xv, plan, selection.best)
+                best = selection.best
+                probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
+                    n_components=best.n_components, covariance_type=best.covariance_type,
+                    reg_covar=best.reg_covar, criterion="bic", guard=False,
+                )
+                memorization = memorization_check(Xv, probe, plan, best.n_components)
         self.model_ = WhitenedMixture(
             whitener, mixture, transform, lower, upper, integer, self.support, selection,
             memorization,
@@ -450,69 +447,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
             dataclasses.replace(result, notes=(*result.notes, *notes)),
         )
         return self
-
-    def _memorization_check(
-        self, X: Array, plan: SeedPlan, best: Candidate
-    ) -> dict[str, Any] | None:
-        """Near copies of generated rows vs of held-back real rows, both against the rest:
-        the ``best`` configuration refitted on 80 % of the rows by a probe synthesizer."""
-        n = X.shape[0]
-        n_hold = n // 5
-        if n_hold < _GUARD_MIN_HOLDOUT:
-            return None  # too few rows to measure a near-copy rate on
-        if n - n_hold < 2 * max(2, best.n_components):
-            return None
-        # the guard's own streams: the split, the probe's fit, its rows, the threshold
-        order = as_generator(plan.stream("guard", 0)).permutation(n)
-        hold, train = X[order[:n_hold]], X[order[n_hold:]]
-        probe = clone(self).set_params(
-            n_components=best.n_components, covariance_type=best.covariance_type,
-            reg_covar=best.reg_covar, criterion="bic", guard=False,
-            random_state=plan.stream("guard", 1),
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                probe.fit(train)
-        except ValueError:
-            return None  # e.g. K above the distinct rows of the smaller part
-        synthetic, _ = probe.model_.sample(max(n_hold, 200), as_generator(plan.stream("guard", 2)),
-                                           {})
-        scale = column_scale(train)
-        if not np.any(scale > 0):
-            return None
-        threshold = near_copy_threshold(
-            train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=plan.stream("guard", 3)
-        )
-        d_syn = nearest_distances(train, synthetic, scale=scale)
-        d_hold = nearest_distances(train, hold, scale=scale)
-        rate = float(np.mean(d_syn <= threshold))
-        base = float(np.mean(d_hold <= threshold))
-        # A fresh sample is a near copy about NEAR_COPY_QUANTILE of the time by construction of
-        # the threshold; the held-back rows measure it, noisily when they are few. Warn when the
-        # generated rate is over twice that and significantly above the held-back rate.
-        expected = max(base, NEAR_COPY_QUANTILE)
-        se = np.sqrt(rate * (1 - rate) / len(d_syn) + expected * (1 - expected) / len(d_hold))
-        warned = bool(rate > 2.0 * expected and (rate - base) > 3.0 * se)
-        if warned:
-            warnings.warn(
-                f"Possible memorisation: {rate:.1%} of generated rows are near copies of "
-                f"training rows, against {base:.1%} of held-out real rows. Prefer "
-                "criterion='heldout', fewer components or a larger reg_covar.",
-                MemorizationWarning,
-                stacklevel=3,
-            )
-        return {
-            "near_copy_rate": rate,
-            "holdout_near_copy_rate": base,
-            "threshold": float(threshold),
-            "dcr_synthetic_median": float(np.median(d_syn)),
-            "dcr_holdout_median": float(np.median(d_hold)),
-            "n_train": int(train.shape[0]),
-            "n_holdout": int(n_hold),
-            "n_synthetic": int(synthetic.shape[0]),
-            "warned": bool(warned),
-        }
 
     def _store(self, ckpt: SweepCheckpoint | None, X: Array) -> SweepStore | None:
         """This sweep's store in the checkpoint, keyed by the data and the settings."""
