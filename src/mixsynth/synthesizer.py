@@ -120,8 +120,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         how often the held-back 20 % are; the result is recorded in ``memorization_`` and a
         :class:`MemorizationWarning` is raised when generated rows sit closer to the training
         data than fresh data does.
-    random_state : None, int or Generator
-        Seeds the selection and the final fit.
+    random_state : None, int, SeedSequence or Generator
+        Seeds the fit: :meth:`fit` makes one :class:`~mixsynth.seeding.SeedPlan` from it, a
+        named stream per use (candidates, folds, refit, guard, support noise, reservoir,
+        classes). The same int gives the same model, through the API or the command line.
 
     Attributes
     ----------
