@@ -68,3 +68,9 @@ def test_class_conditional_is_a_composite(rng: np.random.Generator) -> None:
         s.sample(2, y=5)
     assert m.n_parameters == sum(c.n_parameters_ for c in s.class_models_) + 1
     assert dataclasses.replace(m, memorization=None).n_components == m.n_components
+    parts = m.parts()
+    assert [label for label, _, _ in parts] == [3, 7]
+    assert [prior for _, prior, _ in parts] == pytest.approx([0.6, 0.4])
+    assert [part for _, _, part in parts] == [c.model_ for c in s.class_models_]
+    single = s.class_models_[0].model_
+    assert single.parts() == ((None, 1.0, single),)

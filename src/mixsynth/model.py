@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from mixsynth.selection import SelectionResult
     from mixsynth.synthesizer import Synthesizer
 
-__all__ = ["ClassConditional", "FittedModel", "PointMass", "WhitenedMixture"]
+__all__ = ["ClassConditional", "FittedModel", "Part", "PointMass", "WhitenedMixture"]
 
 Array = NDArray[np.float64]
 Fixed = dict[int, float]
+#: ``(class label or None, prior, the single-class model)``
+Part = tuple[Any, float, "WhitenedMixture"]
 Draw = Callable[[int, np.random.Generator], Array]
 
 #: ``support="truncate"`` gives up when fewer than this fraction of draws land in bounds.
@@ -67,6 +69,10 @@ class FittedModel(Protocol):
 
     @property
     def n_components(self) -> int: ...
+
+    def parts(self) -> tuple[Part, ...]:
+        """The single-class models: ``((None, 1.0, self),)`` or one per class."""
+        ...
 
     def sample(
         self, n: int, rng: np.random.Generator, fixed: Fixed, y: Any = None,
@@ -152,6 +158,10 @@ class WhitenedMixture:
     def n_components(self) -> int:
         """Components of the mixture (1 for a point mass)."""
         return int(self.mixture.n_components)
+
+    def parts(self) -> tuple[Part, ...]:
+        """Itself, the one part of an unconditional model."""
+        return ((None, 1.0, self),)
 
     # ------------------------------------------------------------------ densities
 
@@ -360,6 +370,14 @@ class ClassConditional:
     def n_components(self) -> int:
         """Components over every class."""
         return sum(m.model_.n_components for m in self.models)
+
+    def parts(self) -> tuple[Part, ...]:
+        """``(label, prior, model)`` of every class."""
+        return tuple(
+            (c, float(p), part)
+            for c, p, m in zip(self.classes, self.priors, self.models, strict=True)
+            for _, _, part in m.model_.parts()
+        )
 
     def score_samples(self, X: Array) -> Array:
         """``log sum_c pi_c p(x | c)``."""
