@@ -19,6 +19,7 @@ candidate's own seed stream, and returns its :class:`~mixsynth.selection.Candida
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -111,6 +112,10 @@ class Evaluator(Protocol):
         self, estimator: GaussianMixture, seed: np.random.SeedSequence, seeds: SeedPlan
     ) -> GaussianMixture:
         """The winner fitted on every row."""
+        ...
+
+    def for_tasks(self) -> Evaluator:
+        """What a task needs to evaluate a candidate (shipped to workers): no refit data."""
         ...
 
 
@@ -252,6 +257,10 @@ class HeldOut:
         )
         return Outcome(cand, None)
 
+    def for_tasks(self) -> HeldOut:
+        """The folds only: the rows for the refit stay in this process."""
+        return dataclasses.replace(self, Z=None)
+
     def refit(
         self, estimator: GaussianMixture, seed: np.random.SeedSequence, seeds: SeedPlan
     ) -> GaussianMixture:
@@ -324,6 +333,9 @@ class InformationCriterion:
         elapsed = time.perf_counter() - t0
         return [Outcome(self._candidate(gm, float(ll), elapsed), gm)
                 for gm, ll in zip(gms, lls, strict=True)]
+
+    def for_tasks(self) -> InformationCriterion:
+        return self
 
     def refit(
         self, estimator: GaussianMixture, seed: np.random.SeedSequence, seeds: SeedPlan

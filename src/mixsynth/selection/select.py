@@ -95,6 +95,7 @@ def select(
     shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)
               and evaluator.shares_passes)
     run_tasks = SerialRunner() if runner is None else as_runner(runner)
+    task_evaluator = evaluator.for_tasks()  # what travels with each task
     known = store.known() if store is not None else {}
     done: dict[Config, Outcome] = {}
     order: list[Config] = []
@@ -142,7 +143,7 @@ def select(
             )
         else:
             results = run_tasks.run([
-                Task(configured(c), seeds.candidate(index[c]), evaluator, reference)
+                Task(configured(c), seeds.candidate(index[c]), task_evaluator, reference)
                 for c in todo
             ])
         for c, out in zip(todo, results, strict=True):
