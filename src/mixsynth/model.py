@@ -17,7 +17,7 @@ Neither knows about DataFrames or column names given by users: the synthesizer r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -112,7 +112,7 @@ class PointMass:
         return 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: equal only to itself
 class WhitenedMixture:
     """A mixture in whitened space mapped back to the data's columns.
 
@@ -141,7 +141,7 @@ class WhitenedMixture:
     integer_columns: NDArray[np.bool_]
     support: str | None = "clip"
     selection: SelectionResult | None = None
-    memorization: dict[str, Any] | None = field(default=None, compare=False)
+    memorization: dict[str, Any] | None = None
 
     #: A single model has no classes.
     classes: None = None
@@ -320,7 +320,7 @@ class WhitenedMixture:
         return np.concatenate(kept)[:n] if kept else np.empty((0, self.n_features))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: equal only to itself
 class ClassConditional:
     """One synthesizer per class, and the class priors.
 
@@ -339,7 +339,7 @@ class ClassConditional:
     classes: NDArray[Any]
     priors: Array
     models: tuple[Synthesizer, ...]
-    memorization: dict[str, Any] | None = field(default=None, compare=False)
+    memorization: dict[str, Any] | None = None
 
     #: No whitener, mixture, selection or support transform of its own: each class has its own.
     whitener: None = None
