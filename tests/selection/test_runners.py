@@ -39,9 +39,11 @@ class _LegacyMap:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.shared: set[int] = set()
 
     def map(self, tasks):
         self.calls += 1
+        self.shared |= {id(t["Z"]) for t in tasks} | {id(t["folds"]) for t in tasks}
         return [_evaluate(**{**t, "params": {**t["params"], "_blas_threads": 1}})
                 for t in tasks]
 
@@ -54,6 +56,7 @@ def test_runners_agree(rng: np.random.Generator) -> None:
     legacy = _LegacyMap()
     _same(serial, _sweep(legacy, X))
     assert legacy.calls == 2  # one batch per (covariance type, reg_covar) group
+    assert len(legacy.shared) == 2  # one data object and one folds object for every task
 
 
 def test_protocol_and_adapter() -> None:

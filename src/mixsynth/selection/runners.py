@@ -147,7 +147,8 @@ def _as_dict(task: Task) -> dict[str, Any]:
     return dict(
         config=task.config, seed=task.seed, criterion=ev.criterion,
         Z=ev.Z if isinstance(ev, InformationCriterion) else None,
-        folds=tuple(ev.folds) if isinstance(ev, HeldOut) else (),
+        # the same objects for every task: a cluster runner scatters each once (keyed by id)
+        folds=ev.folds if isinstance(ev, HeldOut) else (),
         params=params, reference=task.reference,
     )
 
