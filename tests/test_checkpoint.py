@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import mixsynth.selection as selection_module
 from mixsynth import Synthesizer
+from mixsynth.selection import Task
 
 
 def _data(rng: np.random.Generator) -> np.ndarray:
@@ -35,16 +35,16 @@ def test_interrupted_sweep_resumes_to_the_same_model(rng, tmp_path, monkeypatch,
     assert ckpt.exists()
 
     evaluated = []
-    real = selection_module._evaluate
+    real = Task.run
 
-    def counting(**task):
-        evaluated.append(task["config"])
-        return real(**task)
+    def counting(task, *args):
+        evaluated.append(task.config)
+        return real(task, *args)
 
-    monkeypatch.setattr(selection_module, "_evaluate", counting)
+    monkeypatch.setattr(Task, "run", counting)
     resumed = Synthesizer(**kw).fit(X, checkpoint=ckpt)
     assert not ckpt.exists()  # finished: nothing left to resume
-    monkeypatch.setattr(selection_module, "_evaluate", real)
+    monkeypatch.setattr(Task, "run", real)
     fresh = Synthesizer(**kw).fit(X)
 
     total = len(fresh.selection_.candidates)
@@ -65,9 +65,8 @@ def test_checkpoint_of_other_data_is_not_used(rng, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         Synthesizer(**kw).fit(_data(rng), progress=_interrupt_after(2), checkpoint=ckpt)
     evaluated = []
-    real = selection_module._evaluate
-    monkeypatch.setattr(selection_module, "_evaluate",
-                        lambda **t: evaluated.append(t["config"]) or real(**t))
+    real = Task.run
+    monkeypatch.setattr(Task, "run", lambda t, *a: evaluated.append(t.config) or real(t, *a))
     Synthesizer(**kw).fit(_data(rng) + 1.0, checkpoint=ckpt)
     assert len(evaluated) == 3
 

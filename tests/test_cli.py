@@ -855,26 +855,26 @@ def test_interrupted_sweep_resumes_from_the_partial_file(
     work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import mixsynth.selection as selection_module
     from mixsynth import load
+    from mixsynth.selection import Task
 
-    real = selection_module._evaluate
+    real = Task.run
     calls: list[Any] = []
 
-    def flaky(**task: Any) -> Any:
-        calls.append(task["config"])
+    def flaky(task: Task, *args: Any) -> Any:
+        calls.append(task.config)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(**task)
+        return real(task, *args)
 
-    monkeypatch.setattr(selection_module, "_evaluate", flaky)
+    monkeypatch.setattr(Task, "run", flaky)
     out, partial = tmp_path / "m.mixsynth", tmp_path / "m.mixsynth.partial"
     argv = ["fit", str(work / "data.csv"), "-o", str(out), *FAST, "--no-guard", "--seed", "2"]
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert "run the same command again to resume" in err and "mixsynth: interrupted" in err
     assert partial.exists() and not out.exists()
-    monkeypatch.setattr(selection_module, "_evaluate", real)
+    monkeypatch.setattr(Task, "run", real)
     assert main(argv) == 0
     assert out.exists() and not partial.exists()
     fresh = tmp_path / "fresh.mixsynth"
@@ -883,3 +883,44 @@ def test_interrupted_sweep_resumes_from_the_partial_file(
     a, b = load(out), load(fresh)
     assert (a.sample(25, random_state=4).to_numpy() == b.sample(25, random_state=4).to_numpy()
             ).all()
+
+
+def _without_times(value: Any) -> Any:
+    """A model document without what differs between two identical fits: wall times."""
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k != "fit_time"}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("argv", [["--components", "1:2", "--cv", "3"],
+                                  ["--label", "kind", *FAST]])
+def test_api_and_cli_give_the_same_model_file(work: Path, tmp_path: Path,
+                                              argv: list[str]) -> None:
+    """The same data and seed give the same seed plan, so the same tensors and document."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from mixsynth.io import read_data
+    from mixsynth.persistence import load, read_metadata
+
+    label = argv[argv.index("--label") + 1] if "--label" in argv else None
+    path = work / ("labelled.csv" if label else "data.csv")
+    cli_file = tmp_path / "cli.mixsynth"
+    assert main(["-q", "fit", str(path), "-o", str(cli_file), "--seed", "0", *argv]) == 0
+    params = load(cli_file).get_params()
+    assert params["random_state"] == 0
+    from mixsynth import Synthesizer
+
+    table = read_data(path, label=label)
+    api_file = tmp_path / "api.mixsynth"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        Synthesizer(**params).fit(table.to_input(), table.labels).save(api_file)
+    cli_doc, api_doc = read_metadata(cli_file), read_metadata(api_file)
+    assert _without_times(cli_doc["model"]) == _without_times(api_doc["model"])
+    cli_tensors, api_tensors = load_file(cli_file), load_file(api_file)
+    assert cli_tensors.keys() == api_tensors.keys()
+    for name in cli_tensors:
+        np.testing.assert_array_equal(cli_tensors[name], api_tensors[name])

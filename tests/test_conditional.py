@@ -42,8 +42,8 @@ def test_conditional_samples_have_the_conditional_moments(rng):
     X = rng.multivariate_normal(np.zeros(d), cov, size=4000)
     s = Synthesizer(reduce=None, n_components=1, criterion="bic", reg_covar=1e-6,
                     support=None, random_state=0).fit(X)
-    gm_cov = s._data_space_mixture()[2][0]
-    gm_mean = s._data_space_mixture()[1][0]
+    gm_cov = s.model_.data_space_mixture()[2][0]
+    gm_mean = s.model_.data_space_mixture()[1][0]
     a = 0.7
     S = s.sample(20000, random_state=1, given={1: a})
     np.testing.assert_array_equal(S[:, 1], a)
@@ -65,7 +65,7 @@ def test_unconditional_samples_include_the_discarded_directions(rng):
     s = Synthesizer(reduce=3, n_components=1, criterion="bic", reg_covar=1e-6, support=None,
                     random_state=0).fit(X)
     assert s.whitener_.noise_variance_ > 0
-    model_cov = s._data_space_mixture()[2][0]
+    model_cov = s.model_.data_space_mixture()[2][0]
     S = s.sample(40000, random_state=2)
     np.testing.assert_allclose(np.cov(S.T), model_cov, atol=0.05 * np.abs(model_cov).max())
 
@@ -123,7 +123,10 @@ def _two_classes(rng):
 
 def test_class_conditional_fit_and_sample(rng):
     X, y = _two_classes(rng)
-    s = Synthesizer(n_components=[1, 2], criterion="bic", random_state=0).fit(X, y)
+    # guard off (not what this tests): on 150 rows its near-copy test can raise a false alarm
+    # (MIXSYNTH_TEST_SEED=788295828), which -W error turns into a failure
+    s = Synthesizer(n_components=[1, 2], criterion="bic", guard=False,
+                    random_state=0).fit(X, y)
     np.testing.assert_array_equal(s.classes_, ["a", "b"])
     np.testing.assert_allclose(s.class_priors_, [0.75, 0.25])
     Xs, ys = s.sample(4000, random_state=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import re
@@ -265,7 +266,9 @@ def test_memorisation_warning_is_flagged(tabular: tuple[Synthesizer, pd.DataFram
     assert model.memorization_ is not None and not model.memorization_["warned"]
     calm = build_report(model, data)
     assert "No sign of memorisation" in calm and 'role="alert"' not in calm
-    model.memorization_ = {**model.memorization_, "near_copy_rate": 0.4, "warned": True}
+    model.model_ = dataclasses.replace(  # the fitted model object is frozen: a new one
+        model.model_, memorization={**model.memorization_, "near_copy_rate": 0.4, "warned": True}
+    )
     text = build_report(model, data)
     page = _check_document(text)
     alerts = [attrs for _, attrs in page.tags if attrs.get("role") == "alert"]

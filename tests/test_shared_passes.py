@@ -14,7 +14,8 @@ import pytest
 from mixsynth import GaussianMixture, streaming
 from mixsynth.core import m_step, run_em, run_em_lockstep, suffstats
 from mixsynth.gaussian_mixture import fit_on_source, score_on_source
-from mixsynth.selection import Candidate, candidate_grid, select
+from mixsynth.seeding import SeedPlan
+from mixsynth.selection import Candidate, InformationCriterion, candidate_grid, select
 from mixsynth.streaming import as_source
 
 from .strategies import random_params
@@ -205,8 +206,22 @@ def test_estimators_fitted_together_equal_each_alone(rng, monkeypatch):
 
 def _sweep(Z, *, share: bool, grid=None, **kw):
     grid = grid or candidate_grid([1, 2, 3, 4, 5], ["full", "diag"], 1e-6)
-    return select(grid, criterion="bic", random_state=7, mixture_params=dict(SWEEP), Z=Z,
-                  share_passes=share, **kw)
+    return select(grid, InformationCriterion("bic", Z), estimator=GaussianMixture(**SWEEP),
+                  seeds=SeedPlan.from_random_state(7), share_passes=share, **kw)
+
+
+class _Store:
+    """A store in memory: what a checkpoint holds, and what the sweep recorded."""
+
+    def __init__(self, known):
+        self._known = dict(known)
+        self.recorded: list[Candidate] = []
+
+    def known(self):
+        return self._known
+
+    def record(self, candidate):
+        self.recorded.append(candidate)
 
 
 def _same_sweep(a, b, rtol: float = 1e-10) -> None:
@@ -255,11 +270,10 @@ def test_coarse_to_fine_sweep_with_a_checkpoint_shares_passes(rng, monkeypatch):
     assert shared_passes < counting.passes / 4
     assert any("coarse-to-fine" in n for n in full[0].notes)
     # resume: the first three candidates come from a checkpoint, the others are fitted
-    known = {c.config: c for c in full[0].candidates[:3]}
-    recorded: list[Candidate] = []
+    store = _Store({c.config: c for c in full[0].candidates[:3]})
     counting.passes = 0
-    resumed = _sweep(source, share=True, grid=grid, known=known, on_candidate=recorded.append)
-    assert {c.config for c in recorded} == {c.config for c in full[0].candidates[3:]}
+    resumed = _sweep(source, share=True, grid=grid, store=store)
+    assert {c.config for c in store.recorded} == {c.config for c in full[0].candidates[3:]}
     assert resumed[0].best.config == full[0].best.config
     _close(resumed[0].scores, full[0].scores)
     assert counting.passes > 0

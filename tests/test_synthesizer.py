@@ -359,3 +359,15 @@ def test_support_transform_policies(rng):
         assert np.abs(freq - real).max() < 0.08
     with pytest.raises(ValueError, match="support_transform"):
         Synthesizer(support_transform="probit").fit(X)
+
+
+def test_iter_sample_makes_its_chunk_seeds_lazily(rng: np.random.Generator, seed: int) -> None:
+    """Chunk i is seeded by the i-th child of the seed, made when it is drawn: a trillion rows
+    start at once (a list of 15 million seeds made up front grew memory without bound)."""
+    X = rng.normal(size=(60, 2))
+    s = Synthesizer(n_components=1, criterion="bic", guard=False, random_state=0).fit(X)
+    chunks = s.iter_sample(10**12, random_state=seed, chunk_size=7)
+    first, second = next(chunks), next(chunks)
+    children = np.random.SeedSequence(seed).spawn(2)
+    np.testing.assert_array_equal(first, s.sample(7, children[0]))
+    np.testing.assert_array_equal(second, s.sample(7, children[1]))

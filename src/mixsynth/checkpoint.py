@@ -24,7 +24,7 @@ from mixsynth._version import __version__
 from mixsynth.io.atomic import atomic_write
 from mixsynth.selection import Candidate, Config
 
-__all__ = ["SweepCheckpoint", "fingerprint"]
+__all__ = ["SweepCheckpoint", "SweepStore", "fingerprint"]
 
 _FORMAT = "mixsynth-sweep-checkpoint"
 
@@ -84,6 +84,10 @@ class SweepCheckpoint:
         with atomic_write(self.path, "w", overwrite=True) as fh:
             json.dump(doc, fh)
 
+    def store(self, key: str) -> SweepStore:
+        """The sweep ``key`` as a :class:`~mixsynth.selection.CandidateStore` for ``select``."""
+        return SweepStore(self, key)
+
     def count(self) -> int:
         """Finished candidates over all sweeps."""
         return sum(len(v) for v in self._sweeps.values())
@@ -92,3 +96,27 @@ class SweepCheckpoint:
         """Remove the file: the fit it served has finished."""
         self._sweeps = {}
         self.path.unlink(missing_ok=True)
+
+
+class SweepStore:
+    """One sweep of a :class:`SweepCheckpoint`: the ``known`` / ``record`` store that
+    :func:`mixsynth.selection.select` takes.
+
+    Parameters
+    ----------
+    checkpoint : SweepCheckpoint
+    key : str
+        The sweep's fingerprint (:func:`fingerprint`).
+    """
+
+    def __init__(self, checkpoint: SweepCheckpoint, key: str) -> None:
+        self.checkpoint = checkpoint
+        self.key = key
+
+    def known(self) -> dict[Config, Candidate]:
+        """The finished candidates of this sweep."""
+        return self.checkpoint.known(self.key)
+
+    def record(self, candidate: Candidate) -> None:
+        """Add a finished candidate (the file is rewritten atomically)."""
+        self.checkpoint.record(self.key, candidate)

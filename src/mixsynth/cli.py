@@ -569,8 +569,9 @@ def _chunk_rows(chunk: Any) -> int:
 # ---------------------------------------------------------------------------- fit
 
 
-def _describe_selection(model: Any, report: Callable[[str], None]) -> None:
-    selection = model.selection_
+def _describe_selection(part: Any, report: Callable[[str], None]) -> None:
+    """The sweep of one single-class model (a ``mixsynth.model.WhitenedMixture``)."""
+    selection = part.selection
     if selection is None:
         report("every column is constant: the model is that single point")
         return
@@ -578,7 +579,7 @@ def _describe_selection(model: Any, report: Callable[[str], None]) -> None:
     best = selection.best
     report(f"chosen: K={best.n_components}, {best.covariance_type} covariance, reg_covar="
            f"{best.reg_covar:g} (criterion {selection.criterion}); "
-           f"{model.whitener_.n_components_} of {model.n_features_in_} dimensions kept")
+           f"{part.whitener.n_components_} of {part.n_features} dimensions kept")
     for note in selection.notes:
         report(f"note: {note}")
 
@@ -588,14 +589,11 @@ def _describe_fit(model: Any, table: Any, report: Callable[[str], None]) -> None
     if table.image_shape is not None:
         what = f"{table.n_samples} images of {'x'.join(map(str, table.image_shape))}"
     report(f"data: {table.source}: {what}")
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        _describe_selection(model, report)
-    else:
-        for c, prior, sub in zip(classes, model.class_priors_, model.class_models_, strict=True):
-            report(f"\nclass {table.label}={_plain(c)!r} "
+    for label, prior, part in model.model_.parts():  # one part, or one per class
+        if label is not None:
+            report(f"\nclass {table.label}={_plain(label)!r} "
                    f"({round(prior * table.n_samples)} rows):")
-            _describe_selection(sub, report)
+        _describe_selection(part, report)
     memo = model.memorization_
     if memo:
         report(f"memorisation guard: {memo['near_copy_rate']:.1%} of generated rows are near "
@@ -802,13 +800,15 @@ def _stream_plan(path: str, options: _ReadOptions, *, label: str | None,
 
 def _stream_source(table: Any, seed: int, on_cluster: bool) -> Any:
     """The source a streamed fit reads: on the cluster's workers, or in this process."""
-    from mixsynth.streaming import file_source, sample_seed
+    from mixsynth.seeding import SeedPlan
+    from mixsynth.streaming import file_source
 
+    reservoir = SeedPlan.from_random_state(seed).reservoir_seed()  # as Synthesizer.fit's plan
     if on_cluster:
         from mixsynth.io.dask_files import dask_source
 
-        return dask_source(table, seed=sample_seed(seed))
-    return file_source(table.path, seed=sample_seed(seed), columns=list(table.columns),
+        return dask_source(table, seed=reservoir)
+    return file_source(table.path, seed=reservoir, columns=list(table.columns),
                        delimiter=getattr(table, "delimiter", None))
 
 

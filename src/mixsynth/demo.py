@@ -194,11 +194,11 @@ def run_digits_demo(
     synth.fit(X, progress=progress)
     fit_seconds = time.perf_counter() - start
 
-    n_pca = int(synth.whitener_.n_components_)
-    echo(f"PCA keeps {n_pca} of {X.shape[1]} dimensions ({VARIANCE_KEPT:.0%} of the variance)")
-    selection, mixture = synth.selection_, synth.mixture_
-    if selection is None or mixture is None:  # only when every column is constant
+    selection, mixture, whitener = synth.selection_, synth.mixture_, synth.whitener_
+    if selection is None or mixture is None or whitener is None:  # every column constant
         raise RuntimeError("the digits data unexpectedly has no varying pixel")
+    n_pca = int(whitener.n_components_)
+    echo(f"PCA keeps {n_pca} of {X.shape[1]} dimensions ({VARIANCE_KEPT:.0%} of the variance)")
     candidates = tuple(selection.candidates)
     by_k = sorted(candidates, key=lambda c: c.n_components)
     echo("AIC by number of components:")
@@ -358,7 +358,7 @@ def compare_with_default(
             dict(n_components=[1, 2, 3], reg_covar=[1e-6, 1e-1], cv=3) if quick else {}
         )
         default = Synthesizer(random_state=seed, **quick_grid).fit(train, progress=progress)
-    k_default = default.mixture_.n_components if default.mixture_ is not None else 0
+    k_default = default.model_.n_components
     scores = (
         _score(f"textbook (AIC, K={textbook_k})", textbook,
                np.asarray(textbook.sample(n_new, random_state=seed)), train, hold, textbook_k,
@@ -374,7 +374,7 @@ def compare_with_default(
             dict(n_components=[1, 2], criterion="bic") if quick else {}
         )
         by_class_model = Synthesizer(random_state=seed, **quick_classes).fit(train, y_train)
-    k_classes = max(m.mixture_.n_components for m in by_class_model.class_models_)
+    k_classes = max(m.model_.n_components for m in by_class_model.class_models_)
     conditional = _score(
         "mixsynth default, fit(X, y)", by_class_model,
         np.asarray(by_class_model.sample(n_new, random_state=seed)[0]), train, hold, k_classes,

@@ -93,6 +93,7 @@ from mixsynth._version import __version__
 from mixsynth.core import Params
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.io.atomic import atomic_write_bytes
+from mixsynth.model import ClassConditional, PointMass, WhitenedMixture
 from mixsynth.selection import CRITERIA, Candidate, SelectionResult
 from mixsynth.support import SupportTransform
 from mixsynth.synthesizer import SUPPORTS, Synthesizer
@@ -761,6 +762,28 @@ def _finish_synthesizer(s: Synthesizer, where: str) -> None:
                                  f"{d} features")
 
 
+def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
+    """A synthesizer from its checked parameters and fitted pieces: its model object is a
+    :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
+    :class:`~mixsynth.model.WhitenedMixture` (over a point mass when the mixture is null)."""
+    s = Synthesizer(**{k: getattr(ns, k) for k in _SYNTHESIZER.param_names()})
+    s.n_features_in_ = ns.n_features_in_
+    if hasattr(ns, "feature_names_in_"):
+        s.feature_names_in_ = ns.feature_names_in_
+    s._columns, s._dtypes = ns._columns, ns._dtypes
+    memorization = getattr(ns, "memorization_", None)
+    if ns.classes_ is not None:
+        s.model_ = ClassConditional(ns.classes_, ns.class_priors_, ns.class_models_,
+                                    memorization)
+    else:  # the file stores a point mass as a null mixture
+        mixture = PointMass() if ns.mixture_ is None else ns.mixture_
+        s.model_ = WhitenedMixture(
+            ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
+            ns.integer_columns_, s.support, ns.selection_, memorization,
+        )
+    return s
+
+
 def _check_support_params(t: Any) -> None:
     eps = getattr(t, "eps", None)
     if not isinstance(eps, float) or not 0.0 < eps < 0.5:
@@ -869,6 +892,7 @@ _SYNTHESIZER = Table(
     ),
     check_params=_check_synthesizer_params,
     finish=_finish_synthesizer,
+    build=_build_synthesizer,  # its fitted state is a model object, built from the pieces
 )
 
 _TABLES: dict[str, Table] = {

@@ -20,7 +20,7 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,7 +28,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from mixsynth._version import __version__
 from mixsynth.evaluation import QualityReport, evaluate
+from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.io.atomic import atomic_write
+from mixsynth.model import PointMass
 from mixsynth.plotting import (
     image_moments_figure,
     image_mosaic,
@@ -38,6 +40,9 @@ from mixsynth.plotting import (
 )
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
 from mixsynth.validation import check_input
+
+if TYPE_CHECKING:
+    from mixsynth.synthesizer import Synthesizer
 
 __all__ = ["build_report", "write_report"]
 
@@ -385,11 +390,9 @@ def _criterion(model: Any) -> str:
     return _CRITERIA.get(model.criterion, str(model.criterion))
 
 
-def _mixtures(model: Any) -> list[Any]:
-    """The fitted single-class synthesizers: the model itself or its class models."""
-    if getattr(model, "classes_", None) is not None:
-        return list(model.class_models_)
-    return [model]
+def _mixtures(model: Synthesizer) -> list[GaussianMixture | PointMass]:
+    """The whitened-space density of each single-class part of the model."""
+    return [part.mixture for _, _, part in model.model_.parts()]
 
 
 def _default_title(model: Any, X: Array, image_shape: tuple[int, int] | None) -> str:
@@ -399,17 +402,18 @@ def _default_title(model: Any, X: Array, image_shape: tuple[int, int] | None) ->
 
 def _verdict(model: Any) -> tuple[str, bool]:
     """One line on what was fitted and whether it copies, and whether to alarm."""
-    if getattr(model, "classes_", None) is not None:
-        parts = _mixtures(model)
-        ks = [m.mixture_.n_components for m in parts if m.mixture_ is not None]
-        covs = sorted({m.mixture_.covariance_type for m in parts if m.mixture_ is not None})
+    parts = _mixtures(model)
+    fitted = [gm for gm in parts if isinstance(gm, GaussianMixture)]  # not point masses
+    if model.classes_ is not None:
+        ks = [gm.n_components for gm in fitted]
+        covs = sorted({gm.covariance_type for gm in fitted})
         span = f"K {min(ks)}–{max(ks)}" if ks and min(ks) != max(ks) else f"K={ks[0] if ks else 0}"
         what = (f"{len(parts)} classes, one mixture each ({span}, "
                 f"{'/'.join(covs) or 'no'} covariance), chosen by {_criterion(model)}")
-    elif model.mixture_ is None:
+    elif not fitted:
         what = "every column is constant: the model repeats the one row it saw"
     else:
-        gm = model.mixture_
+        gm = fitted[0]
         k = gm.n_components
         what = (f"K={k} {gm.covariance_type}-covariance component{'s' if k != 1 else ''} in "
                 f"{model.whitener_.n_components_} whitened dimensions, chosen by "
@@ -744,7 +748,7 @@ def _guard_reason(model: Any) -> str:
     if not model.get_params().get("guard", True):
         return "the guard is off (guard=False)"
     parts = _mixtures(model)
-    if any(m.mixture_ is None for m in parts):
+    if any(isinstance(gm, PointMass) for gm in parts):
         return "there is no mixture to probe (every column is constant)"
     where = " in every class" if len(parts) > 1 else ""
     return (f"it needs at least 100 rows{where}, and a chosen configuration it can refit on "

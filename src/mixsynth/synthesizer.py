@@ -7,45 +7,53 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mixsynth import streaming
 from mixsynth._saving import SaveMixin
-from mixsynth.conditional import condition, full_covariances
-from mixsynth.evaluation import column_scale, near_copy_threshold, nearest_distances
-from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
-from mixsynth.selection import Candidate, candidate_grid, make_folds, refit_best, select
+from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.guard import MemorizationWarning, memorization_check
+from mixsynth.model import (
+    ClassConditional,
+    PointMass,
+    WhitenedMixture,
+    pooled_memorization,
+)
+from mixsynth.seeding import SeedLike, SeedPlan, as_generator
+from mixsynth.selection import (
+    Candidate,
+    Evaluator,
+    HeldOut,
+    InformationCriterion,
+    ProcessRunner,
+    SelectionResult,
+    candidate_grid,
+    make_folds,
+    select,
+)
 from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
+if TYPE_CHECKING:
+    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
+    from mixsynth.distributed import ClusterRunner
+
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
 
-class MemorizationWarning(UserWarning):
-    """Generated rows sit closer to the training rows than fresh data does."""
 
 Array = NDArray[np.float64]
 
 #: Candidates tried when ``n_components`` is left to the synthesizer.
 DEFAULT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
 
-#: A row closer to a training row than this fraction of training rows are to their own nearest
-#: neighbour is a near copy.
-NEAR_COPY_QUANTILE = 0.05
-
-#: The guard needs at least this many held-back rows (a fifth of the data) to say anything.
-_GUARD_MIN_HOLDOUT = 20
-
-#: ``support="truncate"`` gives up when fewer than this fraction of draws land in bounds.
-_MIN_ACCEPTANCE = 1e-3
 
 SUPPORTS = ("clip", "truncate", None)
 
@@ -112,15 +120,32 @@ class Synthesizer(SaveMixin, BaseEstimator):
         how often the held-back 20 % are; the result is recorded in ``memorization_`` and a
         :class:`MemorizationWarning` is raised when generated rows sit closer to the training
         data than fresh data does.
-    random_state : None, int or Generator
-        Seeds the selection and the final fit.
+    random_state : None, int, SeedSequence or Generator
+        Seeds the fit: :meth:`fit` makes one :class:`~mixsynth.seeding.SeedPlan` from it, a
+        named stream per use (candidates, folds, refit, guard, support noise, reservoir,
+        classes). The same int gives the same model, through the API or the command line.
 
     Attributes
     ----------
-    whitener_ : Whitener
+    model_ : WhitenedMixture or ClassConditional
+        The fitted model (:mod:`mixsynth.model`) that :meth:`sample` and :meth:`score_samples`
+        delegate to: a mixture in whitened space (over a
+        :class:`~mixsynth.model.PointMass` when every column is constant), or, after
+        ``fit(X, y)``, one synthesizer per class with the class priors. The attributes below
+        are read-only views of it.
+    whitener_ : Whitener or None
+        ``None`` for a class-conditional synthesizer (each class has its own).
     mixture_ : GaussianMixture or None
-        ``None`` only when every column is constant.
+        ``None`` when every column is constant (the model is a point mass) and for a
+        class-conditional synthesizer.
     selection_ : SelectionResult or None
+    support_transform_ : SupportTransform or None
+    classes_ : ndarray or None
+        The class labels of a class-conditional synthesizer (``fit(X, y)``), else ``None``.
+    class_priors_ : ndarray of shape (n_classes,)
+        Class-conditional only: the training class proportions.
+    class_models_ : tuple of Synthesizer
+        Class-conditional only: the synthesizer of each class.
     memorization_ : dict or None
         The guard's measurements: ``near_copy_rate`` (generated rows),
         ``holdout_near_copy_rate`` (held-back real rows), ``threshold``, the medians
@@ -128,6 +153,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         row, ``n_train``, ``n_holdout``, ``n_synthetic``, ``warned``. ``None`` when the guard
         is off or there are fewer than 100 rows.
     lower_bounds_, upper_bounds_ : ndarray of shape (n_features,)
+        Class-conditional: the widest over the classes.
     integer_columns_ : ndarray of bool of shape (n_features,)
         Columns whose observed values are all whole numbers; samples are rounded there.
     n_features_in_ : int
@@ -135,9 +161,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         When fitted on a DataFrame with string column names.
     """
 
-    lower_bounds_: Array
-    upper_bounds_: Array
-    integer_columns_: NDArray[np.bool_]
+    model_: WhitenedMixture | ClassConditional
 
     def __init__(
         self,
@@ -236,7 +260,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             from mixsynth.checkpoint import SweepCheckpoint
 
             ckpt = SweepCheckpoint(checkpoint)
-        self._fit(X, y, progress, ckpt, out_of_core)
+        self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
             ckpt.discard()  # the fit finished: nothing to resume
         return self
@@ -246,8 +270,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X: Any,
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
-        ckpt: Any,
-        out_of_core: bool | None = None,
+        ckpt: SweepCheckpoint | None,
+        out_of_core: bool | None,
+        plan: SeedPlan,
     ) -> Synthesizer:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
@@ -257,61 +282,69 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         if is_out_of_core(X):
-            reservoir_seed, noise_seed = spawn_seeds(self.random_state, 7)[5:]
-            source = as_source(X, seed=int(reservoir_seed.generate_state(1, np.uint64)[0] >> 1))
+            source = as_source(X, seed=plan.reservoir_seed())
             assert source is not None
             X = self._in_memory_if_small(source, out_of_core)
             if X is None:
-                return self._fit_out_of_core(source, y, progress, noise_seed)
-        runner = _cluster_runner()
+                return self._fit_out_of_core(source, y, progress, plan)
         self._remember_columns(X)
         Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
         if y is not None:
-            return self._fit_classes(Xv, y, progress, ckpt)
-        self.classes_: NDArray[Any] | None = None
-        self._fit_support(Xv)
-        self.support_transform_ = self._make_support_transform()
-        Xt, log_jac = self._to_model_space(Xv, as_generator(spawn_seeds(self.random_state, 2)[1]))
+            return self._fit_classes(Xv, y, progress, ckpt, plan)
+        lower, upper, integer = self._support_bounds(
+            Xv.min(axis=0), Xv.max(axis=0), np.all(Xv == np.round(Xv), axis=0)
+        )
+        transform = self._make_support_transform(lower, upper, integer)
+        Xt, log_jac = (
+            (Xv, np.zeros(Xv.shape[0])) if transform is None
+            else transform.forward(Xv, as_generator(plan.stream("support_noise")))
+        )
+        whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
+        mixture: GaussianMixture | PointMass = PointMass()
+        selection: SelectionResult | None = None
+        memorization = None
+        if whitener.n_components_ > 0:  # else every column is constant: the data is one point
+            Z = whitener.transform(Xt)
+            grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
+            evaluator: Evaluator
+            if self.criterion == "heldout":
+                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
+                evaluator = HeldOut(folds, Z)
+            else:
+                evaluator = InformationCriterion(self._criterion(), Z)
+            runner = _cluster_runner()
+            try:
+                selection, mixture = select(
+                    grid, evaluator, estimator=self._template(), seeds=plan,
+                    search=self.search, one_se=self.one_se,
+                    runner=runner or ProcessRunner(self.n_jobs),
+                    store=self._store(ckpt, Xv), progress=progress,
+                )
+            finally:
+                if runner is not None:
+                    runner.close()
+            self._warn_if_not_converged(mixture, stacklevel=4)
+            if self.guard:
+                best = selection.best
+                probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
+                    n_components=best.n_components, covariance_type=best.covariance_type,
+                    reg_covar=best.reg_covar, criterion="bic", guard=False,
+                )
+                memorization = memorization_check(Xv, probe, plan, best.n_components)
+        self.model_ = WhitenedMixture(
+            whitener, mixture, transform, lower, upper, integer, self.support, selection,
+            memorization,
+        )
+        return self
 
-        self.whitener_ = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
-        Z = self.whitener_.transform(Xt)
-        mixture_params = dict(
-            tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
-            init_params=self.init_params,
-        )
-        self.memorization_: dict[str, Any] | None = None
-        if Z.shape[1] == 0:  # every column constant: the data is one point
-            self.mixture_, self.selection_ = None, None
-            return self
-        grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
-        heldout = self.criterion == "heldout"
-        folds = (
-            make_folds(Xt, self.whitener_, self.cv, self.random_state, log_jacobian=log_jac)[0]
-            if heldout else ()
-        )
-        try:
-            self.selection_, mixture = select(
-                grid, criterion=self.criterion, random_state=self.random_state,
-                mixture_params=mixture_params, Z=None if heldout else Z, folds=folds,
-                search=self.search, one_se=self.one_se, n_jobs=self.n_jobs, progress=progress,
-                runner=runner, **self._checkpoint_hooks(ckpt, Xv),
-            )
-        finally:
-            if runner is not None:
-                runner.close()
-        if mixture is None:  # held-out: the winner is refitted on every row
-            mixture = refit_best(Z, self.selection_, self.random_state, mixture_params)
-        self.mixture_ = mixture
-        if not self.mixture_.converged_:
+    def _warn_if_not_converged(self, mixture: GaussianMixture, stacklevel: int) -> None:
+        if not mixture.converged_:
             warnings.warn(
-                f"The selected mixture (K={self.mixture_.n_components}) did not converge in "
+                f"The selected mixture (K={mixture.n_components}) did not converge in "
                 f"max_iter={self.max_iter} iterations; increase max_iter or tol.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
-        if self.guard:
-            self.memorization_ = self._memorization_check(Xv)
-        return self
 
     def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
         """The data in memory when it is below ``streaming.IN_MEMORY_BYTES`` (always when
@@ -335,7 +368,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         source: Source,
         y: Any,
         progress: Callable[[int, int, Candidate], None] | None,
-        noise_seed: np.random.SeedSequence,
+        plan: SeedPlan,
     ) -> Synthesizer:
         """Fit on data too large for memory: streamed, or data-parallel on a dask cluster.
 
@@ -368,26 +401,26 @@ class Synthesizer(SaveMixin, BaseEstimator):
             elif hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             self._remember_columns(None)  # samples come back as arrays
-            self.classes_ = None
-            self._set_support(
+            lower, upper, integer = self._support_bounds(
                 summary.moments.minimum, summary.moments.maximum, summary.integer_columns
             )
-            self.support_transform_ = self._make_support_transform()
+            transform = self._make_support_transform(lower, upper, integer)
             moments = summary.moments
-            if self.support_transform_ is not None:
-                seed = int(noise_seed.generate_state(1, np.uint64)[0] >> 1)
-                model = source.mapped(SupportMap(self.support_transform_, seed))
+            if transform is not None:
+                seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
+                model = source.mapped(SupportMap(transform, seed))
                 if hasattr(model, "persist_data"):
                     model.persist_data = False
                 mapped = model.summary(streaming.SAMPLE_ROWS).moments
                 assert mapped is not None
                 moments = mapped
-            self.whitener_ = Whitener(
+            whitener = Whitener(
                 self.reduce, whiten=self.whiten, scale=self.scale
             ).fit_from_moments(moments)
-            self.memorization_ = None
-            if self.whitener_.n_components_ == 0:  # every column constant
-                self.mixture_, self.selection_ = None, None
+            if whitener.n_components_ == 0:  # every column constant: the data is one point
+                self.model_ = WhitenedMixture(
+                    whitener, PointMass(), transform, lower, upper, integer, self.support
+                )
                 return self
             grid = self._grid(summary.sample)
             notes = [f"fitted out of core ({source.kind}, {n} rows)"]
@@ -400,114 +433,54 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 )
             if self.guard:
                 notes.append("memorisation guard skipped: it needs the rows in memory")
-            Z = model.whitened(self.whitener_)
-            mixture_params = dict(
-                tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
-                init_params=self.init_params,
-            )
+            Z = model.whitened(whitener)
+            # candidates share their passes over the source (the cluster's, on dask)
             result, mixture = select(
-                grid, criterion=criterion, random_state=self.random_state,
-                mixture_params=mixture_params, Z=Z, search=self.search, one_se=self.one_se,
-                n_jobs=None if source.kind == "dask" else self.n_jobs, progress=progress,
+                grid, InformationCriterion(criterion, Z), estimator=self._template(),
+                seeds=plan, search=self.search, one_se=self.one_se, progress=progress,
             )
         finally:
             for held in (Z, model, source):
                 if held is not None:
                     held.release()
-        assert mixture is not None
-        self.selection_ = dataclasses.replace(result, notes=(*result.notes, *notes))
-        self.mixture_ = mixture
-        if not mixture.converged_:
-            warnings.warn(
-                f"The selected mixture (K={mixture.n_components}) did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter or tol.",
-                UserWarning,
-                stacklevel=3,
-            )
+        self._warn_if_not_converged(mixture, stacklevel=4)
+        self.model_ = WhitenedMixture(
+            whitener, mixture, transform, lower, upper, integer, self.support,
+            dataclasses.replace(result, notes=(*result.notes, *notes)),
+        )
         return self
 
-    def _memorization_check(self, X: Array) -> dict[str, Any] | None:
-        """Near copies of generated rows vs of held-back real rows, both against the rest."""
-        n = X.shape[0]
-        n_hold = n // 5
-        if n_hold < _GUARD_MIN_HOLDOUT:
-            return None  # too few rows to measure a near-copy rate on
-        if n - n_hold < 2 * max(2, self.mixture_.n_components if self.mixture_ else 1):
-            return None
-        seeds = spawn_seeds(self.random_state, 4)
-        order = as_generator(seeds[3]).permutation(n)
-        hold, train = X[order[:n_hold]], X[order[n_hold:]]
-        best = self.selection_.best if self.selection_ is not None else None
-        if best is None:
-            return None
-        probe = clone(self).set_params(
-            n_components=best.n_components, covariance_type=best.covariance_type,
-            reg_covar=best.reg_covar, criterion="bic", guard=False, random_state=seeds[3],
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                probe.fit(train)
-        except ValueError:
-            return None  # e.g. K above the distinct rows of the smaller part
-        synthetic = probe._sample_array(max(n_hold, 200), as_generator(seeds[3]), {})
-        scale = column_scale(train)
-        if not np.any(scale > 0):
-            return None
-        threshold = near_copy_threshold(
-            train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=seeds[3]
-        )
-        d_syn = nearest_distances(train, synthetic, scale=scale)
-        d_hold = nearest_distances(train, hold, scale=scale)
-        rate = float(np.mean(d_syn <= threshold))
-        base = float(np.mean(d_hold <= threshold))
-        # A fresh sample is a near copy about NEAR_COPY_QUANTILE of the time by construction of
-        # the threshold; the held-back rows measure it, noisily when they are few. Warn when the
-        # generated rate is over twice that and significantly above the held-back rate.
-        expected = max(base, NEAR_COPY_QUANTILE)
-        se = np.sqrt(rate * (1 - rate) / len(d_syn) + expected * (1 - expected) / len(d_hold))
-        warned = bool(rate > 2.0 * expected and (rate - base) > 3.0 * se)
-        if warned:
-            warnings.warn(
-                f"Possible memorisation: {rate:.1%} of generated rows are near copies of "
-                f"training rows, against {base:.1%} of held-out real rows. Prefer "
-                "criterion='heldout', fewer components or a larger reg_covar.",
-                MemorizationWarning,
-                stacklevel=3,
-            )
-        return {
-            "near_copy_rate": rate,
-            "holdout_near_copy_rate": base,
-            "threshold": float(threshold),
-            "dcr_synthetic_median": float(np.median(d_syn)),
-            "dcr_holdout_median": float(np.median(d_hold)),
-            "n_train": int(train.shape[0]),
-            "n_holdout": int(n_hold),
-            "n_synthetic": int(synthetic.shape[0]),
-            "warned": bool(warned),
-        }
-
-    def _checkpoint_hooks(self, ckpt: Any, X: Array) -> dict[str, Any]:
-        """``known`` and ``on_candidate`` for :func:`select`, from a sweep checkpoint."""
+    def _store(self, ckpt: SweepCheckpoint | None, X: Array) -> SweepStore | None:
+        """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
-            return {}
+            return None
         from mixsynth.checkpoint import fingerprint
 
-        key = fingerprint(X, self.get_params())
+        return ckpt.store(fingerprint(X, self.get_params()))
 
-        def record(candidate: Candidate) -> None:
-            ckpt.record(key, candidate)
+    def _template(self) -> GaussianMixture:
+        """The estimator every candidate is cloned from (``set_params`` sets its K,
+        covariance type and reg_covar)."""
+        return GaussianMixture(tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
+                               init_params=self.init_params)
 
-        return {"known": ckpt.known(key), "on_candidate": record}
+    def _criterion(self) -> str:
+        if self.criterion not in ("heldout", "aic", "bic"):
+            raise ValueError(
+                f"criterion must be one of ('heldout', 'aic', 'bic'), got {self.criterion!r}."
+            )
+        return self.criterion
 
     def _fit_classes(
         self,
         X: Array,
         y: ArrayLike,
         progress: Callable[[int, int, Candidate], None] | None,
-        ckpt: Any = None,
+        ckpt: SweepCheckpoint | None,
+        plan: SeedPlan,
     ) -> Synthesizer:
-        """One synthesizer per class, each with its own selection; seeds keyed by class index."""
+        """One synthesizer per class, each with its own selection and seed plan (the plan's
+        ``for_class(c)`` stream)."""
         labels = column_or_1d(y, warn=True)
         if labels.shape[0] != X.shape[0]:
             raise ValueError(
@@ -522,47 +495,29 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"Every class needs at least {need} rows to be fitted on its own; too few: "
                 f"{shown}. Merge or drop those classes, or use criterion='bic'."
             )
-        seeds = spawn_seeds(self.random_state, len(classes))
         models = []
-        for c, seed in zip(classes, seeds, strict=True):
+        for i, c in enumerate(classes):
+            seed = plan.for_class(i)
             sub = clone(self).set_params(random_state=seed)
-            sub._fit(X[labels == c], None, progress, ckpt)
+            sub._fit(X[labels == c], None, progress, ckpt, None, SeedPlan.from_random_state(seed))
             models.append(sub)
-        self.classes_ = classes
-        self.class_priors_ = counts / counts.sum()
-        self.class_models_ = tuple(models)
-        self.whitener_, self.mixture_, self.selection_ = None, None, None
-        self.support_transform_ = None
-        self.memorization_ = _pooled_memorization(models, self.class_priors_)
-        self.lower_bounds_ = np.min([m.lower_bounds_ for m in models], axis=0)
-        self.upper_bounds_ = np.max([m.upper_bounds_ for m in models], axis=0)
-        self.integer_columns_ = np.all([m.integer_columns_ for m in models], axis=0)
+        priors = counts / counts.sum()
+        memorization = pooled_memorization([m.memorization_ for m in models], priors)
+        self.model_ = ClassConditional(classes, priors, tuple(models), memorization)
         return self
 
-    def _make_support_transform(self) -> SupportTransform | None:
+    def _make_support_transform(
+        self, lower: Array, upper: Array, integer: NDArray[np.bool_]
+    ) -> SupportTransform | None:
         if self.support_transform is None:
             return None
         only = None
         if self.support_transform == "auto":
-            only = self.integer_columns_.copy()
+            only = integer.copy()
             if self.bounds is not None:  # bounds the user stated, not merely observed
-                only |= np.isfinite(self.lower_bounds_) & np.isfinite(self.upper_bounds_)
-        t = SupportTransform.from_bounds(
-            self.lower_bounds_, self.upper_bounds_, self.integer_columns_, only=only
-        )
+                only |= np.isfinite(lower) & np.isfinite(upper)
+        t = SupportTransform.from_bounds(lower, upper, integer, only=only)
         return t if t.active.any() else None
-
-    def _to_model_space(
-        self, X: Array, rng: np.random.Generator | None = None
-    ) -> tuple[Array, Array]:
-        """The support transform, when there is one: data and log-Jacobian per row."""
-        if self.support_transform_ is None:
-            return X, np.zeros(X.shape[0])
-        return self.support_transform_.forward(X, rng)
-
-    def _from_model_space(self, Y: Array) -> Array:
-        t = self.support_transform_
-        return Y if t is None else t.inverse(Y)
 
     def _feature_names(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -576,20 +531,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self._columns = list(X.columns)
             self._dtypes = list(X.dtypes)
 
-    def _fit_support(self, X: Array) -> None:
-        self._set_support(X.min(axis=0), X.max(axis=0), np.all(X == np.round(X), axis=0))
-
-    def _set_support(self, lo: Array, hi: Array, integer: NDArray[np.bool_]) -> None:
-        """The observed bounds and integer columns, or the bounds the user gave."""
-        if self.bounds is None:
-            self.lower_bounds_, self.upper_bounds_ = lo, hi
-        else:
+    def _support_bounds(
+        self, lo: Array, hi: Array, integer: NDArray[np.bool_]
+    ) -> tuple[Array, Array, NDArray[np.bool_]]:
+        """The observed bounds (or the bounds the user gave) and the integer columns."""
+        if self.bounds is not None:
             lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
                       for b in self.bounds)
             if np.any(lo > hi):
                 raise ValueError("bounds: every lower bound must be <= its upper bound.")
-            self.lower_bounds_, self.upper_bounds_ = lo, hi
-        self.integer_columns_ = integer
+        return lo, hi, integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
         n_distinct = len(np.unique(X, axis=0))
@@ -658,35 +609,13 @@ class Synthesizer(SaveMixin, BaseEstimator):
         y : ndarray of shape (n,)
             Only for a class-conditional synthesizer (fitted with ``y``): the rows' labels.
         """
-        check_is_fitted(self, "integer_columns_")
+        check_is_fitted(self, "model_")
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
         rng = as_generator(random_state)
         fixed = self._resolve_given(given)
-        if self.classes_ is None:
-            if y is not None:
-                raise ValueError(
-                    "y= is for class-conditional synthesizers; fit with fit(X, y) first."
-                )
-            return self._wrap(self._sample_array(int(n), rng, fixed))
-        if y is not None:
-            matches = np.flatnonzero(self.classes_ == y)
-            if len(matches) == 0:
-                known = [_plain(c) for c in self.classes_]
-                raise ValueError(f"Unknown class {_plain(y)!r}; known classes: {known}.")
-            counts = np.zeros(len(self.classes_), dtype=np.int64)
-            counts[matches[0]] = n
-        else:
-            counts = rng.multinomial(int(n), self.class_priors_)
-        children = rng.spawn(len(self.classes_))
-        parts = [
-            m._sample_array(int(c), g, fixed)
-            for m, c, g in zip(self.class_models_, counts, children, strict=True)
-        ]
-        X = np.concatenate(parts) if parts else np.empty((0, self.n_features_in_))
-        labels = np.repeat(self.classes_, counts)
-        order = rng.permutation(int(n))
-        return self._wrap(X[order]), labels[order]
+        X, labels = self.model_.sample(int(n), rng, fixed, y, self._column_name)
+        return self._wrap(X) if labels is None else (self._wrap(X), labels)
 
     def iter_sample(
         self,
@@ -708,10 +637,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
         n_chunks = max(1, -(-int(n) // chunk_size))
-        seeds = spawn_seeds(random_state, n_chunks)
-        for i, seed in enumerate(seeds):
+        plan = SeedPlan.from_random_state(random_state)
+        for i in range(n_chunks):  # each chunk's seed made when it is drawn: no list of seeds
             rows = min(chunk_size, int(n) - i * chunk_size)
-            yield self.sample(max(rows, 0), seed, given=given, y=y)
+            yield self.sample(max(rows, 0), plan.chunk(i), given=given, y=y)
 
     def _resolve_given(self, given: Mapping[Any, float] | None) -> dict[int, float]:
         """``{position: value}`` from user keys (names for DataFrames, positions otherwise)."""
@@ -740,148 +669,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
             out[j] = v
         return out
 
-    def _sample_array(self, n: int, rng: np.random.Generator, fixed: dict[int, float]) -> Array:
-        """Rows in the original space with the support applied (no DataFrame wrapping)."""
-        draw = self._sampler(fixed)
-        if self.support == "truncate":
-            return self._sample_truncated(n, rng, draw, fixed)
-        return self._apply_support(draw(n, rng), fixed)
-
-    def _sampler(self, fixed: dict[int, float]) -> Callable[[int, np.random.Generator], Array]:
-        """A function drawing raw rows (before the support) given the fixed columns."""
-        w = self.whitener_
-        const = w.constant_mask_
-        for j, v in fixed.items():
-            if const[j] and v != w.mean_[j]:
-                raise ValueError(
-                    f"Column {self._column_name(j)} is constant ({w.mean_[j]!r}) in the training "
-                    f"data; the model gives no probability to {v!r}."
-                )
-        free_fixed = [j for j in fixed if not const[j]]
-        if not free_fixed or self.mixture_ is None:
-            def draw_plain(n: int, rng: np.random.Generator) -> Array:
-                Z = (
-                    np.zeros((n, 0)) if self.mixture_ is None
-                    else self.mixture_.sample(n, random_state=rng)[0]
-                )
-                X = self._from_model_space(
-                    w.inverse_transform(Z) + self._residual_noise(n, rng)
-                )
-                for j, v in fixed.items():
-                    X[:, j] = v
-                return X
-
-            return draw_plain
-        weights, means, covs, cols = self._data_space_mixture()
-        pos = {c: i for i, c in enumerate(cols)}
-        given_idx = np.array([pos[j] for j in free_fixed])
-        row = self.lower_bounds_.copy()[None, :]
-        for j, v in fixed.items():
-            row[0, j] = v
-        row = self._to_model_space(np.nan_to_num(row))[0]  # given values in model space
-        values = row[0, free_fixed]
-        cond = condition(weights, means, covs, given_idx, values)
-        free_cols = np.setdiff1d(np.arange(len(cols)), given_idx)
-
-        def draw_conditional(n: int, rng: np.random.Generator) -> Array:
-            X = np.empty((n, self.n_features_in_))
-            X[:, const] = w.constant_values_
-            X[:, cols[free_cols]] = cond.sample(n, rng)
-            X[:, cols[given_idx]] = values
-            X = self._from_model_space(X)
-            for j, v in fixed.items():
-                X[:, j] = v
-            return X
-
-        return draw_conditional
-
     def _column_name(self, j: int) -> str:
         return repr(self._columns[j]) if self._columns is not None else str(j)
-
-    def _residual_noise(self, n: int, rng: np.random.Generator) -> Array:
-        """Probabilistic-PCA noise in the discarded directions, in the original columns."""
-        w = self.whitener_
-        noise = np.zeros((n, self.n_features_in_))
-        varying = ~w.constant_mask_
-        d_var = int(varying.sum())
-        if w.noise_variance_ <= 0.0 or d_var <= w.n_components_:
-            return noise
-        V = w.components_[:, varying]
-        E = rng.standard_normal((n, d_var)) * np.sqrt(w.noise_variance_)
-        E -= (E @ V.T) @ V  # project on the discarded directions
-        noise[:, varying] = E * w.scale_[varying]
-        return noise
-
-    def _data_space_mixture(self) -> tuple[Array, Array, Array, NDArray[np.intp]]:
-        """The mixture over the non-constant columns: ``N(A mu_k + b, A S_k A^T + N)``.
-
-        Returns weights (K,), means (K, d'), covariances (K, d', d') and the positions of the
-        d' non-constant columns.
-        """
-        w, gm = self.whitener_, self.mixture_
-        assert gm is not None
-        cols = np.flatnonzero(~w.constant_mask_)
-        scale = w.scale_[cols]
-        C = w.components_[:, cols]  # (k, d')
-        load = np.sqrt(w.explained_variance_) if w.whiten else np.ones(C.shape[0])
-        A = (C * load[:, None]).T * scale[:, None]  # x' = A z + b
-        b = w.mean_[cols]
-        k = C.shape[0]
-        S = full_covariances(gm.covariances_, gm.covariance_type, gm.n_components, k)
-        covs = A @ S @ A.T
-        if w.noise_variance_ > 0 and len(cols) > k:
-            P = np.eye(len(cols)) - C.T @ C
-            covs = covs + w.noise_variance_ * (scale[:, None] * P * scale[None, :])
-        means = gm.means_ @ A.T + b
-        return gm.weights_, means, covs, cols
-
-    def _round(self, X: Array, free: NDArray[np.bool_]) -> Array:
-        if self.support is not None:
-            cols = self.integer_columns_ & free
-            X[:, cols] = np.round(X[:, cols])
-        return X
-
-    def _free_mask(self, fixed: dict[int, float]) -> NDArray[np.bool_]:
-        free = np.ones(self.n_features_in_, dtype=bool)
-        free[list(fixed)] = False
-        return free
-
-    def _apply_support(self, X: Array, fixed: dict[int, float]) -> Array:
-        free = self._free_mask(fixed)
-        X = self._round(X, free)
-        if self.support is not None:
-            X[:, free] = np.clip(
-                X[:, free], self.lower_bounds_[free], self.upper_bounds_[free]
-            )
-        return X
-
-    def _sample_truncated(
-        self,
-        n: int,
-        rng: np.random.Generator,
-        draw: Callable[[int, np.random.Generator], Array],
-        fixed: dict[int, float],
-    ) -> Array:
-        """Rejection sampling: redraw rows outside the bounds until ``n`` are inside."""
-        free = self._free_mask(fixed)
-        lo, hi = self.lower_bounds_[free], self.upper_bounds_[free]
-        kept: list[Array] = []
-        have, drawn = 0, 0
-        batch = max(n, 64)
-        while have < n:
-            X = self._round(draw(batch, rng), free)
-            ok = X[np.all((X[:, free] >= lo) & (X[:, free] <= hi), axis=1)]
-            kept.append(ok)
-            have += len(ok)
-            drawn += batch
-            rate = have / drawn
-            if drawn >= 100 * max(n, 64) and rate < _MIN_ACCEPTANCE:
-                raise RuntimeError(
-                    f"support='truncate' accepted only {rate:.2%} of draws; the model puts "
-                    "little mass inside the bounds. Use support='clip' or wider bounds."
-                )
-            batch = int(min(max(64, 1.2 * (n - have) / max(rate, _MIN_ACCEPTANCE)), 10 * n + 64))
-        return np.concatenate(kept)[:n] if kept else np.empty((0, self.n_features_in_))
 
     def _wrap(self, X: Array) -> Any:
         if self._columns is None:
@@ -910,16 +699,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "integer_columns_")
-        Xv = check_input(X, estimator=self, reset=False)
-        if self.classes_ is not None:  # log sum_c pi_c p(x | c)
-            per_class = np.stack([m.score_samples(Xv) for m in self.class_models_], axis=1)
-            return logsumexp(per_class + np.log(self.class_priors_), axis=1)
-        Xt, log_jac = self._to_model_space(Xv)
-        residual = self.whitener_.residual_log_density(Xt) + log_jac
-        if self.mixture_ is None:
-            return residual
-        return self.mixture_.score_samples(self.whitener_.transform(Xt)) + residual
+        check_is_fitted(self, "model_")
+        return self.model_.score_samples(check_input(X, estimator=self, reset=False))
 
     def score(self, X: ArrayLike, y: Any = None) -> float:
         """Mean log-density per row in the original space."""
@@ -927,14 +708,70 @@ class Synthesizer(SaveMixin, BaseEstimator):
 
     @property
     def n_parameters_(self) -> int:
-        """Free parameters of the selected mixture."""
-        check_is_fitted(self, "integer_columns_")
-        if self.classes_ is not None:
-            return sum(m.n_parameters_ for m in self.class_models_) + len(self.classes_) - 1
-        return 0 if self.mixture_ is None else self.mixture_._n_parameters()
+        """Free parameters of the fitted model (class-conditional: of every class model, and
+        the class priors)."""
+        check_is_fitted(self, "model_")
+        return self.model_.n_parameters
+
+    # ------------------------------------------------- the fitted model, read-only views
+
+    @property
+    def whitener_(self) -> Whitener | None:
+        return self.model_.whitener
+
+    @property
+    def mixture_(self) -> GaussianMixture | None:
+        """The whitened-space mixture; ``None`` for a point mass (every column constant) and
+        for a class-conditional synthesizer."""
+        m = self.model_.mixture
+        return m if isinstance(m, GaussianMixture) else None
+
+    @property
+    def selection_(self) -> SelectionResult | None:
+        return self.model_.selection
+
+    @property
+    def support_transform_(self) -> SupportTransform | None:
+        return self.model_.support_transform
+
+    @property
+    def memorization_(self) -> dict[str, Any] | None:
+        return self.model_.memorization
+
+    @property
+    def classes_(self) -> NDArray[Any] | None:
+        return self.model_.classes
+
+    @property
+    def class_priors_(self) -> Array:
+        """Class-conditional only (an AttributeError otherwise, as for any absent attribute)."""
+        return self._class_model().priors
+
+    @property
+    def class_models_(self) -> tuple[Synthesizer, ...]:
+        """Class-conditional only (an AttributeError otherwise)."""
+        return self._class_model().models
+
+    def _class_model(self) -> ClassConditional:
+        model = self.model_
+        if not isinstance(model, ClassConditional):
+            raise AttributeError("a synthesizer fitted without y has no classes")
+        return model
+
+    @property
+    def lower_bounds_(self) -> Array:
+        return self.model_.lower_bounds
+
+    @property
+    def upper_bounds_(self) -> Array:
+        return self.model_.upper_bounds
+
+    @property
+    def integer_columns_(self) -> NDArray[np.bool_]:
+        return self.model_.integer_columns
 
 
-def _cluster_runner() -> Any:
+def _cluster_runner() -> ClusterRunner | None:
     """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
     when there is none (``distributed`` is not even imported unless something loaded it)."""
     if "distributed" not in sys.modules:
@@ -948,17 +785,3 @@ def _cluster_runner() -> Any:
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, for messages (``'a'`` rather than ``np.str_('a')``)."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _pooled_memorization(models: Sequence[Synthesizer], priors: Array) -> dict[str, Any] | None:
-    """The class models' guard results, weighted by the class priors."""
-    parts = [(m.memorization_, p) for m, p in zip(models, priors, strict=True)]
-    if any(part is None for part, _ in parts):
-        return None
-    keys = ("near_copy_rate", "holdout_near_copy_rate")
-    out: dict[str, Any] = {
-        k: float(sum(p * part[k] for part, p in parts if part is not None)) for k in keys
-    }
-    out["warned"] = any(part["warned"] for part, _ in parts if part is not None)
-    out["per_class"] = [part for part, _ in parts]
-    return out

@@ -1,0 +1,228 @@
+"""The selection driver: search plans × an evaluator × a runner, with an optional store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
+
+from sklearn.base import clone
+
+from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.seeding import SeedPlan
+from mixsynth.selection.evaluators import Evaluator, InformationCriterion, Outcome
+from mixsynth.selection.plans import Plan, expected_count, search_plan
+from mixsynth.selection.result import Candidate, Config, ProgressFn, SelectionResult
+from mixsynth.selection.runners import MapStyleRunner, Runner, SerialRunner, Task, as_runner
+
+__all__ = ["CandidateStore", "select"]
+
+
+class CandidateStore(Protocol):
+    """Finished candidates kept across an interruption (``checkpoint.SweepCheckpoint.store``)."""
+
+    def known(self) -> Mapping[Config, Candidate]:
+        """Candidates an interrupted run of the same sweep finished."""
+        ...
+
+    def record(self, candidate: Candidate) -> None:
+        """Keep a newly finished candidate."""
+        ...
+
+
+def select(
+    grid: Sequence[Config],
+    evaluator: Evaluator,
+    *,
+    estimator: GaussianMixture,
+    seeds: SeedPlan,
+    search: str = "auto",
+    one_se: bool = False,
+    runner: Runner | MapStyleRunner | None = None,
+    store: CandidateStore | None = None,
+    progress: ProgressFn | None = None,
+    share_passes: bool = True,
+) -> tuple[SelectionResult, GaussianMixture]:
+    """Evaluate candidates, pick the best, and return it fitted on every row.
+
+    Parameters
+    ----------
+    grid : sequence of (n_components, covariance_type, reg_covar)
+        Candidate ``i`` is seeded by ``seeds.candidate(i)``, whatever order or process it runs
+        in; the groups of one (covariance type, reg_covar) are searched by a plan
+        (:mod:`mixsynth.selection.plans`).
+    evaluator : HeldOut or InformationCriterion
+        How a candidate is scored (:mod:`mixsynth.selection.evaluators`).
+    estimator : GaussianMixture
+        The template: each candidate is a clone with its ``n_components``,
+        ``covariance_type`` and ``reg_covar`` set (``tol``, ``max_iter``, ``n_init``,
+        ``init_params`` come from the template).
+    seeds : SeedPlan
+        The fit's seed plan: candidate streams, and the ``"refit"`` stream of the held-out
+        winner's fit on every row.
+    search : {"auto", "grid"}
+        ``"auto"`` searches K coarse to fine when a group has many values.
+    one_se : bool
+        Held-out only: choose the candidate with the fewest parameters whose score is within one
+        standard error of the best.
+    runner : Runner, optional
+        Runs the candidate tasks (:mod:`mixsynth.selection.runners`): default
+        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes; an object with the
+        earlier ``map(task dicts)`` protocol (``distributed.ClusterRunner``) is adapted.
+    store : CandidateStore, optional
+        Candidates an interrupted run finished are taken as they are (their seeds and the
+        abandonment reference are those of an uninterrupted run, so the sweep ends the same);
+        every newly evaluated candidate is recorded.
+    progress : callable, optional
+        ``progress(done, total, candidate)`` after each candidate (total may shrink as the
+        coarse-to-fine search skips values).
+    share_passes : bool, default=True
+        With an :class:`InformationCriterion` on a streamed Source and no ``runner``: fit and
+        score each batch of candidates together, each pass over the data serving all of them,
+        with the results of fitting them one by one. ``False`` fits them one after the other.
+
+    Returns
+    -------
+    result : SelectionResult
+    mixture : GaussianMixture
+        The chosen candidate fitted on every row: for AIC / BIC its own fit (refitted from its
+        seed when it came from the store); for held-out, a fit seeded by the ``"refit"`` stream.
+    """
+    if search not in ("auto", "grid"):
+        raise ValueError(f"search must be 'auto' or 'grid', got {search!r}.")
+    index = {c: i for i, c in enumerate(grid)}
+    higher = evaluator.criterion == "heldout"
+    sign = 1.0 if higher else -1.0  # internally: larger is better
+    shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)
+              and evaluator.shares_passes)
+    run_tasks = SerialRunner() if runner is None else as_runner(runner)
+    task_evaluator = evaluator.for_tasks()  # what travels with each task
+    known = store.known() if store is not None else {}
+    done: dict[Config, Outcome] = {}
+    order: list[Config] = []
+
+    def configured(c: Config) -> GaussianMixture:
+        k, cov, reg = c
+        est: GaussianMixture = clone(estimator).set_params(
+            n_components=k, covariance_type=cov, reg_covar=reg
+        )
+        return est
+
+    groups: dict[tuple[str, float], list[int]] = {}
+    for k, t, r in grid:
+        groups.setdefault((t, r), []).append(k)
+    n_expected = sum(expected_count(search, ks) for ks in groups.values())
+
+    def finished(c: Config, out: Outcome, new: bool) -> None:
+        done[c] = out
+        order.append(c)
+        if new and store is not None:
+            store.record(out.candidate)
+        if progress is not None:
+            progress(len(done), max(len(done), n_expected), out.candidate)
+
+    def best_complete() -> tuple[float, ...]:
+        """Per-fold scores of the best complete held-out candidate so far."""
+        complete = [o.candidate for o in done.values() if not o.candidate.abandoned]
+        return max(complete, key=lambda c: c.score).fold_scores if complete else ()
+
+    def run(configs: list[Config]) -> None:
+        # the paired-abandonment reference as an uninterrupted run has it: from before this
+        # batch, whatever part of it the store already holds
+        reference = best_complete() if higher else ()
+        for c in configs:
+            if c in known and c not in done:  # finished by an interrupted run
+                finished(c, Outcome(known[c], None), new=False)
+        todo = [c for c in configs if c not in done]
+        if not todo:
+            return
+        results: Iterable[Outcome]
+        if shared:
+            assert isinstance(evaluator, InformationCriterion)
+            results = evaluator.evaluate_together(
+                [configured(c) for c in todo], [seeds.candidate(index[c]) for c in todo]
+            )
+        else:
+            results = run_tasks.run([
+                Task(configured(c), seeds.candidate(index[c]), task_evaluator, reference)
+                for c in todo
+            ])
+        for c, out in zip(todo, results, strict=True):
+            finished(c, out, new=True)
+
+    def scores(t: str, r: float, ks: list[int]) -> dict[int, float]:
+        return {k: sign * done[(k, t, r)].candidate.score for k in ks}
+
+    plans: list[tuple[tuple[str, float], Plan]] = [
+        (g, search_plan(search, ks)) for g, ks in groups.items()
+    ]
+    if not shared:
+        for (t, r), plan in plans:  # group after group
+            ks = next(plan)
+            while True:
+                run([(k, t, r) for k in ks])
+                try:
+                    ks = plan.send(scores(t, r, ks))
+                except StopIteration:
+                    break
+    else:
+        # the groups advance together: the next batch of every group shares its passes; the
+        # candidates are then listed in the order group after group would list them
+        rank: dict[Config, tuple[int, int, int]] = {}
+        last: dict[int, list[int]] = {}
+        going = list(enumerate(plans))
+        stage = 0
+        while going:
+            merged: list[Config] = []
+            still = []
+            for g, ((t, r), plan) in going:
+                try:
+                    ks = next(plan) if g not in last else plan.send(scores(t, r, last[g]))
+                except StopIteration:
+                    continue
+                last[g] = ks
+                still.append((g, ((t, r), plan)))
+                for i, k in enumerate(ks):
+                    rank.setdefault((k, t, r), (g, stage, i))
+                merged.extend((k, t, r) for k in ks)
+            going = still
+            stage += 1
+            if merged:
+                run(merged)
+        order.sort(key=rank.__getitem__)
+    return _choose(grid, order, done, evaluator, one_se, configured, seeds, index)
+
+
+def _choose(
+    grid: Sequence[Config],
+    order: list[Config],
+    done: Mapping[Config, Outcome],
+    evaluator: Evaluator,
+    one_se: bool,
+    configured: Callable[[Config], GaussianMixture],
+    seeds: SeedPlan,
+    index: Mapping[Config, int],
+) -> tuple[SelectionResult, GaussianMixture]:
+    """The best candidate (or the one-SE choice), the result, and the winner on every row."""
+    higher = evaluator.criterion == "heldout"
+    sign = 1.0 if higher else -1.0
+    cands = [done[c].candidate for c in order]
+    complete = [i for i, c in enumerate(cands) if not c.abandoned]
+    best_i = max(complete, key=lambda i: sign * cands[i].score)
+    notes: list[str] = []
+    if one_se and higher:
+        b = cands[best_i]
+        close = [i for i in complete if cands[i].score >= b.score - b.score_se]
+        best_i = min(close, key=lambda i: (cands[i].n_parameters, -cands[i].score))
+        notes.append(
+            f"one-standard-error rule: the simplest candidate within {b.score_se:.3g} of the best"
+        )
+    skipped = len(grid) - len(order)
+    if skipped:
+        notes.append(f"coarse-to-fine search skipped {skipped} of {len(grid)} candidates")
+    result = SelectionResult(evaluator.criterion, tuple(cands), best_i, one_se and higher,
+                             evaluator.n_folds, tuple(notes))
+    best = order[best_i]
+    mixture = done[best].mixture
+    if mixture is None:  # held-out, or the winner came from the store
+        mixture = evaluator.refit(configured(best), seeds.candidate(index[best]), seeds)
+    return result, mixture
