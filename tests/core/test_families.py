@@ -267,3 +267,18 @@ def test_a_family_sharing_a_layout_keeps_the_fast_pass(rng, shrunk_family):
             full.params.precisions_cholesky)
         full_off = full_cov - np.einsum("kii->ki", full_cov)[:, :, None] * np.eye(4)
         assert np.abs(off).max() < 0.75 * np.abs(full_off).max()
+
+
+def test_extra_sums_add_like_the_others_and_must_match():
+    from mixsynth.core import Stats
+
+    c = np.zeros((2, 1))
+
+    def stats(extra):
+        return Stats(1.0, -1.0, np.ones(2), np.ones((2, 1)), np.ones((2, 1)), c, "diag", extra)
+
+    total = stats({"counts": np.array([1.0, 2.0])}) + stats({"counts": np.array([3.0, 4.0])})
+    np.testing.assert_array_equal(total.extra["counts"], [4.0, 6.0])
+    assert (stats({}) + stats({})).extra == {}
+    with pytest.raises(ValueError, match="extra"):
+        stats({"counts": np.ones(2)}) + stats({})

@@ -7,7 +7,8 @@ by covariance type are the Gaussian families' (:mod:`mixsynth.core.families.gaus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,12 +35,17 @@ class Params:
     covariance_type : str
         The name of the component family: "full", "tied", "diag", "spherical" or another
         registered one (:func:`mixsynth.core.families.family`).
+    extra : mapping of str to ndarray
+        Arrays a family needs beyond the Gaussian ones (a categorical block's log-probabilities,
+        factor loadings...), by name: the family alone reads and writes them. Empty for the
+        four covariance types.
     """
 
     weights: Array
     means: Array
     precisions_cholesky: Array
     covariance_type: str
+    extra: Mapping[str, Array] = field(default_factory=dict)
 
     @property
     def family(self) -> Family:

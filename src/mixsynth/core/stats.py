@@ -13,7 +13,8 @@ avoids the cancellation of the raw-moment formula ``E[xx^T] - mu mu^T``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,6 +65,9 @@ class Stats:
         The reference points ``c_k``; statistics only add when they share them.
     covariance_type : str
         The name of the family (:attr:`family`) that computed them.
+    extra : mapping of str to ndarray
+        Further additive sums a family keeps (categorical counts, missing-value moments...),
+        by name; they add like the others. Empty for the four covariance types.
     """
 
     n: float
@@ -73,6 +77,7 @@ class Stats:
     sxx: Array
     centers: Array
     covariance_type: str
+    extra: Mapping[str, Array] = field(default_factory=dict)
 
     @property
     def family(self) -> Family:
@@ -86,6 +91,8 @@ class Stats:
             self.centers is other.centers or np.array_equal(self.centers, other.centers)
         ):
             raise ValueError("Statistics only add when computed about the same centers.")
+        if self.extra.keys() != other.extra.keys():
+            raise ValueError("Statistics only add when they hold the same extra sums.")
         return Stats(
             n=self.n + other.n,
             loglik=self.loglik + other.loglik,
@@ -94,6 +101,7 @@ class Stats:
             sxx=self.sxx + other.sxx,
             centers=self.centers,
             covariance_type=self.covariance_type,
+            extra={k: self.extra[k] + other.extra[k] for k in self.extra},
         )
 
     def __radd__(self, other: object) -> Stats:
