@@ -117,12 +117,13 @@ def _fit_sklearn_bic(train: Any, hold: Any, quick: bool) -> tuple[float, float, 
 
 
 def _fit_gaussian_copula(train: Any, hold: Any, quick: bool) -> tuple[float, None, str]:
-    from sdv.metadata import Metadata
     from sdv.single_table import GaussianCopulaSynthesizer
 
-    metadata = Metadata.detect_from_dataframe(train)
+    from benchmarks.tables import SDV_TABLE, sdv_metadata
+
+    metadata = sdv_metadata(train)
     t0 = time.perf_counter()
-    GaussianCopulaSynthesizer(metadata).fit(train)
+    GaussianCopulaSynthesizer(metadata).fit({SDV_TABLE: train})
     return time.perf_counter() - t0, None, "default marginals"
 
 
