@@ -228,6 +228,9 @@ def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any
     if generator in ("sdv-gaussiancopula", "sdv-ctgan"):
         from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer
 
+        # SDV 2 refuses pandas' category dtype ("cast these columns to an 'object'")
+        train = train.astype({c: object for c in train.columns
+                              if isinstance(train[c].dtype, pd.CategoricalDtype)})
         metadata = sdv_metadata(train)
         if generator == "sdv-ctgan":
             epochs = plan.ctgan_epochs or ctgan_epochs(len(train), plan.ctgan_steps)
