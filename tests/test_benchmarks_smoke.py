@@ -1,13 +1,37 @@
-"""The benchmark harness still runs end to end on a tiny problem. No speed is asserted."""
+"""The benchmark harnesses still run: the per-iteration measurement end to end on a tiny
+problem (no speed is asserted), and the pure parts of the peers, end-to-end and mixed-table
+harnesses — no peer installed (they live in the benchmark environment), fabricated results
+where a run would be needed."""
 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+from benchmarks import table_metrics as tm
+from benchmarks.datasets import split
+from benchmarks.end_to_end import EndToEndResult
+from benchmarks.end_to_end import result_from_child as e2e_from_child
 from benchmarks.environment import describe_environment
 from benchmarks.measurements import measure_per_iteration
+from benchmarks.peers import PeerResult, cannot_run, result_from_child
 from benchmarks.problems import synthetic_problem
-from benchmarks.report import Results, evaluate_targets, render
+from benchmarks.report import Results, end_to_end_table, evaluate_targets, peers_table, render
+from benchmarks.tables import (
+    OneHotGMM,
+    TableRun,
+    ctgan_epochs,
+    plan_for,
+    render_tables,
+    run_from_child,
+)
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_per_iteration_measurement_and_report_on_a_tiny_problem(seed):
@@ -32,33 +56,6 @@ def test_per_iteration_measurement_and_report_on_a_tiny_problem(seed):
     assert statuses["digits sweep end to end"] == "not measured"
 
 
-# ------------------------------------------------------------------------------------------
-# The pure parts of the peers, end-to-end and mixed-table harnesses: no timing, no peers
-# installed (they live in the benchmark environment), fabricated results where a run is needed.
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from benchmarks import table_metrics as tm  # noqa: E402
-from benchmarks.datasets import split  # noqa: E402
-from benchmarks.end_to_end import EndToEndResult  # noqa: E402
-from benchmarks.end_to_end import result_from_child as e2e_from_child  # noqa: E402
-from benchmarks.peers import PeerResult, cannot_run, result_from_child  # noqa: E402
-from benchmarks.report import end_to_end_table, peers_table  # noqa: E402
-from benchmarks.tables import (  # noqa: E402
-    OneHotGMM,
-    TableRun,
-    ctgan_epochs,
-    plan_for,
-    render_tables,
-    run_from_child,
-)
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -69,8 +66,10 @@ def _mixed_table(rng, n=200):
         "x": x,
         "y": np.where(rng.random(n) < 0.1, np.nan, 2 * x + rng.normal(scale=0.5, size=n)),
         "colour": pd.Categorical(rng.choice(["red", "green", "blue"], n)),
-        "size": pd.Categorical(np.where(rng.random(n) < 0.1, None,
-                                        rng.choice(["S", "M", "L"], n)), categories=["S", "M", "L"]),
+        "size": pd.Categorical(
+            np.where(rng.random(n) < 0.1, None, rng.choice(["S", "M", "L"], n)),
+            categories=["S", "M", "L"],
+        ),
     })
 
 
