@@ -44,6 +44,7 @@ __all__ = [
     "Plan",
     "TableRun",
     "ctgan_epochs",
+    "json_safe",
     "main",
     "render_tables",
     "run_from_child",
@@ -235,7 +236,7 @@ def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any
         if generator == "sdv-ctgan":
             epochs = plan.ctgan_epochs or ctgan_epochs(len(train), plan.ctgan_steps)
             synth = CTGANSynthesizer(metadata, epochs=epochs, enable_gpu=False)
-            notes = f"{epochs} epochs"
+            notes = f"{epochs} epoch{'s' if epochs != 1 else ''}"
         else:
             synth = GaussianCopulaSynthesizer(metadata)
         t0 = time.perf_counter()
@@ -402,6 +403,20 @@ def render_tables(runs: list[TableRun], *, plan: Plan, command: str, environment
     return "\n".join(lines)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (strict JSON has neither), numpy scalars as
+    Python numbers."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.tables", description=__doc__)
     p.add_argument("--quick", action="store_true",
@@ -435,8 +450,8 @@ def main(argv: list[str] | None = None) -> int:
                          command=f"python -m benchmarks.tables {argv_text}".rstrip())
     print(text)
     write_document(text, a.out)
-    write_document(json.dumps({"plan": asdict(plan), "runs": [r.to_dict() for r in runs]},
-                              indent=1, default=float), a.out.with_suffix(".json"))
+    document = {"plan": asdict(plan), "runs": [json_safe(r.to_dict()) for r in runs]}
+    write_document(json.dumps(document, indent=1, allow_nan=False), a.out.with_suffix(".json"))
     log(f"wrote {a.out} and {a.out.with_suffix('.json')}")
     return 0
 

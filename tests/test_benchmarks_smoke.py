@@ -26,6 +26,7 @@ from benchmarks.tables import (
     OneHotGMM,
     TableRun,
     ctgan_epochs,
+    json_safe,
     plan_for,
     render_tables,
     run_from_child,
@@ -151,6 +152,11 @@ def test_one_hot_gmm_baseline_round_trip(rng):
     assert rows["x"].notna().all()  # gaps in continuous columns are not generated (documented)
 
 
+def test_results_file_is_strict_json():
+    assert json_safe({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)], "c": "x"}) == {
+        "a": None, "b": [1.5, 2], "c": "x"}
+
+
 def test_ctgan_epoch_budget():
     assert ctgan_epochs(37_758, 2_000) == 27  # 75 steps per epoch
     assert ctgan_epochs(240, 2_000) == 300  # one step per epoch, capped
@@ -191,7 +197,8 @@ def test_report_renders_peers_and_end_to_end():
         e2e_from_child("sdv-gaussiancopula", "digits", 1, "", "ImportError: no sdv\n"),
     ]
     text = render(results)
-    assert "| diamonds | sdv-gaussiancopula | 2 | — |" in text
+    assert "| diamonds (0 × 0) | sdv-gaussiancopula | 2 | — |" in text
+    assert "| diamonds (10 × 7) | mixsynth | 1.5 | -3.25 |" in text
     assert "cannot run: ImportError: no sdv" in text
     assert end_to_end_table(results.end_to_end).count("\n") == 4
 
