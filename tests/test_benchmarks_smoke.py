@@ -159,6 +159,7 @@ def test_results_file_is_strict_json():
 
 def test_ctgan_epoch_budget():
     assert ctgan_epochs(37_758, 2_000) == 27  # 75 steps per epoch
+    assert ctgan_epochs(37_758, plan_for(False).ctgan_steps) == 7  # the default budget
     assert ctgan_epochs(240, 2_000) == 300  # one step per epoch, capped
     assert ctgan_epochs(10**7, 10) == 1
 
