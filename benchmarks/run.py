@@ -20,6 +20,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from benchmarks.end_to_end import measure_end_to_end
 from benchmarks.environment import describe_environment
 from benchmarks.measurements import (
     measure_gemm,
@@ -28,12 +29,13 @@ from benchmarks.measurements import (
     measure_sweep,
 )
 from benchmarks.memory import measure_memory
+from benchmarks.peers import PEER_PROBLEMS, measure_peers
 from benchmarks.problems import Problem, digits_pca, digits_problem, synthetic_problem
 from benchmarks.report import Results, render
 
 __all__ = ["FULL", "QUICK", "SECTIONS", "Plan", "main", "plan_for"]
 
-SECTIONS = ("gemm", "iterations", "init", "sweep", "memory")
+SECTIONS = ("gemm", "iterations", "init", "sweep", "memory", "peers", "end-to-end")
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,26 @@ def run_memory(plan: Plan, results: Results, log: Progress) -> None:
             )  # fmt: skip
 
 
+def run_peers(plan: Plan, results: Results, log: Progress) -> None:
+    """pomegranate and TorchGMM against mixsynth and scikit-learn, one subprocess each; a peer
+    that cannot run is recorded with its reason."""
+    results.peers = measure_peers(
+        tuple(PEER_PROBLEMS), quick=plan.quick, threads=results.threads, log=log
+    )
+
+
+def run_end_to_end(plan: Plan, results: Results, log: Progress) -> None:
+    results.end_to_end = measure_end_to_end(quick=plan.quick, log=log)
+
+
 RUNNERS: dict[str, Callable[[Plan, Results, Progress], None]] = {
     "gemm": run_gemm,
     "iterations": run_iterations,
     "init": run_init,
     "sweep": run_sweep,
     "memory": run_memory,
+    "peers": run_peers,
+    "end-to-end": run_end_to_end,
 }
 
 
