@@ -27,9 +27,11 @@ _AT = "MIXSYNTH_TEST_PAUSE_AT"
 _FILE = "MIXSYNTH_TEST_PAUSE_FILE"
 
 
-def pause_point(name: str) -> None:
-    """Stop here, announce it and wait for a signal, if a test asked for the point ``name``."""
-    if os.environ.get(_AT) != name:
+def pause_point(name: str, detail: str | None = None) -> None:
+    """Stop here, announce it and wait for a signal, if a test asked for the point ``name``
+    (or ``name:detail``, e.g. ``atomic-publish:model.mixsynth`` for one file only)."""
+    wanted = os.environ.get(_AT)
+    if wanted is None or (wanted != name and wanted != f"{name}:{detail}"):
         return
     marker = os.environ.get(_FILE)
     if marker:

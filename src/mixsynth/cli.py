@@ -21,7 +21,14 @@ Exit codes (the BSD ``sysexits.h`` values where one fits)::
     65   bad data: the input or the model file is not valid (EX_DATAERR)
     66   missing or unreadable input (EX_NOINPUT)
     73   cannot create output: it exists (use --force), no permission, disk full (EX_CANTCREAT)
-    130  interrupted (Ctrl-C)
+    130  interrupted (Ctrl-C, SIGINT)
+    143  terminated (SIGTERM)
+
+SIGTERM is handled like Ctrl-C: it raises :class:`Terminated` (a ``KeyboardInterrupt``) where
+the program is, so the same clean-up runs (temporary files removed, a sweep's finished
+candidates kept, clusters closed), then the exit code is 143 (128 + 15, what a shell reports
+for a process SIGTERM killed). SIGKILL cannot be handled: what it leaves is described in
+``docs/architecture.md`` ("Files").
 """
 
 from __future__ import annotations
@@ -48,7 +55,9 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NOINPUT",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "Terminated",
     "main",
 ]
 
@@ -59,6 +68,7 @@ EXIT_DATAERR = 65
 EXIT_NOINPUT = 66
 EXIT_CANTCREAT = 73
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 # "\b" keeps click from re-wrapping the table.
 _EPILOG = """\b
@@ -69,7 +79,8 @@ Exit codes:
   65   bad data (invalid input or model file)
   66   missing or unreadable input
   73   cannot create output (exists: use --force; no permission; disk full)
-  130  interrupted
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM; cleaned up like Ctrl-C)
 """
 
 
@@ -1089,6 +1100,41 @@ def _fail(settings: _Settings, code: int, message: str, exc: BaseException | Non
     return code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C, so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM raises :class:`Terminated` (where the default is to
+    die on the spot, leaving temporary files behind). Only in the main thread, and only where
+    nobody installed a SIGTERM handler of their own (an embedding program keeps its own)."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupted(exc: BaseException | None) -> int:
+    if isinstance(exc, Terminated):
+        click.echo("mixsynth: terminated", err=True)
+        return EXIT_TERMINATED
+    click.echo("mixsynth: interrupted", err=True)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -1105,20 +1151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _Settings()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _warnings_to_stderr(settings):
+        with _sigterm_as_interrupt(), _warnings_to_stderr(settings):
             rv = cli.main(args=args, prog_name="mixsynth", standalone_mode=False, obj=settings)
     except click.Abort as exc:
         # click turns Ctrl-C into Abort (and prints the blank line that closes "^C").
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            click.echo("mixsynth: interrupted", err=True)
-            return EXIT_INTERRUPTED
+            return _interrupted(exc.__cause__)
         return _fail(settings, EXIT_INTERNAL, "aborted", None)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("mixsynth: interrupted", err=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except SystemExit as exc:  # click exits by itself on a broken pipe and for completion
         return exc.code if isinstance(exc.code, int) else EXIT_INTERNAL
     except Exception as exc:

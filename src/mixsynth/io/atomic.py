@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
+from mixsynth._testhooks import pause_point
+
 __all__ = [
     "OutputError",
     "OutputExistsError",
@@ -360,6 +362,7 @@ def _fill(fd: int, path: Path, mode: str, *, overwrite: bool, encoding: str | No
         os.fchmod(fd, file_mode)
     with os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=closefd) as f:
         yield f
+        pause_point("atomic-publish", path.name)  # written, not yet published: tests signal
         try:
             f.flush()
             os.fsync(f.fileno())
