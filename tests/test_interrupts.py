@@ -110,3 +110,21 @@ def test_single_file_writers(writer: str, sig: str, existing: bool, models: dict
     outcome = interrupt_at(point, args, SIGNALS[sig], tmp_path)
     _check_exit(outcome, SIGNALS[sig])
     assert _snapshot(out) == before  # the old file byte-identical, no new file, no temp file
+
+
+@pytest.mark.parametrize("sig", list(SIGNALS))
+def test_fit_from_stdin_leaves_no_spool(sig: str, models: dict[str, Path],
+                                        tmp_path: Path) -> None:
+    """``fit -`` spools standard input; the spool holds the user's data and must not outlive
+    the process, even at SIGKILL."""
+    temp = tmp_path / "tmpdir"
+    temp.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["fit", "-", "-o", str(out / "m.mixsynth"), "--components", "1:2",
+            "--criterion", "bic", "--no-guard"]
+    outcome = interrupt_at("stdin-spooled", args, SIGNALS[sig], tmp_path,
+                           stdin=models["data"].read_bytes(), env={"TMPDIR": str(temp)})
+    _check_exit(outcome, SIGNALS[sig])
+    assert list(temp.iterdir()) == []
+    assert list(out.iterdir()) == []

@@ -30,13 +30,14 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from mixsynth._testhooks import pause_point
 from mixsynth.io.formats import TableFile, _NpyFile, open_table
 from mixsynth.io.table import Table, check_shape, data_format
 from mixsynth.validation import check_finite
@@ -120,13 +121,36 @@ def _checked(table: Table, min_samples: int) -> Table:
 def _read_stdin(*, columns: Sequence[str] | None, label: str | None, delimiter: str | None,
                 min_samples: int) -> Table:
     """CSV on standard input, spooled to a temporary file (the reader reads it twice)."""
-    with tempfile.TemporaryDirectory(prefix="mixsynth-stdin-") as folder:
-        spool = Path(folder) / "stdin.csv"
-        with open(spool, "wb") as f:
-            shutil.copyfileobj(sys.stdin.buffer, f)
+    with _spooled(sys.stdin.buffer) as spool:
         table = _read_table(open_table(spool, fmt="csv", columns=columns, label=label,
                                        delimiter=delimiter or ",", source="<stdin>"))
     return _checked(table, min_samples)
+
+
+@contextlib.contextmanager
+def _spooled(stream: BinaryIO) -> Iterator[Path]:
+    """A path holding what ``stream`` holds, for as long as the ``with`` block runs.
+
+    The spool holds the user's data, so it must not outlive the process, even one killed with
+    SIGKILL (nothing runs then): on Linux it is an *unnamed* temporary file (``O_TMPFILE``, or
+    created and unlinked at once), read back through its ``/proc/self/fd`` link, which the
+    kernel frees with the process. Elsewhere a named temporary folder, removed on the way out
+    (SIGINT and SIGTERM included; not at SIGKILL).
+    """
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        with tempfile.TemporaryFile(prefix="mixsynth-stdin-") as f:
+            shutil.copyfileobj(stream, f)
+            f.flush()
+            pause_point("stdin-spooled")
+            yield fds / str(f.fileno())
+        return
+    with tempfile.TemporaryDirectory(prefix="mixsynth-stdin-") as folder:
+        spool = Path(folder) / "stdin.csv"
+        with open(spool, "wb") as f:
+            shutil.copyfileobj(stream, f)
+        pause_point("stdin-spooled")
+        yield spool
 
 
 # ------------------------------------------------------------------------------- tables
