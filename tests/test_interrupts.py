@@ -10,6 +10,8 @@ the next writer (image folders).
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -128,3 +130,46 @@ def test_fit_from_stdin_leaves_no_spool(sig: str, models: dict[str, Path],
     _check_exit(outcome, SIGNALS[sig])
     assert list(temp.iterdir()) == []
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "force-over-old"])
+@pytest.mark.parametrize("sig", list(SIGNALS))
+def test_image_folder_writer(sig: str, existing: bool, models: dict[str, Path],
+                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    if existing:
+        (out / "gen").mkdir()
+        for name in ("000000.png", "000001.png", "contact_sheet.png"):
+            (out / "gen" / name).write_bytes(b"an old output\n")
+    before = _snapshot(out)
+    args = ["sample", str(models["images"]), "-n", "50", "--chunk-size", "10", "-o",
+            str(out / "gen"), *(["--force"] if existing else [])]
+    outcome = interrupt_at("images-write", args, SIGNALS[sig], tmp_path)
+    _check_exit(outcome, SIGNALS[sig])
+    if SIGNALS[sig] == signal.SIGKILL:
+        # Nothing runs at SIGKILL: the half-written temporary folder (named with the dead
+        # writer's pid) stays until the next image writer in this folder sweeps it.
+        left = [p.name for p in out.iterdir() if p.name not in before]
+        assert len(left) == 1 and left[0].startswith(".gen.") and left[0].endswith(".tmp")
+        assert any((out / left[0]).iterdir())  # PNGs were written before the kill
+        args = ["sample", str(models["images"]), "-n", "3", "-o", str(out / "next"), "-q"]
+        assert main(args) == 0
+        assert sorted(p.name for p in (out / "next").iterdir()) == [
+            "000000.png", "000001.png", "000002.png", "contact_sheet.png"]
+        shutil.rmtree(out / "next")
+    assert _snapshot(out) == before
+
+
+def test_the_sweep_spares_live_writers_and_other_folders(tmp_path: Path) -> None:
+    from mixsynth.io.images import ImageFolderWriter
+
+    live = tmp_path / f".a.{os.getpid()}.abcd1234.tmp"  # this process: running
+    mine = tmp_path / ".b.999999999.abcd1234.tmp"  # no such process, but not only images
+    for folder in (live, mine):
+        folder.mkdir()
+        (folder / "000000.png").write_bytes(b"x")
+    (mine / "notes.txt").write_text("mine")
+    with ImageFolderWriter(tmp_path / "c", (2, 2)) as writer:
+        writer.write(np.zeros((1, 4)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name, "c"])
