@@ -51,9 +51,13 @@ def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None,
 
 
 def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
-                 stdin: bytes | None = None,
-                 env: Mapping[str, str] | None = None) -> Outcome:
-    """Run ``mixsynth ARGS``, wait until it reaches ``point``, send ``sig``, return the outcome."""
+                 stdin: bytes | None = None, env: Mapping[str, str] | None = None,
+                 group: bool = False) -> Outcome:
+    """Run ``mixsynth ARGS``, wait until it reaches ``point``, send ``sig``, return the outcome.
+
+    With ``group``, the child leads a process group of its own and the signal goes to the
+    whole group, as a Ctrl-C at a terminal does (its worker processes get it too); the group
+    is checked empty afterwards (no orphan processes)."""
     marker = tmp / f"paused-{point}-{int(sig)}"
     marker.unlink(missing_ok=True)
     full_env = child_env({**(env or {}), "MIXSYNTH_TEST_PAUSE_AT": point,
@@ -62,13 +66,19 @@ def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         child = subprocess.Popen([sys.executable, "-m", "mixsynth", *args],
                                  stdin=subprocess.PIPE if stdin is not None else None,
-                                 stdout=out, stderr=err, env=full_env)
+                                 stdout=out, stderr=err, env=full_env,
+                                 start_new_session=group)
         try:
             if stdin is not None:
                 _feed(child.stdin, stdin)
             _wait_for(marker, child)
-            child.send_signal(sig)
+            if group:
+                os.killpg(child.pid, sig)
+            else:
+                child.send_signal(sig)
             child.wait(timeout=DEADLINE_S)
+            if group:
+                _wait_group_gone(child.pid)
         finally:
             if child.poll() is None:
                 child.kill()
@@ -96,6 +106,20 @@ def _wait_for(marker: Path, child: subprocess.Popen[bytes]) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the child never reached {marker.name}")
         time.sleep(0.01)
+
+
+def _wait_group_gone(pgid: int) -> None:
+    """The processes the child started end with it (the deadline turns a hang into a failure)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            os.killpg(pgid, signal.SIGKILL)
+            raise AssertionError("processes of the interrupted command outlived it")
+        time.sleep(0.05)
 
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}

@@ -173,3 +173,19 @@ def test_the_sweep_spares_live_writers_and_other_folders(tmp_path: Path) -> None
     with ImageFolderWriter(tmp_path / "c", (2, 2)) as writer:
         writer.write(np.zeros((1, 4)))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name, "c"])
+
+
+def test_ctrl_c_at_the_terminal_during_a_dask_fit(models: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's group, Dask's workers included: one
+    line, exit 130, no traceback from any process, no process left."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["fit", str(models["data"]), "-o", str(out / "m.mixsynth"), "--workers", "2",
+            "--components", "1:2", "--criterion", "bic", "--no-guard"]
+    outcome = interrupt_at("fit", args, signal.SIGINT, tmp_path, group=True)
+    assert outcome.returncode == 130, outcome.stderr
+    assert [line for line in outcome.stderr.splitlines() if line.strip()] == [
+        "mixsynth: interrupted"]
+    assert list(out.iterdir()) == []

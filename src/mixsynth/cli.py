@@ -45,6 +45,7 @@ from typing import Any, TextIO
 
 import click
 
+from mixsynth._testhooks import pause_point
 from mixsynth._version import __version__
 from mixsynth.io.atomic import OutputError
 
@@ -735,10 +736,14 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     model = Synthesizer(**params)
     with contextlib.ExitStack() as stack:
         if on_cluster:
+            if not settings.verbose:
+                stack.enter_context(_quiet_dask())
             from mixsynth.distributed import cluster  # the dask extra, only when asked for
 
-            stack.enter_context(cluster(workers, scheduler_address))
+            with _workers_ignore_sigint():
+                stack.enter_context(cluster(workers, scheduler_address))
         progress = stack.enter_context(_candidate_progress(settings))
+        pause_point("fit")  # where the interruption tests signal (mixsynth._testhooks)
         if stream is not None:
             source = _stream_source(stream, seed, on_cluster)
             model.fit(source, progress=progress, out_of_core=True)
@@ -766,6 +771,51 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     _save_model(model, model_path, force=force, extra=extra)
     _describe_fit(model, facts, settings.report)
     settings.report(f"wrote {model_path}")
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the cluster's worker processes are started: they inherit the
+    ignored signal (exec keeps it, and Python then installs no handler of its own), so a
+    Ctrl-C at the terminal, which reaches every process of the group, interrupts only this
+    process, which cancels the work and closes the cluster; the workers do not each print a
+    traceback. The price: a Ctrl-C in the seconds the cluster takes to start is ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Without -v, only errors from Dask: in this process (where a Ctrl-C otherwise ends in
+    asyncio's "Task exception was never retrieved" tracebacks of the cancelled gathers) and in
+    the worker processes (spawned with this environment), whose warnings about cancelled
+    tasks would follow the one "interrupted" line."""
+    import logging
+
+    names = ("asyncio", "distributed", "tornado")
+    levels = {name: logging.getLogger(name).level for name in names}
+    variable = "DASK_LOGGING__DISTRIBUTED"
+    before = os.environ.get(variable)
+    if before is None:
+        os.environ[variable] = "error"
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        if before is None:
+            os.environ.pop(variable, None)
 
 
 @dataclass(frozen=True)
