@@ -268,6 +268,19 @@ lists them, or are skipped with --skip-bad.
 """
 
 
+#: Numbers of components ``--components`` may list: each is a fit, so more is never meant.
+MAX_CANDIDATE_KS = 1000
+
+
+def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """click's FloatRange lets NaN and inf through (every comparison with NaN is false)."""
+    import math
+
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value!r} is not a finite number > 0.")
+    return value
+
+
 def _fail_param(message: str) -> None:
     raise click.BadParameter(message)
 
@@ -289,9 +302,17 @@ def _components(ctx: click.Context, param: click.Parameter,
                 _fail_param(f"the STEP of {value!r} must be >= 1.")
             if stop < start:
                 _fail_param(f"the STOP of {value!r} is below its START.")
-            ks: list[int] = list(range(start, stop + 1, step))
+            span = range(start, stop + 1, step)  # its length is known without building it
+            if len(span) > MAX_CANDIDATE_KS:
+                _fail_param(f"{value!r} gives {len(span):,} numbers of components; at most "
+                            f"{MAX_CANDIDATE_KS:,} are tried: narrow the range or give a "
+                            "STEP (e.g. 50:200:10).")
+            ks: list[int] = list(span)
         else:
             ks = [int(p) for p in text.split(",")]
+            if len(ks) > MAX_CANDIDATE_KS:
+                _fail_param(f"{len(ks):,} numbers of components; at most "
+                            f"{MAX_CANDIDATE_KS:,} are tried.")
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not K, START:STOP[:STEP] or K1,K2,... (whole numbers)") from None
@@ -643,8 +664,8 @@ def _plain(value: Any) -> Any:
               help="Folds of the held-out criterion.")
 @click.option("--reg-covar", callback=_reg_covar, default=None, metavar="R1,R2",
               help="Candidate covariance regularisations (>= 0) [default: 1e-6,1e-3,1e-2,0.1].")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="EM convergence threshold (> 0).")
+@click.option("--tol", type=float, callback=_positive_finite, default=1e-3,
+              show_default=True, help="EM convergence threshold (finite, > 0).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=100, show_default=True,
               help="EM iterations at most.")
 @click.option("--n-init", type=click.IntRange(min=1), default=1, show_default=True,
