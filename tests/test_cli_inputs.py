@@ -4,6 +4,8 @@ before any work, or an unreadable input (exit 66) with one clear line, never a h
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +53,23 @@ def test_a_wide_but_reasonable_range_is_accepted(work: Path, tmp_path: Path) -> 
     from mixsynth.cli import _components
 
     assert _components(None, None, "1:1000") == list(range(1, 1001))  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not hasattr(os, "mkfifo"), reason="FIFOs")
+@pytest.mark.parametrize("role", ["data", "model", "inspect", "evaluate-real"])
+def test_a_fifo_without_a_writer_is_refused_not_waited_on(
+        work: Path, tmp_path: Path, role: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Opening a FIFO that nobody writes to blocks for ever: refuse non-regular files."""
+    fifo = tmp_path / ("in.csv" if role != "model" and role != "inspect" else "m.mixsynth")
+    os.mkfifo(fifo)
+    argv = {
+        "data": ["fit", str(fifo), "-o", str(tmp_path / "out.mixsynth"), *FAST],
+        "model": ["sample", str(fifo), "-n", "5", "-o", str(tmp_path / "s.csv")],
+        "inspect": ["inspect", str(fifo)],
+        "evaluate-real": ["evaluate", "--real", str(fifo), "--synthetic",
+                          str(work / "data.csv"), "-o", str(tmp_path / "q.json")],
+    }[role]
+    assert main(argv) == 66
+    line = _error_line(capsys.readouterr().err)
+    assert str(fifo) in line and "not a regular file" in line and "FIFO" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fifo.name]

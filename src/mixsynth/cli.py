@@ -553,6 +553,7 @@ def _load_model(path: str, *, synthesizer: bool = True) -> tuple[Any, dict[str, 
     """The model in ``path`` and the data-source facts saved with it (``extra``)."""
     from mixsynth.persistence import load, read_metadata
 
+    _check_model_path(path)
     extra = read_metadata(path).get("extra") or {}
     model = load(path)
     if synthesizer:
@@ -562,6 +563,13 @@ def _load_model(path: str, *, synthesizer: bool = True) -> tuple[Any, dict[str, 
             raise ValueError(f"{path} holds a {type(model).__name__}, not a Synthesizer; this "
                              "command needs a model written by `mixsynth fit`.")
     return model, extra if isinstance(extra, dict) else {}
+
+
+def _check_model_path(path: str) -> None:
+    """A FIFO or device as MODEL would block the read for ever: refused (exit 66)."""
+    from mixsynth.io.table import check_regular_file
+
+    check_regular_file(path, what="a model")
 
 
 def _save_model(model: Any, path: str, *, force: bool, extra: dict[str, Any]) -> None:
@@ -980,6 +988,7 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
     from mixsynth.persistence import read_metadata
 
     settings = ctx.ensure_object(_Settings)
+    _check_model_path(model_path)
     extra = read_metadata(model_path).get("extra") or {}
     image_shape = extra.get("image_shape") if isinstance(extra, dict) else None
     try:
@@ -1143,6 +1152,7 @@ def inspect_model(model_path: str) -> None:
 
     from mixsynth.persistence import read_metadata
 
+    _check_model_path(model_path)
     click.echo(json.dumps(read_metadata(model_path), indent=2, sort_keys=True))
 
 
@@ -1150,7 +1160,11 @@ def _classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception from a command."""
     if isinstance(exc, OutputError):  # before the OSError family: a missing *output* folder
         return EXIT_CANTCREAT, str(exc)
-    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+    table = sys.modules.get("mixsynth.io.table")  # loaded if it raised: not imported here
+    not_a_file = table is not None and isinstance(exc, table.NotARegularFileError)
+    if isinstance(exc, OSError) and (
+            isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError)
+            or not_a_file):
         if exc.filename is not None and exc.strerror:
             return EXIT_NOINPUT, f"cannot read {exc.filename}: {exc.strerror}"
         return EXIT_NOINPUT, str(exc)
