@@ -598,3 +598,31 @@ def test_npy_layouts_stream_as_they_read(tmp_path: Path, make: Any) -> None:
     np.testing.assert_array_equal(want, np.asarray(X, dtype=float)[:, [2, 1]])
     got = file_source(tmp_path / "x.npy", columns=["x2", "x1"]).materialize()
     np.testing.assert_array_equal(got, want)
+
+
+# --- one way to count: file lines from 1, data rows from 0, each message says which ----------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the bad value is in the third line of the file, the second data row, each time
+    ("a,b\n1,2\n3,x\n", "at line 3 (file lines counted from 1, the header is line 1)"),
+    ("a,b\n1,2\n3,4,5\n", "line 3 has 3 field(s) but the header has 2 (file lines counted "
+                          "from 1, the header is line 1)"),
+    ("a,b\n1,2\n3,inf\n", "first at row 1 (rows counted from 0)"),
+    ("a,b\n1,2\n3,\n", "first at row 1 (rows counted from 0)"),
+    ("a,b,name\n1,2,u\n3,4,x7\n", "'name' holds 'u' at line 2 (file lines counted from 1, "
+                                  "the header is line 1)"),
+])
+def test_every_message_says_how_it_counts(tmp_path: Path, text: str, expected: str) -> None:
+    """'line 3' (a file line, from 1) and 'row 1' (a data row, from 0) named one place in the
+    file without saying which is which; each message now says how it counts."""
+    path = _write(tmp_path / "d.csv", text)
+    with pytest.raises(ValueError) as info:
+        read_data(path)
+    assert expected in str(info.value)
+
+
+def test_the_row_wording_is_the_validators() -> None:
+    from mixsynth.validation import ROWS
+
+    assert formats.ROWS == ROWS

@@ -13,7 +13,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["check_finite", "check_input", "column_label"]
+__all__ = ["ROWS", "check_finite", "check_input", "column_label"]
+
+#: How a message counting rows says so (a file's *lines* are counted from 1: io.formats.LINES).
+ROWS = "(rows counted from 0)"
 
 
 def column_label(j: int, feature_names: Any = None) -> str:
@@ -53,7 +56,7 @@ def check_finite(
     more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
     raise ValueError(
         f"Input {name} contains {kind} (NaN and inf are not allowed): "
-        f"{column_label(j, feature_names)}, first at row {first_row}{more}. "
+        f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}. "
         "mixsynth does not impute missing values; drop or fill them first."
     )
 

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from mixsynth._testhooks import pause_point
 from mixsynth.io.formats import TableFile, _NpyFile, open_table
 from mixsynth.io.table import Table, check_shape, data_format
-from mixsynth.validation import check_finite
+from mixsynth.validation import ROWS, check_finite
 
 __all__ = ["read_data"]
 
@@ -198,7 +198,7 @@ def _labels(raw: NDArray[Any], label: str, source: str, *, integer: bool) -> NDA
     missing = np.flatnonzero([v is None or (isinstance(v, float) and v != v) for v in raw])
     if len(missing):
         raise ValueError(f"{source}: the label column {label!r} has {len(missing)} missing "
-                         f"value(s), first at row {int(missing[0])}.")
+                         f"value(s), first at row {int(missing[0])} {ROWS}.")
     if raw.dtype.kind in "biuf":
         return raw
     texts = [str(v) for v in raw]
