@@ -425,7 +425,10 @@ class _ParquetFile(_ArrowTable):
 
         X = np.empty((batch.num_rows, len(self.columns)))
         for j, name in enumerate(self.columns):
-            column = pc.cast(batch.column(name), pa.float64())
+            # safe=False: integers beyond 2**53 round to the nearest float64, as a CSV's do
+            # (pyarrow's safe cast refused them without naming the column); those beyond the
+            # column's dtype are refused by the reader, naming column and row
+            column = pc.cast(batch.column(name), pa.float64(), safe=False)
             X[:, j] = column.to_numpy(zero_copy_only=False)
         labels = None
         if self.label is not None:

@@ -189,8 +189,40 @@ def _read_table(table: TableFile) -> Table:
     if table.label is not None:
         raw = np.concatenate(label_blocks) if label_blocks else np.empty(0, dtype=object)
         labels = _labels(raw, table.label, table.source, integer=table.label_is_integer)
-    return Table(values, table.columns, table.dtype_names(is_whole), labels=labels,
-                 label=table.label, source=table.source)
+    dtypes = table.dtype_names(is_whole)
+    _check_integer_range(values, dtypes, table)
+    return Table(values, table.columns, dtypes, labels=labels, label=table.label,
+                 source=table.source)
+
+
+def _check_integer_range(values: NDArray[np.float64], dtypes: Sequence[str],
+                         table: TableFile) -> None:
+    """Refuse an integer column whose float64 values fall outside its dtype.
+
+    Values are modelled (and held here) as float64, and generated rows go back to the
+    column's dtype. An int64 within 512 of 2**63 - 1 rounds to 2.0**63, which cast back to
+    int64 wrapped round to -2**63 (with only a cast warning): refused, naming the column and
+    the row. Such values are ids or sentinels, not quantities to model.
+    """
+    for j, name in enumerate(dtypes):
+        dtype = np.dtype(name)
+        if dtype.kind not in "iu":
+            continue
+        bits = 8 * dtype.itemsize
+        low, high = (0.0, 2.0**bits) if dtype.kind == "u" else (-(2.0**(bits - 1)),
+                                                                 2.0 ** (bits - 1))
+        column = values[:, j]
+        bad = np.flatnonzero((column < low) | (column >= high))
+        if len(bad) == 0:
+            continue
+        row = int(bad[0])
+        raise ValueError(
+            f"{table.source}: column {table.columns[j]!r} holds {column[row]:.6g} at "
+            f"{table.where(row)}, an integer too large for float64, the numbers mixsynth "
+            f"models, to bring back as {dtype} (it would wrap round to "
+            f"{'0' if dtype.kind == 'u' else '-2**63'}); an id or a sentinel value? Leave "
+            "the column out (--columns; columns= in Python) or convert it to float first."
+        )
 
 
 def _labels(raw: NDArray[Any], label: str, source: str, *, integer: bool) -> NDArray[Any]:
