@@ -215,8 +215,11 @@ def to_images(values: ArrayLike, image_shape: tuple[int, ...]) -> NDArray[np.uin
 
 
 def contact_sheet(images: NDArray[np.uint8], *, gap: int = 2) -> Any:
-    """A grid of images as one PIL image (small images are enlarged, nearest neighbour)."""
+    """A grid of images as one PIL image (small images are enlarged, nearest neighbour),
+    laid out by :func:`mixsynth.plotting.tile_images`, the one image-grid layout."""
     from PIL import Image
+
+    from mixsynth.plotting import tile_images  # matplotlib: only when a sheet is drawn
 
     n = len(images)
     h, w = images.shape[1:3]
@@ -224,16 +227,9 @@ def contact_sheet(images: NDArray[np.uint8], *, gap: int = 2) -> Any:
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
     mode = "RGB" if images.ndim == 4 else "L"
-    cell_h, cell_w = h * zoom, w * zoom
-    sheet = Image.new(mode, (cols * (cell_w + gap) + gap, rows * (cell_h + gap) + gap),
-                      color=(128, 128, 128) if mode == "RGB" else 128)
-    for i, arr in enumerate(images):
-        tile = Image.fromarray(arr, mode=mode)
-        if zoom > 1:
-            tile = tile.resize((cell_w, cell_h), Image.Resampling.NEAREST)
-        r, c = divmod(i, cols)
-        sheet.paste(tile, (gap + c * (cell_w + gap), gap + r * (cell_h + gap)))
-    return sheet
+    canvas = tile_images(images, shape=(rows, cols), image_shape=images.shape[1:], zoom=zoom,
+                         gap=gap, background=128)
+    return Image.fromarray(canvas.astype(np.uint8), mode=mode)
 
 
 def _is_image_output(folder: Path) -> bool:
