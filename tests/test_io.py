@@ -629,6 +629,12 @@ def test_int64_near_two_to_the_63_is_refused_not_wrapped(tmp_path: Path, fmt: st
     assert "--columns" in message
 
 
+def test_inf_in_an_integer_column_is_the_validators_to_report(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", "id\n1\n2\ninf\n")
+    with pytest.raises(ValueError, match=r"contains inf .*column 'id'.*first at row 2"):
+        read_data(path)
+
+
 def test_int64_just_inside_the_range_is_read(tmp_path: Path) -> None:
     top = 2**63 - 1024  # the largest int64 whose float64 is below 2**63
     path = _write(tmp_path / "d.csv", f"id\n1\n{top}\n")

@@ -212,7 +212,8 @@ def _check_integer_range(values: NDArray[np.float64], dtypes: Sequence[str],
         low, high = (0.0, 2.0**bits) if dtype.kind == "u" else (-(2.0**(bits - 1)),
                                                                  2.0 ** (bits - 1))
         column = values[:, j]
-        bad = np.flatnonzero((column < low) | (column >= high))
+        # NaN and inf are the validator's to report (check_finite, with its own message)
+        bad = np.flatnonzero(np.isfinite(column) & ((column < low) | (column >= high)))
         if len(bad) == 0:
             continue
         row = int(bad[0])
