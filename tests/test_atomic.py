@@ -148,6 +148,29 @@ def test_failed_write_is_output_error(tmp_path: Path, monkeypatch: pytest.Monkey
     assert _temps(tmp_path, "full.bin") == []
 
 
+@pytest.mark.parametrize("mode", ["wb", "w"])
+def test_disk_full_while_the_caller_writes_is_output_error_naming_the_file(
+        tmp_path: Path, mode: str) -> None:
+    """A write inside the block (a format library's, a big text) meeting a full disk is an
+    OutputError naming the target (exit 73), not a bare "[Errno 28]"."""
+    target = tmp_path / "full.out"
+    target.write_bytes(OLD)
+    with pytest.raises(OutputError, match=r"^cannot write .*full\.out: No space left on device$"
+                       ) as info, atomic_write(target, mode, overwrite=True) as f:
+        f.write("x" if mode == "w" else b"x")
+        raise OSError(28, "No space left on device")  # what write() raises on a full disk
+    assert info.value.errno == 28 and info.value.path == target
+    assert target.read_bytes() == OLD
+    assert _temps(tmp_path, "full.out") == []
+
+
+def test_other_errors_inside_the_block_pass_through(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), atomic_write(tmp_path / "x.bin") as f:
+        f.write(b"x")
+        (tmp_path / "missing-input.csv").read_bytes()  # reading an input: not a write failure
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_folder_is_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="No such file or directory") as info:
         atomic_write_bytes(tmp_path / "missing" / "f.bin", b"x")

@@ -598,3 +598,86 @@ def test_npy_layouts_stream_as_they_read(tmp_path: Path, make: Any) -> None:
     np.testing.assert_array_equal(want, np.asarray(X, dtype=float)[:, [2, 1]])
     got = file_source(tmp_path / "x.npy", columns=["x2", "x1"]).materialize()
     np.testing.assert_array_equal(got, want)
+
+
+# --- integers float64 cannot keep within their dtype (issue 14, item 6) -------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "npy"])
+def test_int64_near_two_to_the_63_is_refused_not_wrapped(tmp_path: Path, fmt: str) -> None:
+    """2**63 - 1 becomes 2.0**63 as float64, which cast back to int64 wrapped to -2**63 (with
+    only a cast warning): the model learnt a value of the opposite sign."""
+    big = np.iinfo(np.int64).max
+    ids = np.array([1, 2, big, 4], dtype=np.int64)
+    a = np.array([1.5, 2.5, 3.5, 4.5])
+    if fmt == "csv":
+        path = _write(tmp_path / "d.csv", "a,id\n" + "".join(f"{x},{i}\n" for x, i in
+                                                           zip(a, ids, strict=True)))
+        where, column = "row 2 (rows counted from 0; line 4 of the file", "'id'"
+    elif fmt == "parquet":
+        path = tmp_path / "d.parquet"
+        pq.write_table(pa.table({"a": a, "id": ids}), path)
+        where, column = "row 2 (rows counted from 0)", "'id'"
+    else:
+        path = tmp_path / "d.npy"
+        np.save(path, np.array([[1, 2], [3, big], [5, 6]], dtype=np.int64))
+        where, column = "row 1 (rows counted from 0)", "'x1'"
+    with pytest.raises(ValueError) as info:
+        read_data(path)
+    message = str(info.value)
+    assert column in message and where in message and "int64" in message, message
+    assert "--columns" in message
+
+
+def test_inf_in_an_integer_column_is_the_validators_to_report(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", "id\n1\n2\ninf\n")
+    with pytest.raises(ValueError, match=r"contains inf .*column 'id'.*first at row 2"):
+        read_data(path)
+
+
+def test_int64_just_inside_the_range_is_read(tmp_path: Path) -> None:
+    top = 2**63 - 1024  # the largest int64 whose float64 is below 2**63
+    path = _write(tmp_path / "d.csv", f"id\n1\n{top}\n")
+    table = read_data(path)
+    assert table.dtypes == ("int64",)
+    assert table.to_input()["id"].tolist() == [1, top]
+
+
+def test_cli_refuses_the_wrapping_column_with_exit_65(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from mixsynth.cli import main
+
+    rows = "".join(f"{i * 0.5},{i}\n" for i in range(30)) + f"1.0,{2**63 - 1}\n"
+    path = _write(tmp_path / "d.csv", "a,id\n" + rows)
+    assert main(["fit", str(path), "-o", str(tmp_path / "m.mixsynth")]) == 65
+    err = capsys.readouterr().err
+    assert err.startswith("mixsynth: error: ") and "'id'" in err and "Traceback" not in err
+    assert not (tmp_path / "m.mixsynth").exists()
+
+
+# --- one way to count: file lines from 1, data rows from 0, each message says which ----------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the bad value is in the third line of the file, the second data row, each time
+    ("a,b\n1,2\n3,x\n", "at line 3 (file lines counted from 1, the header is line 1)"),
+    ("a,b\n1,2\n3,4,5\n", "line 3 has 3 field(s) but the header has 2 (file lines counted "
+                          "from 1, the header is line 1)"),
+    ("a,b\n1,2\n3,inf\n", "first at row 1 (rows counted from 0)"),
+    ("a,b\n1,2\n3,\n", "first at row 1 (rows counted from 0)"),
+    ("a,b,name\n1,2,u\n3,4,x7\n", "'name' holds 'u' at line 2 (file lines counted from 1, "
+                                  "the header is line 1)"),
+])
+def test_every_message_says_how_it_counts(tmp_path: Path, text: str, expected: str) -> None:
+    """'line 3' (a file line, from 1) and 'row 1' (a data row, from 0) named one place in the
+    file without saying which is which; each message now says how it counts."""
+    path = _write(tmp_path / "d.csv", text)
+    with pytest.raises(ValueError) as info:
+        read_data(path)
+    assert expected in str(info.value)
+
+
+def test_the_row_wording_is_the_validators() -> None:
+    from mixsynth.validation import ROWS
+
+    assert formats.ROWS == ROWS

@@ -25,41 +25,72 @@ def images(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 17, size=(100, 64)).astype(float)
 
 
-def test_digit_grid_axes_images_and_colour_limits(images: np.ndarray) -> None:
+def _tile(canvas: np.ndarray, i: int, cols: int, image_shape: tuple[int, int] = (8, 8),
+          zoom: int = 4, gap: int = 3) -> np.ndarray:
+    """Tile ``i`` of a digit grid's canvas, back at one value per image pixel."""
+    r, c = divmod(i, cols)
+    h, w = image_shape[0] * zoom, image_shape[1] * zoom
+    top, left = gap + r * (h + gap), gap + c * (w + gap)
+    return canvas[top:top + h:zoom, left:left + w:zoom]
+
+
+def test_digit_grid_one_image_colour_limits_and_tiles(images: np.ndarray) -> None:
     fig = digit_grid(images, title="digits")
-    assert len(fig.axes) == 100
     assert tuple(fig.get_size_inches()) == pytest.approx((8.0, 8.4))
-    for ax, row in zip(fig.axes, images, strict=True):
-        (im,) = ax.get_images()
-        assert im.get_clim() == (0, 16)
-        assert im.get_cmap().name == "binary"
-        np.testing.assert_array_equal(im.get_array(), row.reshape(8, 8))
-        assert ax.get_xticks().size == 0
-        assert ax.get_yticks().size == 0
+    (ax,) = fig.axes
+    (im,) = ax.get_images()
+    assert im.get_clim() == (0, 16)
+    assert im.get_cmap().name == "binary"
+    canvas = np.ma.filled(im.get_array(), np.nan)
+    for i, row in enumerate(images):
+        np.testing.assert_array_equal(_tile(canvas, i, 10), row.reshape(8, 8))
+    assert not ax.axison
     assert fig.get_suptitle() == "digits"
 
 
 def test_digit_grid_accepts_3d_and_blanks_missing_tiles(images: np.ndarray) -> None:
     fig = digit_grid(images[:5].reshape(5, 8, 8), shape=(2, 3), cmap="gray", vmax=10)
-    assert len(fig.axes) == 6
-    shown = [ax for ax in fig.axes if ax.get_images()]
-    assert len(shown) == 5
-    assert not fig.axes[5].axison
-    assert shown[0].get_images()[0].get_clim() == (0, 10)
-    assert shown[0].get_images()[0].get_cmap().name == "gray"
+    (im,) = fig.axes[0].get_images()
+    assert im.get_clim() == (0, 10)
+    assert im.get_cmap().name == "gray"
+    canvas = np.ma.filled(im.get_array(), np.nan)
+    np.testing.assert_array_equal(_tile(canvas, 4, 3), images[4].reshape(8, 8))
+    assert np.isnan(_tile(canvas, 5, 3)).all()  # the sixth tile: background (masked: grey)
 
 
 def test_digit_grid_shows_only_the_first_tiles(images: np.ndarray) -> None:
     fig = digit_grid(images, shape=(2, 2))
-    assert len(fig.axes) == 4
-    np.testing.assert_array_equal(fig.axes[3].get_images()[0].get_array(), images[3].reshape(8, 8))
+    canvas = np.ma.filled(fig.axes[0].get_images()[0].get_array(), np.nan)
+    assert canvas.shape == (2 * (32 + 3) + 3, 2 * (32 + 3) + 3)
+    np.testing.assert_array_equal(_tile(canvas, 3, 2), images[3].reshape(8, 8))
 
 
 def test_digit_grid_other_image_shape() -> None:
     fig = digit_grid(np.zeros((3, 6)), shape=(1, 3), image_shape=(2, 3))
-    tile = fig.axes[0].get_images()[0].get_array()
-    assert tile is not None
-    assert tile.shape == (2, 3)
+    canvas = np.ma.filled(fig.axes[0].get_images()[0].get_array(), np.nan)
+    assert _tile(canvas, 0, 3, image_shape=(2, 3)).shape == (2, 3)
+
+
+def test_tile_images_is_the_one_layout() -> None:
+    """digit_grid, image_mosaic and the image folder's contact sheet share one layout."""
+    from mixsynth.io.images import contact_sheet
+    from mixsynth.plotting import tile_images
+
+    images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2) * 10
+    canvas = tile_images(images, shape=(2, 2), image_shape=(2, 2), zoom=2, gap=1,
+                         background=128)
+    assert canvas.shape == (2 * (4 + 1) + 1, 2 * (4 + 1) + 1) and canvas.dtype == np.uint8
+    np.testing.assert_array_equal(canvas[1:5:2, 6:10:2], images[1])
+    assert (canvas[6:10, 6:10] == 128).all()  # no fourth image: background
+    sheet = np.asarray(contact_sheet(images, gap=1))
+    np.testing.assert_array_equal(
+        sheet, tile_images(images, shape=(2, 2), image_shape=(2, 2), zoom=32, gap=1,
+                           background=128))
+    colour = tile_images(np.zeros((1, 4, 3)), shape=(1, 1), image_shape=(2, 2, 3),
+                         background=(1.0, 0.5, 0.0))
+    assert colour.shape == (2, 2, 3)
+    with pytest.raises(ValueError, match="images must have shape"):
+        tile_images(np.zeros((2, 5)), shape=(1, 2), image_shape=(2, 2))
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,14 @@ Exit codes (the BSD ``sysexits.h`` values where one fits)::
     65   bad data: the input or the model file is not valid (EX_DATAERR)
     66   missing or unreadable input (EX_NOINPUT)
     73   cannot create output: it exists (use --force), no permission, disk full (EX_CANTCREAT)
-    130  interrupted (Ctrl-C)
+    130  interrupted (Ctrl-C, SIGINT)
+    143  terminated (SIGTERM)
+
+SIGTERM is handled like Ctrl-C: it raises :class:`Terminated` (a ``KeyboardInterrupt``) where
+the program is, so the same clean-up runs (temporary files removed, a sweep's finished
+candidates kept, clusters closed), then the exit code is 143 (128 + 15, what a shell reports
+for a process SIGTERM killed). SIGKILL cannot be handled: what it leaves is described in
+``docs/architecture.md`` ("Files").
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from typing import Any, TextIO
 
 import click
 
+from mixsynth._testhooks import pause_point
 from mixsynth._version import __version__
 from mixsynth.io.atomic import OutputError
 
@@ -48,7 +56,9 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NOINPUT",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "Terminated",
     "main",
 ]
 
@@ -59,6 +69,7 @@ EXIT_DATAERR = 65
 EXIT_NOINPUT = 66
 EXIT_CANTCREAT = 73
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 # "\b" keeps click from re-wrapping the table.
 _EPILOG = """\b
@@ -69,7 +80,8 @@ Exit codes:
   65   bad data (invalid input or model file)
   66   missing or unreadable input
   73   cannot create output (exists: use --force; no permission; disk full)
-  130  interrupted
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM; cleaned up like Ctrl-C)
 """
 
 
@@ -256,6 +268,19 @@ lists them, or are skipped with --skip-bad.
 """
 
 
+#: Numbers of components ``--components`` may list: each is a fit, so more is never meant.
+MAX_CANDIDATE_KS = 1000
+
+
+def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """click's FloatRange lets NaN and inf through (every comparison with NaN is false)."""
+    import math
+
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value!r} is not a finite number > 0.")
+    return value
+
+
 def _fail_param(message: str) -> None:
     raise click.BadParameter(message)
 
@@ -277,9 +302,17 @@ def _components(ctx: click.Context, param: click.Parameter,
                 _fail_param(f"the STEP of {value!r} must be >= 1.")
             if stop < start:
                 _fail_param(f"the STOP of {value!r} is below its START.")
-            ks: list[int] = list(range(start, stop + 1, step))
+            span = range(start, stop + 1, step)  # its length is known without building it
+            if len(span) > MAX_CANDIDATE_KS:
+                _fail_param(f"{value!r} gives {len(span):,} numbers of components; at most "
+                            f"{MAX_CANDIDATE_KS:,} are tried: narrow the range or give a "
+                            "STEP (e.g. 50:200:10).")
+            ks: list[int] = list(span)
         else:
             ks = [int(p) for p in text.split(",")]
+            if len(ks) > MAX_CANDIDATE_KS:
+                _fail_param(f"{len(ks):,} numbers of components; at most "
+                            f"{MAX_CANDIDATE_KS:,} are tried.")
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not K, START:STOP[:STEP] or K1,K2,... (whole numbers)") from None
@@ -520,6 +553,7 @@ def _load_model(path: str, *, synthesizer: bool = True) -> tuple[Any, dict[str, 
     """The model in ``path`` and the data-source facts saved with it (``extra``)."""
     from mixsynth.persistence import load, read_metadata
 
+    _check_model_path(path)
     extra = read_metadata(path).get("extra") or {}
     model = load(path)
     if synthesizer:
@@ -529,6 +563,13 @@ def _load_model(path: str, *, synthesizer: bool = True) -> tuple[Any, dict[str, 
             raise ValueError(f"{path} holds a {type(model).__name__}, not a Synthesizer; this "
                              "command needs a model written by `mixsynth fit`.")
     return model, extra if isinstance(extra, dict) else {}
+
+
+def _check_model_path(path: str) -> None:
+    """A FIFO or device as MODEL would block the read for ever: refused (exit 66)."""
+    from mixsynth.io.table import check_regular_file
+
+    check_regular_file(path, what="a model")
 
 
 def _save_model(model: Any, path: str, *, force: bool, extra: dict[str, Any]) -> None:
@@ -629,8 +670,8 @@ def _plain(value: Any) -> Any:
               help="Folds of the held-out criterion.")
 @click.option("--reg-covar", callback=_reg_covar, default=None, metavar="R1,R2",
               help="Candidate covariance regularisations (>= 0) [default: 1e-6,1e-3,1e-2,0.1].")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-              show_default=True, help="EM convergence threshold (> 0).")
+@click.option("--tol", type=float, callback=_positive_finite, default=1e-3,
+              show_default=True, help="EM convergence threshold (finite, > 0).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=100, show_default=True,
               help="EM iterations at most.")
 @click.option("--n-init", type=click.IntRange(min=1), default=1, show_default=True,
@@ -722,10 +763,14 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     model = Synthesizer(**params)
     with contextlib.ExitStack() as stack:
         if on_cluster:
+            if not settings.verbose:
+                stack.enter_context(_quiet_dask())
             from mixsynth.distributed import cluster  # the dask extra, only when asked for
 
-            stack.enter_context(cluster(workers, scheduler_address))
+            with _workers_ignore_sigint():
+                stack.enter_context(cluster(workers, scheduler_address))
         progress = stack.enter_context(_candidate_progress(settings))
+        pause_point("fit")  # where the interruption tests signal (mixsynth._testhooks)
         if stream is not None:
             source = _stream_source(stream, seed, on_cluster)
             model.fit(source, progress=progress, out_of_core=True)
@@ -753,6 +798,51 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     _save_model(model, model_path, force=force, extra=extra)
     _describe_fit(model, facts, settings.report)
     settings.report(f"wrote {model_path}")
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the cluster's worker processes are started: they inherit the
+    ignored signal (exec keeps it, and Python then installs no handler of its own), so a
+    Ctrl-C at the terminal, which reaches every process of the group, interrupts only this
+    process, which cancels the work and closes the cluster; the workers do not each print a
+    traceback. The price: a Ctrl-C in the seconds the cluster takes to start is ignored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Without -v, only errors from Dask: in this process (where a Ctrl-C otherwise ends in
+    asyncio's "Task exception was never retrieved" tracebacks of the cancelled gathers) and in
+    the worker processes (spawned with this environment), whose warnings about cancelled
+    tasks would follow the one "interrupted" line."""
+    import logging
+
+    names = ("asyncio", "distributed", "tornado")
+    levels = {name: logging.getLogger(name).level for name in names}
+    variable = "DASK_LOGGING__DISTRIBUTED"
+    before = os.environ.get(variable)
+    if before is None:
+        os.environ[variable] = "error"
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        if before is None:
+            os.environ.pop(variable, None)
 
 
 @dataclass(frozen=True)
@@ -898,6 +988,7 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
     from mixsynth.persistence import read_metadata
 
     settings = ctx.ensure_object(_Settings)
+    _check_model_path(model_path)
     extra = read_metadata(model_path).get("extra") or {}
     image_shape = extra.get("image_shape") if isinstance(extra, dict) else None
     try:
@@ -1061,6 +1152,7 @@ def inspect_model(model_path: str) -> None:
 
     from mixsynth.persistence import read_metadata
 
+    _check_model_path(model_path)
     click.echo(json.dumps(read_metadata(model_path), indent=2, sort_keys=True))
 
 
@@ -1068,7 +1160,11 @@ def _classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one-line message for an exception from a command."""
     if isinstance(exc, OutputError):  # before the OSError family: a missing *output* folder
         return EXIT_CANTCREAT, str(exc)
-    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+    table = sys.modules.get("mixsynth.io.table")  # loaded if it raised: not imported here
+    not_a_file = table is not None and isinstance(exc, table.NotARegularFileError)
+    if isinstance(exc, OSError) and (
+            isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError)
+            or not_a_file):
         if exc.filename is not None and exc.strerror:
             return EXIT_NOINPUT, f"cannot read {exc.filename}: {exc.strerror}"
         return EXIT_NOINPUT, str(exc)
@@ -1089,6 +1185,41 @@ def _fail(settings: _Settings, code: int, message: str, exc: BaseException | Non
     return code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C, so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM raises :class:`Terminated` (where the default is to
+    die on the spot, leaving temporary files behind). Only in the main thread, and only where
+    nobody installed a SIGTERM handler of their own (an embedding program keeps its own)."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupted(exc: BaseException | None) -> int:
+    if isinstance(exc, Terminated):
+        click.echo("mixsynth: terminated", err=True)
+        return EXIT_TERMINATED
+    click.echo("mixsynth: interrupted", err=True)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -1105,20 +1236,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = _Settings()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _warnings_to_stderr(settings):
+        with _sigterm_as_interrupt(), _warnings_to_stderr(settings):
             rv = cli.main(args=args, prog_name="mixsynth", standalone_mode=False, obj=settings)
     except click.Abort as exc:
         # click turns Ctrl-C into Abort (and prints the blank line that closes "^C").
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            click.echo("mixsynth: interrupted", err=True)
-            return EXIT_INTERRUPTED
+            return _interrupted(exc.__cause__)
         return _fail(settings, EXIT_INTERNAL, "aborted", None)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("mixsynth: interrupted", err=True)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     except SystemExit as exc:  # click exits by itself on a broken pipe and for completion
         return exc.code if isinstance(exc.code, int) else EXIT_INTERNAL
     except Exception as exc:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixsynth._testhooks import pause_point
 from mixsynth.io.atomic import ensure_can_write, ensure_output_dir
 from mixsynth.plotting import criterion_curve, digit_grid, save_figure
 
@@ -190,6 +191,7 @@ def run_digits_demo(
         covariance_type="full", criterion="aic", search="grid", reg_covar=TEXTBOOK_REG_COVAR,
         support="clip", support_transform=None, random_state=seed,
     )
+    pause_point("demo-fit")  # where the interruption test signals (mixsynth._testhooks)
     start = time.perf_counter()
     synth.fit(X, progress=progress)
     fit_seconds = time.perf_counter() - start

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
@@ -38,12 +39,18 @@ __all__ = [
     "pair_figure",
     "save_figure",
     "selection_figure",
+    "tile_images",
 ]
 
 #: Real and synthetic data in every comparison figure: blue and orange of the Okabe–Ito
 #: palette, told apart by readers with any common colour-vision deficiency.
 REAL_COLOR = "#0072B2"
 SYNTHETIC_COLOR = "#E69F00"
+
+#: Canvas pixels per image pixel, and between tiles, in :func:`digit_grid`.
+_DIGIT_ZOOM, _DIGIT_GAP = 4, 3
+#: The background of image grids: white ink-free tiles stand out on it.
+_FRAME_GREY = (0.82, 0.84, 0.87, 1.0)
 
 _CRITERION_LABELS = {
     "heldout": "held-out log-likelihood per row (higher is better)",
@@ -115,21 +122,81 @@ def digit_grid(
         raise ValueError("images must be real numbers, got complex values")
     data = data.astype(np.float64, copy=False)
 
-    # 0.8 inch per tile: 8 x 8 inches for the textbook's 10 x 10 grid.
+    # 0.8 inch per tile: 8 x 8 inches for the textbook's 10 x 10 grid. One image of the
+    # tiled canvas (tile_images), not one axes per tile: the same look, drawn at once.
     title_room = 0.4 if title else 0.0
     fig = _new_figure((0.8 * cols, 0.8 * rows + title_room))
-    axes = fig.subplots(rows, cols, squeeze=False, subplot_kw={"xticks": [], "yticks": []})
     top = 1.0 - title_room / (0.8 * rows + title_room) if title else 0.98
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=top, hspace=0.05, wspace=0.05)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(data):
-            ax.set_axis_off()
-            continue
-        ax.imshow(data[i].reshape(height, width), cmap=cmap, vmin=vmin, vmax=vmax,
-                  interpolation="nearest")
+    ax = fig.add_axes((0.02, 0.02, 0.96, top - 0.02), xticks=[], yticks=[])
+    ax.set_axis_off()
+    canvas = tile_images(data, shape=(rows, cols), image_shape=(height, width),
+                         zoom=_DIGIT_ZOOM, gap=_DIGIT_GAP, background=np.nan)
+    # the background (gutters, missing tiles) light grey, as image_mosaic's frame
+    colours = (colormaps[cmap] if isinstance(cmap, str) else cmap).with_extremes(
+        bad=_FRAME_GREY)
+    ax.imshow(np.ma.masked_invalid(canvas), cmap=colours, vmin=vmin, vmax=vmax,
+              interpolation="nearest", aspect="auto")
     if title:
         fig.suptitle(title)
     return fig
+
+
+def tile_images(
+    images: ArrayLike,
+    *,
+    shape: tuple[int, int],
+    image_shape: tuple[int, ...],
+    zoom: int = 1,
+    gap: int = 0,
+    background: float | tuple[float, ...] = 0.0,
+) -> np.ndarray:
+    """The one image-grid layout: images side by side, row by row, on a background.
+
+    :func:`digit_grid`, :func:`image_mosaic` (the report's grids) and the contact sheet of an
+    image folder output (:func:`mixsynth.io.images.contact_sheet`) all draw with it.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_images, prod(image_shape)) or (n_images, *image_shape)
+        The first ``rows * cols`` are placed; missing tiles show the background.
+    shape : (int, int)
+        Rows and columns of tiles.
+    image_shape : (int, int) or (int, int, int)
+        Height, width and, optionally, channels of each image.
+    zoom : int, default=1
+        Each image pixel becomes ``zoom × zoom`` canvas pixels (nearest neighbour).
+    gap : int, default=0
+        Canvas pixels of background between tiles and around them.
+    background : float or tuple of float, default=0.0
+        The background value (one per channel for colour images); NaN for "no data".
+
+    Returns
+    -------
+    canvas : ndarray of shape (H, W) or (H, W, channels)
+        ``H = rows * (zoom * height + gap) + gap``, ``W = cols * (zoom * width + gap) + gap``;
+        of the images' dtype (float64 when the background is NaN and the images are integers).
+    """
+    rows, cols = (int(n) for n in shape)
+    dims = tuple(int(n) for n in image_shape)
+    if rows < 1 or cols < 1 or len(dims) not in (2, 3) or min(dims) < 1 or zoom < 1 or gap < 0:
+        raise ValueError("shape, image_shape and zoom must be positive and gap non-negative, "
+                         f"got {shape!r}, {image_shape!r}, {zoom!r}, {gap!r}")
+    data = np.asarray(images)
+    if data.ndim >= 2 and math.prod(data.shape[1:]) == math.prod(dims):
+        data = data.reshape(len(data), *dims)
+    if data.ndim != len(dims) + 1 or data.shape[1:] != dims:
+        raise ValueError(f"images must have shape (n_images, {math.prod(dims)}) or (n_images, "
+                         f"{', '.join(map(str, dims))}), got {np.shape(images)}")
+    height, width = dims[0] * zoom, dims[1] * zoom
+    dtype = np.result_type(data.dtype, np.float64) if np.isnan(background).any() else data.dtype
+    canvas = np.empty((rows * (height + gap) + gap, cols * (width + gap) + gap, *dims[2:]),
+                      dtype=dtype)
+    canvas[...] = background
+    for i in range(min(len(data), rows * cols)):
+        r, c = divmod(i, cols)
+        top, left = gap + r * (height + gap), gap + c * (width + gap)
+        canvas[top:top + height, left:left + width] = data[i].repeat(zoom, 0).repeat(zoom, 1)
+    return canvas
 
 
 def criterion_curve(
@@ -493,7 +560,6 @@ def image_mosaic(
     fig : Figure
         One axes without frame covering the whole figure.
     """
-    from matplotlib import colormaps
     from matplotlib.colors import Normalize
 
     rows, cols = (int(n) for n in shape)
@@ -509,14 +575,8 @@ def image_mosaic(
                          f"{np.shape(images)}")
     colour = colormaps[cmap] if isinstance(cmap, str) else cmap
     rgba = colour(Normalize(vmin=vmin, vmax=vmax, clip=True)(data))  # (n, h*w, 4)
-    tile_h, tile_w = height * zoom, width * zoom
-    canvas = np.empty((rows * (tile_h + gap) + gap, cols * (tile_w + gap) + gap, 4))
-    canvas[:] = (0.82, 0.84, 0.87, 1.0)  # light grey frame: white ink-free tiles stand out
-    for i in range(min(len(data), rows * cols)):
-        r, c = divmod(i, cols)
-        tile = rgba[i].reshape(height, width, 4).repeat(zoom, axis=0).repeat(zoom, axis=1)
-        top, left = gap + r * (tile_h + gap), gap + c * (tile_w + gap)
-        canvas[top:top + tile_h, left:left + tile_w] = tile
+    canvas = tile_images(rgba, shape=(rows, cols), image_shape=(height, width, 4), zoom=zoom,
+                         gap=gap, background=_FRAME_GREY)
     fig = _new_figure((canvas.shape[1] / 100, canvas.shape[0] / 100))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.imshow(canvas, interpolation="nearest", aspect="auto")

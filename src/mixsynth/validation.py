@@ -13,7 +13,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["check_finite", "check_input", "column_label"]
+__all__ = ["ROWS", "check_finite", "check_input", "column_label"]
+
+#: How a message counting rows says so (a file's *lines* are counted from 1: io.formats.LINES).
+ROWS = "(rows counted from 0)"
 
 
 def column_label(j: int, feature_names: Any = None) -> str:
@@ -53,9 +56,42 @@ def check_finite(
     more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
     raise ValueError(
         f"Input {name} contains {kind} (NaN and inf are not allowed): "
-        f"{column_label(j, feature_names)}, first at row {first_row}{more}. "
+        f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}. "
         "mixsynth does not impute missing values; drop or fill them first."
     )
+
+
+def _is_text(value: Any) -> bool:
+    """A string that is not a number (numpy converts "3.5" and " 2 " itself)."""
+    if not isinstance(value, str | bytes):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _first_text(X: Any, feature_names: Any = None) -> str | None:
+    """Where ``X`` first holds text, as "column 'species' (position 1) holds text ('Adelie')",
+    scanning column by column; None when it cannot tell."""
+    if hasattr(X, "columns") and hasattr(X, "iloc"):  # a DataFrame
+        names = [str(c) for c in X.columns]
+        columns = [X.iloc[:, j].to_numpy(dtype=object) for j in range(X.shape[1])]
+    else:
+        try:
+            A = np.asarray(X, dtype=object)
+        except ValueError:  # ragged
+            return None
+        if A.ndim != 2:
+            return None
+        names = feature_names
+        columns = [A[:, j] for j in range(A.shape[1])]
+    for j, column in enumerate(columns):
+        for value in column:
+            if _is_text(value):
+                return f"{column_label(j, names)} holds text ({value!r})"
+    return None
 
 
 def check_input(
@@ -103,12 +139,24 @@ def check_input(
         ensure_min_samples=ensure_min_samples,
         ensure_min_features=ensure_min_features,
     )
-    if estimator is not None:
-        # validate_data names the array "X" itself
-        Xv = validate_data(estimator, X, reset=reset, **kwargs)
-        names = getattr(estimator, "feature_names_in_", None)
-    else:
-        Xv = check_array(X, input_name=name, **kwargs)
-        names = feature_names
+    try:
+        if estimator is not None:
+            # validate_data names the array "X" itself
+            Xv = validate_data(estimator, X, reset=reset, **kwargs)
+            names = getattr(estimator, "feature_names_in_", None)
+        else:
+            Xv = check_array(X, input_name=name, **kwargs)
+            names = feature_names
+    except ValueError as exc:
+        if "could not convert string to float" not in str(exc):
+            raise
+        text = _first_text(X, feature_names)
+        if text is None:
+            raise
+        raise ValueError(
+            f"{name}: {text}; mixsynth models numbers only: leave the column out (select the "
+            "numeric columns, e.g. X.drop(columns=[...]); --columns on the command line) or "
+            "convert it to numbers first."
+        ) from None
     check_finite(Xv, name=name, feature_names=names, row_offset=row_offset)
     return np.asarray(Xv, dtype=np.float64)

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
+from mixsynth._testhooks import pause_point
+
 __all__ = [
     "OutputError",
     "OutputExistsError",
@@ -33,6 +35,9 @@ __all__ = [
     "ensure_output_dir",
 ]
 
+#: Errors of a write to the file being filled (rather than, say, of reading an input there).
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in
+                          ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS") if hasattr(errno, name))
 _TEXT_MODES = frozenset({"w", "wt"})
 _BINARY_MODES = frozenset({"wb"})
 
@@ -358,14 +363,32 @@ def _fill(fd: int, path: Path, mode: str, *, overwrite: bool, encoding: str | No
         file_mode = _default_mode()
     with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows
         os.fchmod(fd, file_mode)
-    with os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=closefd) as f:
-        yield f
+    f = os.fdopen(fd, mode, encoding=encoding, newline=newline, closefd=closefd)
+    done = False
+    try:
+        try:
+            yield f
+        except OSError as exc:
+            if isinstance(exc, OutputError) or exc.errno not in _WRITE_ERRNOS:
+                raise
+            # The caller's (or its format library's) write failed: disk full, quota, file
+            # too large, I/O error. Say which output, not a bare "[Errno 28]".
+            raise OutputError(f"cannot write {path}: {_describe(exc)}",
+                              path=path, errno_=exc.errno) from exc
+        pause_point("atomic-publish", path.name)  # written, not yet published: tests signal
         try:
             f.flush()
             os.fsync(f.fileno())
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {_describe(exc)}",
                               path=path, errno_=exc.errno) from exc
+        done = True
+    finally:
+        if done:
+            f.close()
+        else:  # the file is thrown away: what is still buffered may fail to flush; no matter
+            with contextlib.suppress(OSError):
+                f.close()
     try:
         publish()
     except OutputError:

@@ -42,7 +42,16 @@ from numpy.typing import NDArray
 
 from mixsynth.io.table import data_format, select_columns
 
-__all__ = ["CSV_BLOCK_BYTES", "TableFile", "open_table"]
+__all__ = ["CSV_BLOCK_BYTES", "LINES", "TableFile", "open_table"]
+
+#: How messages count. A *line* is a line of the file, counted from 1 with the header as line
+#: 1 (what an editor shows); a *row* is a data row, counted from 0 without the header (the
+#: index of the row in the array, the DataFrame, or in the whole file when streamed). A message
+#: that names a line says so with these words; one naming a row with :data:`ROWS`, the words
+#: of :data:`mixsynth.validation.ROWS` (repeated here: this module is a leaf; a test checks
+#: they agree), and, for a CSV file, the line as well where it can.
+LINES = "(file lines counted from 1, the header is line 1)"
+ROWS = "(rows counted from 0)"
 
 #: Bytes per block of the CSV reader (its type inference looks at the first block).
 CSV_BLOCK_BYTES = 1 << 22
@@ -100,6 +109,10 @@ class TableFile(ABC):
     def estimated_nbytes(self) -> int:
         """Bytes of the features as float64 in memory (an estimate for CSV)."""
         return (self.n_rows or 0) * self.n_features * 8
+
+    def where(self, row: int) -> str:
+        """Data row ``row`` (counted from 0) as a message names it."""
+        return f"row {row} {ROWS}"
 
 
 def open_table(
@@ -307,7 +320,7 @@ class _CsvFile(_ArrowTable):
         line = self._find_line(is_text)
         if line is None or not found:
             return ""
-        return f"; {name!r} holds {found[0]!r} at line {line}"
+        return f"; {name!r} holds {found[0]!r} at line {line} {LINES}"
 
     def _error(self, exc: Exception, names: list[str]) -> ValueError:
         """A pyarrow parse error as one line naming the file and, where it can, the line."""
@@ -322,8 +335,8 @@ class _CsvFile(_ArrowTable):
             line = self._find_line(lambda record: len(record) != expected)
             where = f"line {line}" if line is not None else "a row"
             return ValueError(
-                f"{source}: {where} has {got} field(s) but the header has {expected}; check "
-                "the delimiter (--delimiter) and the quoting."
+                f"{source}: {where} has {got} field(s) but the header has {expected} {LINES}; "
+                "check the delimiter (--delimiter) and the quoting."
             )
         conversion = re.search(
             r"column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", text, re.DOTALL
@@ -332,12 +345,26 @@ class _CsvFile(_ArrowTable):
             k, value = int(conversion[1]), conversion[2]
             name = names[k] if k < len(names) else f"#{k}"
             line = self._find_line(lambda record: len(record) > k and record[k] == value)
-            where = f" at line {line}" if line is not None else ""
+            where = f" at line {line} {LINES}" if line is not None else ""
             return ValueError(
                 f"{source}: column {name!r} is not numeric: {value!r}{where}. Select the "
                 "numeric columns (--columns a,b,c) or fix the value."
             )
         return ValueError(f"{source}: cannot read it as CSV: {' '.join(text.split())}")
+
+    def where(self, row: int) -> str:
+        """Data row ``row``, and the line of the file it is on."""
+        count = -1
+
+        def is_row(record: list[str]) -> bool:
+            nonlocal count
+            count += 1
+            return count == row
+
+        line = self._find_line(is_row)
+        if line is None:
+            return f"row {row} {ROWS}"
+        return f"row {row} {ROWS[:-1]}; line {line} of the file, the header is line 1)"
 
     def _find_line(self, is_bad: Callable[[list[str]], bool]) -> int | None:
         """The line number of the first record after the header for which ``is_bad`` holds."""
@@ -398,7 +425,11 @@ class _ParquetFile(_ArrowTable):
 
         X = np.empty((batch.num_rows, len(self.columns)))
         for j, name in enumerate(self.columns):
-            X[:, j] = pc.cast(batch.column(name), pa.float64()).to_numpy(zero_copy_only=False)
+            # safe=False: integers beyond 2**53 round to the nearest float64, as a CSV's do
+            # (pyarrow's safe cast refused them without naming the column); those beyond the
+            # column's dtype are refused by the reader, naming column and row
+            column = pc.cast(batch.column(name), pa.float64(), safe=False)
+            X[:, j] = column.to_numpy(zero_copy_only=False)
         labels = None
         if self.label is not None:
             labels = np.asarray(batch.column(self.label).to_pylist(), dtype=object)

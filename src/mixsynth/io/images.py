@@ -26,7 +26,10 @@ Writing (:class:`ImageFolderWriter`)
 One PNG per row, ``000000.png``, ``000001.png`` … (more digits when there are a million rows or
 more), plus ``contact_sheet.png``, a grid of the first 100 images. The folder is written under a
 temporary name beside the target and renamed into place when complete: an interruption leaves
-no partial folder.
+no partial folder. An exception, Ctrl-C or SIGTERM removes the temporary folder on the way out;
+SIGKILL (or a power cut) cannot be handled, so the temporary folder's name carries the writer's
+process id, ``.<name>.<pid>.<random>.tmp``, and every writer first removes, in its target's
+folder, those whose process no longer runs and that hold nothing but an image output's files.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from mixsynth._testhooks import pause_point
 from mixsynth.io.atomic import OutputError, OutputExistsError
 from mixsynth.io.table import Table
 
@@ -63,6 +67,8 @@ CONTACT_SHEET_MAX = 100
 #: Bad files named in a message, at most.
 _MAX_LISTED = 10
 _OUTPUT_NAME = re.compile(r"^\d{6,}\.png$")
+#: A writer's temporary folder: ``.<target name>.<pid>.<mkdtemp's random part>.tmp``.
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$")
 
 
 def _list_files(folder: Path) -> list[Path]:
@@ -209,8 +215,11 @@ def to_images(values: ArrayLike, image_shape: tuple[int, ...]) -> NDArray[np.uin
 
 
 def contact_sheet(images: NDArray[np.uint8], *, gap: int = 2) -> Any:
-    """A grid of images as one PIL image (small images are enlarged, nearest neighbour)."""
+    """A grid of images as one PIL image (small images are enlarged, nearest neighbour),
+    laid out by :func:`mixsynth.plotting.tile_images`, the one image-grid layout."""
     from PIL import Image
+
+    from mixsynth.plotting import tile_images  # matplotlib: only when a sheet is drawn
 
     n = len(images)
     h, w = images.shape[1:3]
@@ -218,16 +227,9 @@ def contact_sheet(images: NDArray[np.uint8], *, gap: int = 2) -> Any:
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
     mode = "RGB" if images.ndim == 4 else "L"
-    cell_h, cell_w = h * zoom, w * zoom
-    sheet = Image.new(mode, (cols * (cell_w + gap) + gap, rows * (cell_h + gap) + gap),
-                      color=(128, 128, 128) if mode == "RGB" else 128)
-    for i, arr in enumerate(images):
-        tile = Image.fromarray(arr, mode=mode)
-        if zoom > 1:
-            tile = tile.resize((cell_w, cell_h), Image.Resampling.NEAREST)
-        r, c = divmod(i, cols)
-        sheet.paste(tile, (gap + c * (cell_w + gap), gap + r * (cell_h + gap)))
-    return sheet
+    canvas = tile_images(images, shape=(rows, cols), image_shape=images.shape[1:], zoom=zoom,
+                         gap=gap, background=128)
+    return Image.fromarray(canvas.astype(np.uint8), mode=mode)
 
 
 def _is_image_output(folder: Path) -> bool:
@@ -270,8 +272,10 @@ class ImageFolderWriter:
         self.digits = max(6, len(str(max(0, (n_rows or 0) - 1))))
         self._check_target()
         parent = self.path.parent
+        _sweep_abandoned(parent)
         try:
-            self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{self.path.name}.",
+            self.tmp = Path(tempfile.mkdtemp(dir=parent,
+                                             prefix=f".{self.path.name}.{os.getpid()}.",
                                              suffix=".tmp"))
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}",
@@ -306,6 +310,7 @@ class ImageFolderWriter:
                 raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}",
                                   path=self.path, errno_=exc.errno) from exc
             self.n_written += 1
+        pause_point("images-write")  # part of the folder written: where the tests signal
         room = CONTACT_SHEET_MAX - sum(len(s) for s in self._sheet)
         if room > 0 and len(images):
             self._sheet.append(images[:room])
@@ -354,6 +359,35 @@ class ImageFolderWriter:
         finally:
             if self.tmp.exists():
                 shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _process_is_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs (one of another user, or a reused pid, counts as running:
+    its folder is then left alone, which is the safe mistake)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists
+        return False
+    return False
+
+
+def _sweep_abandoned(folder: Path) -> None:
+    """Remove the temporary folders that killed writers left in ``folder``: named as a writer
+    names them, of a process that no longer runs, and holding only an image output's files
+    (so that nothing else is ever deleted). Best effort: a failure leaves the folder as is."""
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            match = _TEMP_NAME.match(entry.name)
+            if (match is None or entry.is_symlink() or not entry.is_dir()
+                    or not _process_is_gone(int(match[1]))):
+                continue
+            with contextlib.suppress(OSError):
+                if _is_image_output(entry):
+                    shutil.rmtree(entry)
 
 
 def _umask() -> int:

@@ -30,16 +30,17 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
+from mixsynth._testhooks import pause_point
 from mixsynth.io.formats import TableFile, _NpyFile, open_table
 from mixsynth.io.table import Table, check_shape, data_format
-from mixsynth.validation import check_finite
+from mixsynth.validation import ROWS, check_finite
 
 __all__ = ["read_data"]
 
@@ -120,13 +121,36 @@ def _checked(table: Table, min_samples: int) -> Table:
 def _read_stdin(*, columns: Sequence[str] | None, label: str | None, delimiter: str | None,
                 min_samples: int) -> Table:
     """CSV on standard input, spooled to a temporary file (the reader reads it twice)."""
-    with tempfile.TemporaryDirectory(prefix="mixsynth-stdin-") as folder:
-        spool = Path(folder) / "stdin.csv"
-        with open(spool, "wb") as f:
-            shutil.copyfileobj(sys.stdin.buffer, f)
+    with _spooled(sys.stdin.buffer) as spool:
         table = _read_table(open_table(spool, fmt="csv", columns=columns, label=label,
                                        delimiter=delimiter or ",", source="<stdin>"))
     return _checked(table, min_samples)
+
+
+@contextlib.contextmanager
+def _spooled(stream: BinaryIO) -> Iterator[Path]:
+    """A path holding what ``stream`` holds, for as long as the ``with`` block runs.
+
+    The spool holds the user's data, so it must not outlive the process, even one killed with
+    SIGKILL (nothing runs then): on Linux it is an *unnamed* temporary file (``O_TMPFILE``, or
+    created and unlinked at once), read back through its ``/proc/self/fd`` link, which the
+    kernel frees with the process. Elsewhere a named temporary folder, removed on the way out
+    (SIGINT and SIGTERM included; not at SIGKILL).
+    """
+    fds = Path("/proc/self/fd")
+    if fds.is_dir():
+        with tempfile.TemporaryFile(prefix="mixsynth-stdin-") as f:
+            shutil.copyfileobj(stream, f)
+            f.flush()
+            pause_point("stdin-spooled")
+            yield fds / str(f.fileno())
+        return
+    with tempfile.TemporaryDirectory(prefix="mixsynth-stdin-") as folder:
+        spool = Path(folder) / "stdin.csv"
+        with open(spool, "wb") as f:
+            shutil.copyfileobj(stream, f)
+        pause_point("stdin-spooled")
+        yield spool
 
 
 # ------------------------------------------------------------------------------- tables
@@ -165,8 +189,41 @@ def _read_table(table: TableFile) -> Table:
     if table.label is not None:
         raw = np.concatenate(label_blocks) if label_blocks else np.empty(0, dtype=object)
         labels = _labels(raw, table.label, table.source, integer=table.label_is_integer)
-    return Table(values, table.columns, table.dtype_names(is_whole), labels=labels,
-                 label=table.label, source=table.source)
+    dtypes = table.dtype_names(is_whole)
+    _check_integer_range(values, dtypes, table)
+    return Table(values, table.columns, dtypes, labels=labels, label=table.label,
+                 source=table.source)
+
+
+def _check_integer_range(values: NDArray[np.float64], dtypes: Sequence[str],
+                         table: TableFile) -> None:
+    """Refuse an integer column whose float64 values fall outside its dtype.
+
+    Values are modelled (and held here) as float64, and generated rows go back to the
+    column's dtype. An int64 within 512 of 2**63 - 1 rounds to 2.0**63, which cast back to
+    int64 wrapped round to -2**63 (with only a cast warning): refused, naming the column and
+    the row. Such values are ids or sentinels, not quantities to model.
+    """
+    for j, name in enumerate(dtypes):
+        dtype = np.dtype(name)
+        if dtype.kind not in "iu":
+            continue
+        bits = 8 * dtype.itemsize
+        low, high = (0.0, 2.0**bits) if dtype.kind == "u" else (-(2.0**(bits - 1)),
+                                                                 2.0 ** (bits - 1))
+        column = values[:, j]
+        # NaN and inf are the validator's to report (check_finite, with its own message)
+        bad = np.flatnonzero(np.isfinite(column) & ((column < low) | (column >= high)))
+        if len(bad) == 0:
+            continue
+        row = int(bad[0])
+        raise ValueError(
+            f"{table.source}: column {table.columns[j]!r} holds {column[row]:.6g} at "
+            f"{table.where(row)}, an integer too large for float64, the numbers mixsynth "
+            f"models, to bring back as {dtype} (it would wrap round to "
+            f"{'0' if dtype.kind == 'u' else '-2**63'}); an id or a sentinel value? Leave "
+            "the column out (--columns; columns= in Python) or convert it to float first."
+        )
 
 
 def _labels(raw: NDArray[Any], label: str, source: str, *, integer: bool) -> NDArray[Any]:
@@ -174,7 +231,7 @@ def _labels(raw: NDArray[Any], label: str, source: str, *, integer: bool) -> NDA
     missing = np.flatnonzero([v is None or (isinstance(v, float) and v != v) for v in raw])
     if len(missing):
         raise ValueError(f"{source}: the label column {label!r} has {len(missing)} missing "
-                         f"value(s), first at row {int(missing[0])}.")
+                         f"value(s), first at row {int(missing[0])} {ROWS}.")
     if raw.dtype.kind in "biuf":
         return raw
     texts = [str(v) for v in raw]

@@ -9,7 +9,9 @@ of a label column kept apart from the features.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Table", "check_shape", "data_format", "select_columns"]
+__all__ = ["NotARegularFileError", "Table", "check_regular_file", "check_shape", "data_format",
+           "select_columns"]
 
 #: Input file suffixes and the format each names; a folder is an image folder.
 INPUT_SUFFIXES: dict[str, str] = {
@@ -109,6 +112,39 @@ class Table:
         return out
 
 
+class NotARegularFileError(OSError):
+    """An input path names a FIFO, a socket or a device rather than a file (CLI exit 66).
+
+    Opening a FIFO that nobody writes to waits for ever, so such inputs are refused up front;
+    data can be piped through standard input (``-``) instead.
+    """
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_regular_file(path: str | os.PathLike[str], *, what: str = "data") -> None:
+    """Refuse a path that exists but is not a regular file (a folder is the caller's business).
+
+    Raises
+    ------
+    NotARegularFileError
+        For a FIFO, socket or device, naming the path and what it is.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: the open that follows says so
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    hint = (" pipe data through standard input instead ('-')" if what == "data" else
+            f" {what} is read from regular files only")
+    raise NotARegularFileError(errno.EINVAL, f"it is {kind}, not a regular file (reading it "
+                               f"could wait for ever);{hint}", os.fspath(path))
+
+
 def data_format(path: str) -> str:
     """The input format of ``path``: ``"csv"``, ``"tsv"``, ``"parquet"``, ``"npy"`` or ``"images"``.
 
@@ -118,6 +154,8 @@ def data_format(path: str) -> str:
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    NotARegularFileError
+        If ``path`` is a FIFO, a socket or a device.
     ValueError
         If the suffix names no supported format.
     """
@@ -128,6 +166,7 @@ def data_format(path: str) -> str:
     suffix = os.path.splitext(path)[1].lower()
     if not os.path.exists(path):
         raise FileNotFoundError(2, "No such file or directory", path)
+    check_regular_file(path)
     fmt = INPUT_SUFFIXES.get(suffix)
     if fmt is None:
         known = ", ".join(sorted(INPUT_SUFFIXES))

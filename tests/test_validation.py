@@ -1,0 +1,55 @@
+"""The one input validator's messages (issue 14, item 10): text in a numeric input names the
+column, not numpy's "could not convert string to float"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mixsynth.validation import check_input
+
+
+def _penguins() -> pd.DataFrame:
+    return pd.DataFrame({"bill_length_mm": [39.1, 39.5, 40.3, 36.7],
+                         "species": ["Adelie", "Adelie", "Gentoo", "Chinstrap"],
+                         "body_mass_g": [3750, 3800, 3250, 3450]})
+
+
+def test_text_in_a_dataframe_names_the_column() -> None:
+    with pytest.raises(ValueError) as info:
+        check_input(_penguins())
+    message = str(info.value)
+    assert "could not convert" not in message
+    assert "column 'species' (position 1) holds text ('Adelie')" in message
+    assert "numbers only" in message and "--columns" in message
+
+
+@pytest.mark.parametrize("X", [
+    np.array([[1.0, 2.0, "x"], [3.0, 4.0, "y"]], dtype=object),
+    [[1, 2, "x"], [3, 4, "y"]],
+    np.array([["1", "2", "x"], ["3", "4", "y"]]),  # numeric texts are numbers, 'x' is not
+])
+def test_text_in_an_array_names_its_position(X: object) -> None:
+    with pytest.raises(ValueError, match=r"^X: column 2 holds text \('x'\); mixsynth models "
+                                         r"numbers only"):
+        check_input(X)
+
+
+def test_text_found_in_a_later_row() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["1.5", "2", "n/a"]})
+    with pytest.raises(ValueError, match=r"column 'b' \(position 1\) holds text \('n/a'\)"):
+        check_input(df, name="data")
+
+
+def test_through_the_estimators() -> None:
+    from mixsynth import GaussianMixture, Synthesizer
+
+    for estimator in (Synthesizer(), GaussianMixture()):
+        with pytest.raises(ValueError, match=r"column 'species' \(position 1\) holds text"):
+            estimator.fit(_penguins())
+
+
+def test_other_conversion_errors_are_left_alone() -> None:
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        check_input(np.array([[1 + 2j, 3.0]]))
