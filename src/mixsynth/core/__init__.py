@@ -19,6 +19,7 @@ from mixsynth.core.families.gaussian import (
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
 )
+from mixsynth.core.families.categorical import Categorical, categorical_family
 from mixsynth.core.kernels import pack_outer
 from mixsynth.core.params import Params
 from mixsynth.core.sampling import sample_mixture
@@ -34,12 +35,14 @@ from mixsynth.core.stats import (
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "Categorical",
     "EMResult",
     "Family",
     "IterationInfo",
     "Params",
     "Stats",
     "accumulate",
+    "categorical_family",
     "covariances_from_precisions_cholesky",
     "covariances_from_stats",
     "e_step",

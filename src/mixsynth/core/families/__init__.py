@@ -17,6 +17,7 @@ look a family up without an import cycle.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from mixsynth.core.params import Params
     from mixsynth.core.stats import Stats
 
-__all__ = ["Family", "family", "family_names", "register", "unregister"]
+__all__ = [
+    "Family", "family", "family_names", "register", "register_factory", "unregister",
+]
 
 Array = NDArray[np.float64]
 
@@ -151,6 +154,9 @@ class Family(ABC):
 
 
 _REGISTRY: dict[str, Family] = {}
+#: Parametric families: a marker found in a name (``"+categorical:"``) and the factory that
+#: builds the family that name describes (``"full+categorical:3,2"``), registered on first use.
+_FACTORIES: dict[str, Callable[[str], Family]] = {}
 
 
 def register(new: Family) -> Family:
@@ -172,8 +178,18 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def register_factory(marker: str, factory: Callable[[str], Family]) -> None:
+    """Build families on demand: :func:`family` calls ``factory(name)`` for an unregistered
+    name containing ``marker`` and registers the result (a family whose name carries its
+    layout, such as ``"full+categorical:3,2"``: a model file's name is enough to rebuild it).
+
+    ``factory`` raises ValueError for a name it cannot parse.
+    """
+    _FACTORIES[marker] = factory
+
+
 def family(name: str) -> Family:
-    """The family registered under ``name``.
+    """The family registered under ``name`` (or built by a factory, :func:`register_factory`).
 
     Raises
     ------
@@ -183,8 +199,13 @@ def family(name: str) -> Family:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        known = ", ".join(repr(k) for k in _REGISTRY)
-        raise ValueError(f"Unknown component family {name!r}; known: {known}.") from None
+        pass
+    if isinstance(name, str):
+        for marker, factory in _FACTORIES.items():
+            if marker in name:
+                return register(factory(name))
+    known = ", ".join(repr(k) for k in _REGISTRY)
+    raise ValueError(f"Unknown component family {name!r}; known: {known}.") from None
 
 
 def family_names() -> tuple[str, ...]:
