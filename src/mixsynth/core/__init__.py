@@ -10,6 +10,7 @@ log-density, sampling, parameter count, model-file tensors) is a component famil
 
 from mixsynth.core.em import EMResult, IterationInfo, run_em, run_em_lockstep
 from mixsynth.core.families import Family, family, family_names, register
+from mixsynth.core.families.categorical import Categorical, categorical_family
 from mixsynth.core.families.gaussian import (
     COVARIANCE_TYPES,
     covariances_from_precisions_cholesky,
@@ -19,7 +20,6 @@ from mixsynth.core.families.gaussian import (
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
 )
-from mixsynth.core.families.categorical import Categorical, categorical_family
 from mixsynth.core.kernels import pack_outer
 from mixsynth.core.params import Params
 from mixsynth.core.sampling import sample_mixture
