@@ -1,0 +1,352 @@
+"""What a :class:`~mixsynth.Synthesizer` fitted on a mixed table holds: :class:`TableMixture`.
+
+Design (issue 11)
+-----------------
+* **Columns** are learnt by a :class:`~mixsynth.tables.TableCodec`: numeric kinds (continuous,
+  integer, dates and durations as numbers in their resolution) form a float block with NaN
+  gaps; discrete kinds (categorical, ordered, boolean) a block of codes with -1 gaps.
+* **The numeric block is standardised per column** (mean and standard deviation of the
+  observed values). No PCA rotation: it is undefined for rows with gaps, and a full covariance
+  per component captures the correlations anyway.
+* **Missingness is modelled**: every column with gaps gets an indicator (observed / missing),
+  appended to the discrete block as one more two-level column, so the mixture learns how often
+  each column is missing and with what it co-occurs. ``missing="model"`` samples rows with
+  gaps at that rate; ``missing="complete"`` ignores the indicators and samples complete rows.
+* **The mixture** is the :class:`~mixsynth.core.families.categorical.Categorical` family over
+  ``[standardised numbers | one-hot codes | one-hot indicators]``: a Gaussian over the numbers
+  (any covariance type) times independent categorical distributions per discrete column and
+  indicator. A categorical gap is an all-zero one-hot group: marginalised in the likelihood and
+  the counts. A numeric gap needs the Gaussian families' missing-value EM; until they take NaN
+  (:func:`continuous_gaps_supported`), a numeric column with gaps is refused, naming it.
+  A table without discrete columns or gaps gets one constant one-level column (probability 1:
+  it changes neither the likelihood nor the parameter count).
+* **Densities** (:meth:`TableMixture.score_samples`) are in model units: the numbers'
+  density after standardisation is corrected by its Jacobian (``- Σ log scale`` over observed
+  numbers), so it is the density of the numbers in their own units (dates: in their
+  resolution) times the probabilities of the categories and of the missingness pattern.
+* **Conditioning** (``given=``) is exact: each component is reweighted by the evidence of the
+  given values (``theta_k[level]`` for a category, the Gaussian marginal for numbers, and the
+  given columns being observed), numbers are drawn from each component's Gaussian conditional
+  and categories from the component's distributions; never by rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+
+from mixsynth.conditional import full_covariances
+from mixsynth.core import Params, family, sample_mixture
+from mixsynth.core.families.categorical import Categorical
+from mixsynth.tables import TableCodec
+from mixsynth.tables.codec import _to_numbers
+from mixsynth.tables.mixture import MixedFit, mixed_log_density, select_mixed
+
+__all__ = ["MISSING", "TableMixture", "continuous_gaps_supported", "fit_table"]
+
+Array = NDArray[np.float64]
+
+#: ``missing=`` options of the synthesizer.
+MISSING = ("model", "complete")
+
+
+def continuous_gaps_supported() -> bool:
+    """Whether the Gaussian families score rows with NaN (the missing-value EM)."""
+    params = Params(np.ones(1), np.zeros((1, 2)), np.eye(2)[None], "full")
+    try:
+        with np.errstate(all="ignore"):
+            out = family("full").log_prob(np.array([[np.nan, 0.0]]), params)
+    except (ValueError, FloatingPointError):
+        return False
+    return bool(np.all(np.isfinite(out)))
+
+
+@dataclass(frozen=True, eq=False)  # arrays inside: equal only to itself
+class TableMixture:
+    """A mixed mixture over a table's columns (module docstring).
+
+    Parameters
+    ----------
+    codec : TableCodec
+    mean, scale : ndarray of shape (numeric columns,)
+        The standardisation of the numeric block.
+    params : Params
+        Of the :class:`~mixsynth.core.families.categorical.Categorical` family over the
+        standardised numbers, the codes and the indicators.
+    indicators : tuple of int
+        Positions (in the codec's columns) of the columns with a missingness indicator, in
+        the order of the indicator block.
+    missing : {"model", "complete"}
+    selection : list of dict, optional
+        The candidates tried: ``n_components``, ``covariance_type``, ``reg_covar``, ``score``.
+    """
+
+    codec: TableCodec
+    mean: Array
+    scale: Array
+    params: Params
+    indicators: tuple[int, ...]
+    missing: str = "model"
+    selection: tuple[dict[str, Any], ...] | None = None
+    memorization: dict[str, Any] | None = None
+
+    # what a WhitenedMixture / ClassConditional exposes and a table model has not
+    classes: None = None
+    whitener: None = None
+    mixture: None = None
+    support_transform: None = None
+
+    @property
+    def family(self) -> Categorical:
+        fam = self.params.family
+        assert isinstance(fam, Categorical)
+        return fam
+
+    @property
+    def n_features(self) -> int:
+        return len(self.codec.specs)
+
+    @property
+    def n_components(self) -> int:
+        return self.params.n_components
+
+    @property
+    def n_parameters(self) -> int:
+        return self.family.n_parameters(self.n_components,
+                                        self.params.n_features + self.family.n_levels)
+
+    @property
+    def lower_bounds(self) -> Array:
+        return np.array([-np.inf if s.is_discrete else s.lower for s in self.codec.specs])
+
+    @property
+    def upper_bounds(self) -> Array:
+        return np.array([np.inf if s.is_discrete else s.upper for s in self.codec.specs])
+
+    @property
+    def integer_columns(self) -> NDArray[np.bool_]:
+        return np.array([not s.is_discrete and s.integer for s in self.codec.specs])
+
+    def parts(self) -> tuple[tuple[Any, float, TableMixture], ...]:
+        return ((None, 1.0, self),)
+
+    # ------------------------------------------------------------------ blocks
+    def blocks(self, df: pd.DataFrame) -> tuple[Array, NDArray[np.intp]]:
+        """Standardised numbers and the codes with the indicator block (and the constant
+        column of a table without discrete columns)."""
+        X, codes = self.codec.encode(df)
+        return (X - self.mean) / self.scale, _with_indicators(self.codec, X, codes,
+                                                              self.indicators)
+
+    def score_samples(self, df: pd.DataFrame) -> Array:
+        """``log p(row)``: numbers in their units (observed ones), categories, missingness."""
+        Z, codes = self.blocks(df)
+        fit = MixedFit(self.params, self.family, None)  # type: ignore[arg-type]
+        jac = np.where(np.isnan(Z), 0.0, np.log(self.scale)).sum(axis=1)
+        return mixed_log_density(fit, Z, codes) - jac
+
+    # ------------------------------------------------------------------ sampling
+    def sample_frame(self, n: int, rng: np.random.Generator,
+                     given: Mapping[Any, Any] | None = None) -> pd.DataFrame:
+        """``n`` rows as a DataFrame in the fitted columns and dtypes."""
+        fam = self.family
+        if given:
+            Z, codes = self._sample_given(n, rng, given)
+        else:
+            X, _ = sample_mixture(self.params, n, rng)
+            Z, onehot = fam.split(X)
+            codes = fam.codes(onehot)
+        return self._decode(Z, codes)
+
+    def _decode(self, Z: Array, codes: NDArray[np.intp]) -> pd.DataFrame:
+        X = Z * self.scale + self.mean
+        J = len(self.codec.discrete)
+        data_codes = codes[:, :J].copy()
+        if self.missing == "model":
+            num = {i: j for j, i in enumerate(self.codec.numeric)}
+            dis = {i: j for j, i in enumerate(self.codec.discrete)}
+            for m, i in enumerate(self.indicators):
+                gap = codes[:, J + m] == 1
+                if i in num:
+                    X[gap, num[i]] = np.nan
+                else:
+                    data_codes[gap, dis[i]] = -1
+        return self.codec.decode(X, data_codes)
+
+    def _sample_given(self, n: int, rng: np.random.Generator, given: Mapping[Any, Any]
+                      ) -> tuple[Array, NDArray[np.intp]]:
+        fam, p = self.family, self.params
+        K, d = p.n_components, p.n_features
+        log_theta = np.asarray(p.extra["log_theta"])
+        starts = np.concatenate([[0], np.cumsum(fam.levels)[:-1]]).astype(int)
+        logw = np.log(p.weights).copy()
+        fixed_codes: dict[int, int] = {}  # discrete block position -> code
+        fixed_num: dict[int, float] = {}  # numeric block position -> standardised value
+        num = {i: j for j, i in enumerate(self.codec.numeric)}
+        dis = {i: j for j, i in enumerate(self.codec.discrete)}
+        J = len(self.codec.discrete)
+        for key, value in given.items():
+            spec = self.codec.spec(key)
+            i = self.codec.specs.index(spec)
+            if spec.is_discrete:
+                code = self.codec.code_of(key, value)
+                fixed_codes[dis[i]] = code
+            else:
+                x = float(_to_numbers(spec, pd.Series([value]))[0])
+                if not np.isfinite(x) or not spec.lower <= x <= spec.upper:
+                    raise ValueError(
+                        f"given value {value!r} for column {key!r} is outside the data's "
+                        f"range [{_shown(spec, spec.lower)}, {_shown(spec, spec.upper)}]."
+                    )
+                j = num[i]
+                fixed_num[j] = (x - self.mean[j]) / self.scale[j]
+            if i in self.indicators:  # a given column is observed
+                fixed_codes[J + self.indicators.index(i)] = 0
+        for j, code in fixed_codes.items():
+            logw += log_theta[:, starts[j] + code]
+        g = np.array(sorted(fixed_num), dtype=np.intp)
+        f = np.setdiff1d(np.arange(d), g)
+        cond_means = np.broadcast_to(p.means[:, f], (K, f.size)).copy()
+        cond_chol = np.zeros((K, f.size, f.size))
+        if d:
+            gauss = fam.gaussian
+            cov = full_covariances(
+                gauss.covariances_from_precisions_cholesky(p.precisions_cholesky),  # type: ignore[attr-defined]
+                gauss.name, K, d)
+            xg = np.array([fixed_num[j] for j in g])
+            for k in range(K):
+                S = cov[k]
+                if g.size:
+                    L = np.linalg.cholesky(S[np.ix_(g, g)])
+                    r = np.linalg.solve(L, xg - p.means[k, g])
+                    logw[k] += -0.5 * r @ r - np.log(np.diag(L)).sum() - 0.5 * g.size * np.log(
+                        2 * np.pi)
+                    B = np.linalg.solve(L, S[np.ix_(g, f)])  # L^-1 S_gf
+                    cond_means[k] = p.means[k, f] + B.T @ r
+                    Sf = S[np.ix_(f, f)] - B.T @ B
+                else:
+                    Sf = S
+                cond_chol[k] = np.linalg.cholesky(0.5 * (Sf + Sf.T)) if f.size else Sf
+        w = np.exp(logw - logsumexp(logw))
+        counts = rng.multinomial(n, w / w.sum())
+        labels = np.repeat(np.arange(K), counts)
+        Z = np.empty((n, d))
+        if f.size:
+            E = rng.standard_normal((n, f.size))
+            Z[:, f] = cond_means[labels] + np.einsum("nij,nj->ni", cond_chol[labels], E)
+        for j in g:
+            Z[:, j] = fixed_num[int(j)]
+        theta = np.exp(log_theta)
+        codes = np.empty((n, len(fam.levels)), dtype=np.intp)
+        for j, (s, m) in enumerate(zip(starts, fam.levels, strict=True)):
+            if j in fixed_codes:
+                codes[:, j] = fixed_codes[j]
+                continue
+            cum = np.cumsum(theta[:, s : s + m], axis=1)[labels]
+            u = rng.random(n) * cum[:, -1]
+            codes[:, j] = np.minimum((u[:, None] >= cum).sum(axis=1), m - 1)
+        order = rng.permutation(n)
+        return Z[order], codes[order]
+
+
+def _shown(spec: Any, x: float) -> Any:
+    """A bound in the column's own units for messages (dates as dates)."""
+    if spec.unit is None:
+        return x
+    from mixsynth.tables.codec import _from_numbers
+
+    return _from_numbers(spec, np.array([x])).iloc[0]
+
+
+def _with_indicators(codec: TableCodec, X: Array, codes: NDArray[np.intp],
+                     indicators: Sequence[int]) -> NDArray[np.intp]:
+    num = {i: j for j, i in enumerate(codec.numeric)}
+    dis = {i: j for j, i in enumerate(codec.discrete)}
+    cols = [codes]
+    for i in indicators:
+        gap = np.isnan(X[:, num[i]]) if i in num else codes[:, dis[i]] < 0
+        cols.append(gap.astype(np.intp)[:, None])
+    if not codec.discrete and not indicators:  # a constant column: see the module docstring
+        cols.append(np.zeros((X.shape[0], 1), dtype=np.intp))
+    return np.hstack(cols)
+
+
+def layout(codec: TableCodec, indicators: Sequence[int]) -> tuple[int, ...]:
+    """Levels of the family's discrete block: the codes', then two per indicator."""
+    levels = (*codec.levels, *(2 for _ in indicators))
+    return levels or (1,)
+
+
+def fit_table(
+    df: pd.DataFrame,
+    *,
+    column_kinds: Mapping[Any, str] | None,
+    missing: str,
+    ks: Sequence[int] | None,
+    covariance_types: Sequence[str],
+    reg_covars: Sequence[float],
+    criterion: str,
+    cv: int,
+    tol: float,
+    max_iter: int,
+    n_init: int,
+    rng: np.random.Generator,
+    default_ks: Sequence[int],
+) -> TableMixture:
+    """Learn the codec, standardise, select and fit the mixed mixture (module docstring).
+
+    Raises
+    ------
+    ValueError
+        For bad columns (naming them), a numeric column with gaps while the Gaussian families
+        do not take them, or too few rows.
+    """
+    if missing not in MISSING:
+        raise ValueError(f"missing must be one of {MISSING}, got {missing!r}.")
+    if len(df) < 2:
+        raise ValueError(f"Found {len(df)} row(s) while a minimum of 2 is required.")
+    codec = TableCodec.fit(df, column_kinds)
+    gaps = [s.name for i, s in enumerate(codec.specs) if s.missing and i in codec.numeric]
+    if gaps and not continuous_gaps_supported():
+        raise ValueError(
+            f"Column {gaps[0]!r} is numeric and has missing values; mixsynth models gaps in "
+            "categorical columns but not yet in numeric ones: drop or fill those rows, or "
+            f"declare the column categorical in column_kinds."
+        )
+    X, codes = codec.encode(df)
+    mean = np.nanmean(X, axis=0) if X.shape[1] else np.zeros(0)
+    scale = np.nanstd(X, axis=0) if X.shape[1] else np.zeros(0)
+    scale = np.where(scale > 0, scale, 1.0)
+    # integer columns (counts, dates in their resolution) are dequantised: a uniform jitter
+    # of one unit spreads each value over its cell, so the density does not spike on the
+    # integers (they are rounded back when sampled)
+    integer = np.array([codec.specs[i].integer for i in codec.numeric], dtype=bool)
+    jitter = rng.random(X.shape) - 0.5
+    Xq = np.where(integer[None, :] & ~np.isnan(X), X + jitter, X)
+    Z = (Xq - mean) / scale
+    indicators = tuple(i for i, s in enumerate(codec.specs) if s.missing)
+    allcodes = _with_indicators(codec, X, codes, indicators)
+    levels = layout(codec, indicators)
+    n_distinct = len(np.unique(np.hstack([np.nan_to_num(Z), allcodes]), axis=0))
+    cap = n_distinct * (cv - 1) // cv if criterion == "heldout" else n_distinct
+    candidates = [k for k in (default_ks if ks is None else ks) if k <= max(cap, 1)]
+    if not candidates:
+        raise ValueError(
+            f"Every candidate n_components {list(ks or [])} is larger than the number of "
+            f"distinct rows ({n_distinct}); use fewer components."
+        )
+    fit, scored = select_mixed(
+        Z, allcodes, levels, ks=candidates, covariance_types=covariance_types,
+        reg_covars=reg_covars, criterion=criterion, cv=cv, tol=tol, max_iter=max_iter,
+        n_init=n_init, rng=rng,
+    )
+    selection = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
+                       "reg_covar": s.reg_covar,
+                       "score": s.score if np.isfinite(s.score) else None} for s in scored)
+    return TableMixture(codec, mean, scale, fit.params, indicators, missing, selection)
