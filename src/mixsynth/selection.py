@@ -19,7 +19,7 @@ compared fold by fold) is abandoned. Candidate ``i`` of the full grid is always 
 ``i``-th child seed, whatever order or process it runs in.
 
 Where the candidates run: in memory, each is a task (this process, ``n_jobs`` worker processes,
-or a ``runner`` such as a dask cluster). On a :class:`~mixsynth.streaming.Source` (out-of-core or
+or a ``runner`` such as a dask cluster). On a :class:`~mixsynth.sources.Source` (out-of-core or
 dask data, AIC / BIC), each batch of candidates **shares its passes** over the data: one pass of
 hard assignments for their k-means starts, one pass per EM iteration for every candidate still
 running, and one pass to score them all (:func:`~mixsynth.gaussian_mixture.fit_on_source`), with
@@ -43,7 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from mixsynth.gaussian_mixture import GaussianMixture, fit_on_source, score_on_source
 from mixsynth.seeding import SeedLike, spawn_seeds
-from mixsynth.streaming import Source
+from mixsynth.sources import Source
 from mixsynth.whitening import Whitener
 
 __all__ = [
@@ -480,7 +480,7 @@ def select(
     mixture_params : dict
         Further :class:`GaussianMixture` parameters (tol, max_iter, n_init, init_params).
     Z : ndarray of shape (n_samples, n_features) or Source, optional
-        Whitened data (AIC / BIC); a :class:`~mixsynth.streaming.Source` is streamed, each batch
+        Whitened data (AIC / BIC); a :class:`~mixsynth.sources.Source` is streamed, each batch
         of candidates sharing its passes (see ``share_passes``).
     folds : sequence of folds from :func:`make_folds` (held-out).
     search : {"auto", "grid"}
@@ -503,7 +503,7 @@ def select(
     on_candidate : callable, optional
         Called with each newly evaluated candidate (to keep a checkpoint).
     share_passes : bool, default=True
-        With a :class:`~mixsynth.streaming.Source` as ``Z`` and no ``runner``: fit and score
+        With a :class:`~mixsynth.sources.Source` as ``Z`` and no ``runner``: fit and score
         each batch of candidates together, every pass over the data serving all of them, with
         the results of fitting them one by one (``n_jobs`` then does not apply: a pass uses
         this process's BLAS threads, or the cluster). ``False`` fits them one after the other
