@@ -191,7 +191,7 @@ def apply_kernels(pieces: Iterable[Piece], kernels: Sequence[ChunkKernel]) -> li
         shifted: dict[int, Array] = {}
         for (shift_id, rows), members in groups.items():
             shift = kernels[members[0]].shift
-            cache = next((kernels[i].cache for i in members if kernels[i].cache), None)
+            cache = _group_cache([kernels[i].cache for i in members])
             share = sum(kernels[i].packs for i in members) > 1
             for start in range(0, X.shape[0], rows):
                 wb = None if w is None else w[start : start + rows]
@@ -213,3 +213,9 @@ def apply_kernels(pieces: Iterable[Piece], kernels: Sequence[ChunkKernel]) -> li
                     totals[i] = part if totals[i] is None else totals[i] + part
     return totals
 
+
+def _group_cache(caches: list[ChunkCache | None]) -> ChunkCache | None:
+    """The cache a group of kernels (one shift, one row budget) uses: one that packs, if any
+    does, else the first (any of them holds the same centred cuts)."""
+    present = [c for c in caches if c is not None]
+    return next((c for c in present if c.pack), present[0] if present else None)
