@@ -47,7 +47,6 @@ def rows_per_read(n_features: int) -> int:
     return max(256, READ_BYTES // (8 * max(1, n_features)))
 
 
-
 # --------------------------------------------------------------------------- first pass
 
 
@@ -209,8 +208,6 @@ class Summary:
             integer_columns=None,
             sample=whiten_rows(self.sample, whitener),
         )
-
-
 
 
 def whiten_rows(X: Array, whitener: Whitener) -> Array:
