@@ -205,10 +205,12 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or out-of-core data
-            In memory: an array or DataFrame. Streamed with bounded memory: a ``np.memmap``, a
-            path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning a fresh
-            iterator of 2-D chunks (called once per pass), or a list of 2-D arrays. Data-parallel
+        X : array-like of shape (n_samples, n_features), out-of-core data, or Source
+            Any input is made a :class:`~mixsynth.sources.Source` and fitted the same way
+            (:func:`fit_on_source`). In memory: an array or DataFrame. Streamed with bounded
+            memory: a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a
+            callable returning a fresh iterator of 2-D chunks (called once per pass), or a list
+            of 2-D arrays. Data-parallel
             on the current ``distributed.Client`` (else dask's threads): a dask array or
             dataframe. A streamed fit initialises from a uniform sample of
             ``max(20000, 50 K)`` rows (k-means on the sample, then one pass of hard assignments
