@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from mixsynth import streaming
+from mixsynth import sources
 from mixsynth._saving import SaveMixin
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import MemorizationWarning, memorization_check
@@ -36,7 +36,7 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
-from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
+from mixsynth.sources import Source, StoragePolicy, SupportMap, as_source, is_out_of_core
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
@@ -226,7 +226,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X : array-like or DataFrame of shape (n_samples, n_features), or out-of-core data
             Also a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable
             returning a fresh iterator of 2-D chunks, a list of 2-D arrays, or a dask array or
-            dataframe. Such data below ``streaming.IN_MEMORY_BYTES`` (256 MiB) is loaded and
+            dataframe. Such data below ``sources.IN_MEMORY_BYTES`` (256 MiB) is loaded and
             fitted as an array. Larger data is streamed, in bounded memory or
             data-parallel on dask: bounds, integer columns and the whitener come from one first
             pass, each EM iteration of each candidate reads the data once, and candidates are
@@ -249,7 +249,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         out_of_core : bool, optional
             For out-of-core data (a path, a memmap, chunks, dask): ``True`` streams it whatever
             its size, ``False`` loads it into memory whatever its size; by default it is loaded
-            when below ``streaming.IN_MEMORY_BYTES``. Ignored for in-memory data.
+            when below ``sources.IN_MEMORY_BYTES``. Ignored for in-memory data.
 
         Returns
         -------
@@ -347,17 +347,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
             )
 
     def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
-        """The data in memory when it is below ``streaming.IN_MEMORY_BYTES`` (always when
-        ``out_of_core`` is False, never when it is True), else ``None``."""
-        if out_of_core:
+        """The data in memory unless the storage policy streams it (``sources.StoragePolicy``:
+        by ``sources.IN_MEMORY_BYTES``, or as ``out_of_core`` says), else ``None``."""
+        if StoragePolicy(out_of_core=out_of_core).streams(source):
             return None
-        if out_of_core is None:
-            nbytes = source.nbytes_hint
-            if nbytes is None:  # a first pass says (and validates the rows on the way)
-                summary = source.summary(streaming.SAMPLE_ROWS)
-                nbytes = summary.n_samples * summary.n_features * 8
-            if nbytes > streaming.IN_MEMORY_BYTES:
-                return None
         try:
             return source.materialize()
         finally:
@@ -387,7 +380,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         model: Source = source
         Z: Source | None = None
         try:
-            summary = source.summary(streaming.SAMPLE_ROWS)
+            summary = source.summary(sources.SAMPLE_ROWS)
             n, d = summary.n_samples, summary.n_features
             if n < 2:
                 raise ValueError(
@@ -411,7 +404,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 model = source.mapped(SupportMap(transform, seed))
                 if hasattr(model, "persist_data"):
                     model.persist_data = False
-                mapped = model.summary(streaming.SAMPLE_ROWS).moments
+                mapped = model.summary(sources.SAMPLE_ROWS).moments
                 assert mapped is not None
                 moments = mapped
             whitener = Whitener(
