@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,6 +26,7 @@ from mixsynth.model import (
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import (
     Candidate,
+    ClusterRunner,
     Evaluator,
     HeldOut,
     InformationCriterion,
@@ -36,14 +36,11 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
+from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
 from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
-
-if TYPE_CHECKING:
-    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
-    from mixsynth.distributed import ClusterRunner
 
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
@@ -257,8 +254,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """
         ckpt = None
         if checkpoint is not None:
-            from mixsynth.checkpoint import SweepCheckpoint
-
             ckpt = SweepCheckpoint(checkpoint)
         self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
@@ -398,7 +393,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 evaluator = InformationCriterion(criterion, Z)
             # in memory the candidates are tasks (local processes, or the current cluster's);
             # streamed, each batch of them shares its passes over the source (the cluster's)
-            runner = _cluster_runner() if in_memory else None
+            runner = ClusterRunner.current() if in_memory else None
             try:
                 selection, mixture = select(
                     grid, evaluator, estimator=self._template(), seeds=plan,
@@ -444,8 +439,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
             return None
-        from mixsynth.checkpoint import fingerprint
-
         return ckpt.store(fingerprint(X, self.get_params()))
 
     def _template(self) -> GaussianMixture:
@@ -759,17 +752,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
     @property
     def integer_columns_(self) -> NDArray[np.bool_]:
         return self.model_.integer_columns
-
-
-def _cluster_runner() -> ClusterRunner | None:
-    """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
-    when there is none (``distributed`` is not even imported unless something loaded it)."""
-    if "distributed" not in sys.modules:
-        return None
-    from mixsynth.distributed import ClusterRunner, current_client  # the edge layer, on demand
-
-    client = current_client()
-    return None if client is None else ClusterRunner(client)
 
 
 def _plain(value: Any) -> Any:

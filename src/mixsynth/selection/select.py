@@ -12,7 +12,7 @@ from mixsynth.seeding import SeedPlan
 from mixsynth.selection.evaluators import Evaluator, InformationCriterion, Outcome
 from mixsynth.selection.plans import Plan, expected_count, search_plan
 from mixsynth.selection.result import Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import MapStyleRunner, Runner, SerialRunner, Task, as_runner
+from mixsynth.selection.runners import Runner, SerialRunner, Task
 
 __all__ = ["CandidateStore", "select"]
 
@@ -37,7 +37,7 @@ def select(
     seeds: SeedPlan,
     search: str = "auto",
     one_se: bool = False,
-    runner: Runner | MapStyleRunner | None = None,
+    runner: Runner | None = None,
     store: CandidateStore | None = None,
     progress: ProgressFn | None = None,
     share_passes: bool = True,
@@ -66,8 +66,8 @@ def select(
         standard error of the best.
     runner : Runner, optional
         Runs the candidate tasks (:mod:`mixsynth.selection.runners`): default
-        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes; an object with the
-        earlier ``map(task dicts)`` protocol (``distributed.ClusterRunner``) is adapted.
+        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes;
+        :class:`ClusterRunner` for a Dask cluster.
     store : CandidateStore, optional
         Candidates an interrupted run finished are taken as they are (their seeds and the
         abandonment reference are those of an uninterrupted run, so the sweep ends the same);
@@ -94,7 +94,7 @@ def select(
     sign = 1.0 if higher else -1.0  # internally: larger is better
     shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)
               and evaluator.shares_passes)
-    run_tasks = SerialRunner() if runner is None else as_runner(runner)
+    run_tasks = SerialRunner() if runner is None else runner
     task_evaluator = evaluator.for_tasks()  # what travels with each task
     known = store.known() if store is not None else {}
     done: dict[Config, Outcome] = {}

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from mixsynth._version import __version__
 from mixsynth.io.atomic import atomic_write
-from mixsynth.selection import Candidate, Config
+from mixsynth.selection.result import Candidate, Config
 
 __all__ = ["SweepCheckpoint", "SweepStore", "fingerprint"]
 
