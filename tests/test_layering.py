@@ -27,11 +27,12 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
         "mixsynth.persistence.format",
     )),
-    ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support")),
+    ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.tables")),
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
         "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
+        "mixsynth.table_model",
     )),
     ("edges", (
         "mixsynth.persistence", "mixsynth.io.readers",

@@ -82,6 +82,7 @@ STREAMS: dict[str, int] = {
     "support_noise": 4,  # dequantisation noise of the support transform
     "reservoir": 5,  # the reservoir sample of an out-of-core first pass
     "classes": 6,  # one sub-plan per class of a class-conditional fit
+    "table": 7,  # a mixed table's fit (dequantisation, k-means starts, folds)
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,6 +42,9 @@ from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
+
+if TYPE_CHECKING:
+    from mixsynth.table_model import TableMixture
 
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
@@ -117,6 +121,17 @@ class Synthesizer(SaveMixin, BaseEstimator):
         how often the held-back 20 % are; the result is recorded in ``memorization_`` and a
         :class:`MemorizationWarning` is raised when generated rows sit closer to the training
         data than fresh data does.
+    column_kinds : dict of str to str, optional
+        DataFrames: the kind of some columns ("continuous", "integer", "categorical",
+        "ordered", "boolean", "datetime", "timedelta"), overriding the rule that infers it from
+        the dtype (:mod:`mixsynth.tables.kinds`). A DataFrame with a column that is not plain
+        numpy numbers (text, category, bool, nullable, Arrow, dates) or with gaps is fitted by
+        the mixed model of :mod:`mixsynth.table_model`: a Gaussian over the numeric columns
+        times a categorical distribution per discrete column, in every component.
+    missing : {"model", "complete"}, default="model"
+        Mixed tables with gaps: ``"model"`` samples rows with gaps at the data's rate and in
+        its co-occurrence (missingness indicators are modelled in the mixture);
+        ``"complete"`` samples complete rows.
     random_state : None, int, SeedSequence or Generator
         Seeds the fit: :meth:`fit` makes one :class:`~mixsynth.seeding.SeedPlan` from it, a
         named stream per use (candidates, folds, refit, guard, support noise, reservoir,
@@ -158,7 +173,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         When fitted on a DataFrame with string column names.
     """
 
-    model_: WhitenedMixture | ClassConditional
+    model_: WhitenedMixture | ClassConditional | TableMixture
 
     def __init__(
         self,
@@ -182,6 +197,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         n_init: int = 1,
         init_params: str = "kmeans",
         guard: bool = True,
+        column_kinds: Mapping[str, str] | None = None,
+        missing: str = "model",
         random_state: SeedLike = None,
     ) -> None:
         self.reduce = reduce
@@ -203,6 +220,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         self.n_init = n_init
         self.init_params = init_params
         self.guard = guard
+        self.column_kinds = column_kinds
+        self.missing = missing
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -272,6 +291,11 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """The one fit path: any input becomes a :class:`~mixsynth.sources.Source`, the storage
         policy keeps it in memory or streams it, and :meth:`_fit_source` fits it."""
         self._check_settings()
+        if _is_table(X) or (self.column_kinds and _is_frame(X)):
+            if y is not None:
+                raise ValueError("Class-conditional fitting (y=...) takes numeric columns only; "
+                                 "fit one Synthesizer per class on that class's rows instead.")
+            return self._fit_table(X, plan)
         source = as_source(X, seed=plan.reservoir_seed(), estimator=self, ensure_min_samples=2)
         if not source.in_memory and not StoragePolicy(out_of_core=out_of_core).streams(source):
             try:  # small enough: loaded, then validated as in-memory data is
@@ -291,6 +315,37 @@ class Synthesizer(SaveMixin, BaseEstimator):
             return self._fit_classes(source.X, y, progress, ckpt, plan)
         self._remember_columns(source.materialize() if source.in_memory else None)
         return self._fit_source(source, progress, ckpt, plan)
+
+    def _fit_table(self, df: Any, plan: SeedPlan) -> Synthesizer:
+        """A table with categorical, boolean, date or nullable columns, or gaps: the mixed
+        model of :mod:`mixsynth.table_model` (its module docstring has the design)."""
+        from mixsynth.table_model import fit_table
+
+        n = self.n_components
+        ks = None if n is None else [int(n)] if isinstance(n, (int, np.integer)) else [
+            int(k) for k in n]
+        covs = [self.covariance_type] if isinstance(self.covariance_type, str) else list(
+            self.covariance_type)
+        regs = [float(self.reg_covar)] if isinstance(self.reg_covar, (int, float)) else [
+            float(r) for r in self.reg_covar]
+        self.model_ = fit_table(
+            df, column_kinds=self.column_kinds, missing=self.missing, ks=ks,
+            covariance_types=covs, reg_covars=regs, criterion=self._criterion(), cv=self.cv,
+            tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
+            rng=as_generator(plan.stream("table")), default_ks=DEFAULT_CANDIDATES,
+        )
+        self.n_features_in_ = df.shape[1]
+        if all(isinstance(c, str) for c in df.columns):
+            self.feature_names_in_ = np.asarray(df.columns, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._columns = self._dtypes = None  # the model's codec restores the columns
+        return self
+
+    def _table(self) -> TableMixture | None:
+        """The table model, when the synthesizer was fitted on a mixed table."""
+        model = self.model_
+        return model if type(model).__name__ == "TableMixture" else None  # type: ignore[return-value]
 
     def _check_settings(self) -> None:
         if self.support not in SUPPORTS:
@@ -596,6 +651,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
         rng = as_generator(random_state)
+        table = self._table()
+        if table is not None:
+            if y is not None:
+                raise ValueError("y= is for class-conditional synthesizers; fit with fit(X, y) "
+                                 "first.")
+            return table.sample_frame(int(n), rng, given)
         fixed = self._resolve_given(given)
         X, labels = self.model_.sample(int(n), rng, fixed, y, self._column_name)
         return self._wrap(X) if labels is None else (self._wrap(X), labels)
@@ -683,6 +744,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "model_")
+        table = self._table()
+        if table is not None:
+            if not _is_frame(X):
+                raise ValueError("This synthesizer was fitted on a table: score a DataFrame "
+                                 f"with its columns {table.codec.columns}.")
+            return table.score_samples(X)
         return self.model_.score_samples(check_input(X, estimator=self, reset=False))
 
     def score(self, X: ArrayLike, y: Any = None) -> float:
@@ -752,6 +819,22 @@ class Synthesizer(SaveMixin, BaseEstimator):
     @property
     def integer_columns_(self) -> NDArray[np.bool_]:
         return self.model_.integer_columns
+
+
+def _is_frame(X: Any) -> bool:
+    """A pandas DataFrame (pandas is not imported for it)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(X, pd.DataFrame)
+
+
+def _is_table(X: Any) -> bool:
+    """A DataFrame that needs the table model: a column that is not plain numpy numbers, or a
+    gap (:func:`mixsynth.tables.is_table`). Arrays and plain numeric frames keep their path."""
+    if not _is_frame(X):
+        return False
+    from mixsynth.tables import is_table
+
+    return is_table(X)
 
 
 def _plain(value: Any) -> Any:

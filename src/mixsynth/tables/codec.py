@@ -31,7 +31,6 @@ from mixsynth.tables.kinds import (
     DISTINCT_FRACTION,
     MAX_LEVELS,
     MIN_LEVELS_FOR_FRACTION,
-    NUMERIC_KINDS,
     ColumnKind,
     HighCardinalityWarning,
 )
@@ -310,7 +309,7 @@ def _infer(name: Any, s: pd.Series, observed: pd.Series) -> ColumnKind:
         return ColumnKind.CONTINUOUS
     if isinstance(dtype, pd.StringDtype):
         return _text_kind(name, observed)
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         types = {_value_type(v) for v in observed}
         if len(types) > 1:
             shown = ", ".join(sorted(types))
@@ -503,10 +502,10 @@ def _to_codes(spec: ColumnSpec, s: pd.Series) -> NDArray[np.intp]:
         v = values[r]
         v = v.item() if isinstance(v, np.generic) else v
         code = lookup.get(v)
-        if code is None or type(spec.categories[code]) is not type(v) and not (
+        if code is None or (type(spec.categories[code]) is not type(v) and not (
             isinstance(v, (int, float)) and isinstance(spec.categories[code], (int, float))
             and not isinstance(v, bool)
-        ):
+        )):
             shown = spec.categories if len(spec.categories) <= 20 else (
                 [*spec.categories[:20], "..."])
             raise ValueError(
@@ -566,7 +565,7 @@ def _from_codes(spec: ColumnSpec, codes: NDArray[np.integer]) -> Any:
         return pd.Series(pd.array(arr, dtype=dtype))
     if isinstance(dtype, np.dtype) and dtype.kind == "b" and gaps.any():
         return pd.Series(values, dtype=object)
-    if isinstance(dtype, np.dtype) and dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         values[gaps] = np.nan
         return pd.Series(values, dtype=object)
     return pd.Series(values, dtype=object).astype(dtype)

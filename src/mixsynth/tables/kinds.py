@@ -35,7 +35,7 @@ costs), or drop it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "DISCRETE_KINDS",
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-class ColumnKind(str, Enum):
+class ColumnKind(StrEnum):
     """How a column is modelled (and restored)."""
 
     CONTINUOUS = "continuous"
