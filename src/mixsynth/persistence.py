@@ -58,6 +58,15 @@ components, ``C`` classes)::
                                                      (K, k) diag, (K,) spherical
     class_priors                                     (C,)   class-conditional only
     class.<i>.whitener.*, class.<i>.mixture.*, ...   the synthesizer of the i-th class
+    table.mean, table.scale                          (c,)   a mixed table (``c`` numeric
+    table.weights, .means, .precisions_cholesky      (K,), (K, c), by covariance type
+    table.log_theta                                  (K, L) columns, ``L`` one-hot levels)
+
+A synthesizer fitted on a mixed table (:mod:`mixsynth.table_model`) has a null whitener and
+mixture and the child ``"table"``: attrs ``codec`` (:meth:`TableCodec.to_dict`: kinds, dtypes,
+categories in order, units), ``family_name`` (``"full+categorical:3,2"``), ``n_components``,
+``indicators``, ``missing`` and ``candidates``. Files without that key (every file written
+before it existed) load as before: the format stays version 1.
 
 A bare :class:`GaussianMixture` is stored as ``mixture.*``, with its ``n_features_in_`` for k.
 
@@ -90,13 +99,16 @@ from numpy.typing import NDArray
 from sklearn.utils.validation import check_is_fitted
 
 from mixsynth._version import __version__
-from mixsynth.core import Params
+from mixsynth.core import Categorical, Params, family
+from mixsynth.core.families.categorical import MARKER
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.io.atomic import atomic_write_bytes
 from mixsynth.model import ClassConditional, PointMass, WhitenedMixture
 from mixsynth.selection import CRITERIA, Candidate, SelectionResult
 from mixsynth.support import SupportTransform
 from mixsynth.synthesizer import SUPPORTS, Synthesizer
+from mixsynth.table_model import MISSING, TableMixture
+from mixsynth.tables import TableCodec
 from mixsynth.whitening import Whitener
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata", "save"]
@@ -303,6 +315,11 @@ def _check_bit_generator_state(body: Any, *, legacy: bool) -> None:
 def _param_from_json(name: str, value: Any) -> Any:
     """A parameter's value, its name in the message when it is invalid."""
     try:
+        if name == "column_kinds" and isinstance(value, dict):  # the one dict parameter
+            kinds = _from_json(value, objects=True)
+            if not all(isinstance(v, str) for v in kinds.values()):
+                raise ValueError("column kinds must be strings")
+            return kinds
         return _from_json(value)
     except ValueError as exc:
         raise ValueError(f"parameter {name!r}: {exc}") from None
@@ -614,6 +631,8 @@ class Child:
     key: str
     prefix: str
     many: bool = False
+    #: Files written before the child existed lack its key: it loads as ``None``.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -734,6 +753,16 @@ def _finish_synthesizer(s: Synthesizer, where: str) -> None:
     if not np.all(s.lower_bounds_ <= s.upper_bounds_):
         raise ModelFileError(f"{where}: a lower bound exceeds its upper bound")
     single = (s.whitener_, s.mixture_, s.selection_, s.support_transform_)
+    table = getattr(s, "_table_state", None)
+    if table is not None:
+        if any(x is not None for x in single) or s.classes_ is not None:
+            raise ModelFileError(f"{where}: a table synthesizer has no whitener, mixture, "
+                                 "selection, support transform or classes of its own")
+        if table.n_features != d:
+            raise ModelFileError(f"{where}: the table model has {table.n_features} columns, "
+                                 f"expected {d}")
+        del s.class_priors_
+        return
     if s.classes_ is None:
         if s.whitener_ is None or hasattr(s, "class_models_") or s.class_priors_ is not None:
             raise ModelFileError(f"{where}: a synthesizer needs a whitener and no classes")
@@ -772,7 +801,9 @@ def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
         s.feature_names_in_ = ns.feature_names_in_
     s._columns, s._dtypes = ns._columns, ns._dtypes
     memorization = getattr(ns, "memorization_", None)
-    if ns.classes_ is not None:
+    if getattr(ns, "_table_state", None) is not None:
+        s.model_ = ns._table_state
+    elif ns.classes_ is not None:
         s.model_ = ClassConditional(ns.classes_, ns.class_priors_, ns.class_models_,
                                     memorization)
     else:  # the file stores a point mass as a null mixture
@@ -809,6 +840,95 @@ def _memorization(value: Any) -> dict[str, Any] | None:
 
 
 _FEATURE_NAMES = Attr("feature_names_in_", _str_array, optional=True)
+
+
+def _codec(value: Any) -> TableCodec:
+    data = _from_json(value, objects=True)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object, got {_short(value)}")
+    return TableCodec.from_dict(data)
+
+
+def _family_name(value: Any) -> str:
+    if not isinstance(value, str) or MARKER not in value:
+        raise ValueError(f"expected a mixed family name, got {_short(value)}")
+    family(value)  # parses the layout, or raises
+    return value
+
+
+def _indicators(value: Any) -> tuple[int, ...]:
+    out = tuple(_int(0)(v) for v in _list(value))
+    if len(set(out)) != len(out):
+        raise ValueError("indicator columns repeat")
+    return out
+
+
+def _missing_option(value: Any) -> str:
+    if value not in MISSING:
+        raise ValueError(f"expected one of {MISSING}, got {_short(value)}")
+    return str(value)
+
+
+def _candidates(value: Any) -> tuple[dict[str, Any], ...] | None:
+    out = _from_json(value, objects=True)
+    if out is None:
+        return None
+    if not isinstance(out, list) or not all(isinstance(c, dict) for c in out):
+        raise TypeError(f"expected a list of objects, got {_short(value)}")
+    return tuple(out)
+
+
+def _table_pc_shape(t: Any) -> Shape:
+    fam = family(t.family_name)
+    return tuple(fam.tensor_shapes(t.n_components, len(t.codec.numeric) + fam.n_levels)[
+        "precisions_cholesky"])
+
+
+def _finish_table(t: Any, where: str) -> None:
+    fam = family(t.family_name)
+    assert isinstance(fam, Categorical)
+    codec = t.codec
+    n_ind = len(t.indicators)
+    want = (*codec.levels, *(2,) * n_ind) or (1,)
+    if fam.levels != want:
+        raise ModelFileError(f"{where}: family {t.family_name!r} does not match the codec's "
+                             f"levels {want}")
+    if any(i >= len(codec.specs) or not codec.specs[i].missing for i in t.indicators):
+        raise ModelFileError(f"{where}: an indicator names a column without gaps")
+    try:
+        t.params = fam.from_tensors({"weights": t.weights, "means": t.means,
+                                     "precisions_cholesky": t.precisions_cholesky,
+                                     "log_theta": t.log_theta})
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+
+
+_TABLE = Table(
+    cls=TableMixture,
+    attrs=(
+        Attr("codec", _codec, lambda c: _to_json(c.to_dict())),
+        Attr("family_name", _family_name),
+        Attr("n_components", _int(1)),
+        Attr("indicators", _indicators),
+        Attr("missing", _missing_option),
+        Attr("candidates", _candidates),
+    ),
+    tensors=(
+        Tensor("mean", ("c",)),
+        Tensor("scale", ("c",), _positive),
+        Tensor("weights", ("K",), _probabilities),
+        Tensor("means", ("K", "c")),
+        Tensor("precisions_cholesky", _table_pc_shape),
+        Tensor("log_theta", ("K", "L")),
+    ),
+    dims=lambda t: {"K": t.n_components, "c": len(t.codec.numeric),
+                    "L": family(t.family_name).n_levels},
+    check_params=lambda t: None,
+    finish=_finish_table,
+    record_params=(),
+    build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.indicators, t.missing,
+                                 t.candidates),
+)
 
 _SUPPORT = Table(
     cls=SupportTransform,
@@ -889,6 +1009,7 @@ _SYNTHESIZER = Table(
         Child("whitener_", "whitener", "whitener", "whitener"),
         Child("mixture_", "mixture", "mixture", "mixture"),
         Child("class_models_", "synthesizer", "class_models", "class", many=True),
+        Child("_table_state", "table", "table", "table", optional=True),
     ),
     check_params=_check_synthesizer_params,
     finish=_finish_synthesizer,
@@ -897,6 +1018,7 @@ _SYNTHESIZER = Table(
 
 _TABLES: dict[str, Table] = {
     "support": _SUPPORT, "whitener": _WHITENER, "mixture": _MIXTURE, "synthesizer": _SYNTHESIZER,
+    "table": _TABLE,
 }
 _ROOT_TABLE = {"synthesizer": "synthesizer", "gaussian_mixture": "mixture"}
 
@@ -1168,7 +1290,9 @@ def _decode(table: Table, node: Any, prefix: str, tensors: _Tensors,
                     for i, v in enumerate(value)
                 ))
         elif c.key not in node:
-            raise ModelFileError(f"{where}: {c.key!r} is missing")
+            if not c.optional:
+                raise ModelFileError(f"{where}: {c.key!r} is missing")
+            setattr(est, c.attr, None)
         else:
             setattr(est, c.attr, None if value is None else
                     _decode(sub, value, f"{prefix}{c.prefix}.", tensors, dims, depth + 1))

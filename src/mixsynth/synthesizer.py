@@ -342,6 +342,11 @@ class Synthesizer(SaveMixin, BaseEstimator):
         self._columns = self._dtypes = None  # the model's codec restores the columns
         return self
 
+    @property
+    def _table_state(self) -> TableMixture | None:
+        """The table model (model files store it as the child ``table``)."""
+        return self._table()
+
     def _table(self) -> TableMixture | None:
         """The table model, when the synthesizer was fitted on a mixed table."""
         model = self.model_

@@ -83,8 +83,9 @@ class TableMixture:
         Positions (in the codec's columns) of the columns with a missingness indicator, in
         the order of the indicator block.
     missing : {"model", "complete"}
-    selection : list of dict, optional
-        The candidates tried: ``n_components``, ``covariance_type``, ``reg_covar``, ``score``.
+    candidates : tuple of dict, optional
+        The candidates tried: ``n_components``, ``covariance_type``, ``reg_covar``, ``score``
+        (held-out mean log-likelihood, or minus BIC / AIC; ``None`` for a failed fit).
     """
 
     codec: TableCodec
@@ -93,10 +94,11 @@ class TableMixture:
     params: Params
     indicators: tuple[int, ...]
     missing: str = "model"
-    selection: tuple[dict[str, Any], ...] | None = None
+    candidates: tuple[dict[str, Any], ...] | None = None
     memorization: dict[str, Any] | None = None
 
     # what a WhitenedMixture / ClassConditional exposes and a table model has not
+    selection: None = None
     classes: None = None
     whitener: None = None
     mixture: None = None
@@ -107,6 +109,27 @@ class TableMixture:
         fam = self.params.family
         assert isinstance(fam, Categorical)
         return fam
+
+    # the parameters by name, as model files store them
+    @property
+    def family_name(self) -> str:
+        return self.params.covariance_type
+
+    @property
+    def weights(self) -> Array:
+        return self.params.weights
+
+    @property
+    def means(self) -> Array:
+        return self.params.means
+
+    @property
+    def precisions_cholesky(self) -> Array:
+        return self.params.precisions_cholesky
+
+    @property
+    def log_theta(self) -> Array:
+        return np.asarray(self.params.extra["log_theta"])
 
     @property
     def n_features(self) -> int:
@@ -346,7 +369,7 @@ def fit_table(
         reg_covars=reg_covars, criterion=criterion, cv=cv, tol=tol, max_iter=max_iter,
         n_init=n_init, rng=rng,
     )
-    selection = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
+    candidates = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
                        "reg_covar": s.reg_covar,
                        "score": s.score if np.isfinite(s.score) else None} for s in scored)
-    return TableMixture(codec, mean, scale, fit.params, indicators, missing, selection)
+    return TableMixture(codec, mean, scale, fit.params, indicators, missing, candidates)
