@@ -403,10 +403,12 @@ def _image_size(ctx: click.Context, param: click.Parameter,
 
 
 def _given(ctx: click.Context, param: click.Parameter,
-           value: tuple[str, ...]) -> list[tuple[str, float]]:
+           value: tuple[str, ...]) -> list[tuple[str, float | str]]:
+    """``COLUMN=VALUE`` pairs: numbers as floats, anything else as text (a category or a date
+    of a mixed-table model; an error for other models)."""
     import math
 
-    out = []
+    out: list[tuple[str, float | str]] = []
     for item in value:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
@@ -414,7 +416,8 @@ def _given(ctx: click.Context, param: click.Parameter,
         try:
             number = float(text)
         except ValueError:
-            raise click.BadParameter(f"{item!r}: {text!r} is not a number.") from None
+            out.append((key.strip(), text))
+            continue
         if not math.isfinite(number):
             raise click.BadParameter(f"{item!r}: the value must be finite.")
         out.append((key.strip(), number))
@@ -625,6 +628,90 @@ def _describe_selection(part: Any, report: Callable[[str], None]) -> None:
         report(f"note: {note}")
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What :func:`_describe_fit` says about a mixed table."""
+
+    source: str
+    n_samples: int
+    n_features: int
+    image_shape: None = None
+    label: None = None
+
+
+def on_cluster_asked(workers: int | None, scheduler_address: str | None) -> bool:
+    return workers is not None or scheduler_address is not None
+
+
+def _column_kinds(categorical: list[str] | None,
+                  continuous: list[str] | None) -> dict[str, str] | None:
+    both = set(categorical or ()) & set(continuous or ())
+    if both:
+        raise click.UsageError(f"column {sorted(both)[0]!r} is given to both --categorical "
+                               "and --continuous.")
+    kinds = {c: "categorical" for c in categorical or ()}
+    kinds.update({c: "continuous" for c in continuous or ()})
+    return kinds or None
+
+
+def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None) -> Any:
+    """A CSV / Parquet table with text, boolean or date columns, or gaps, as a DataFrame (the
+    mixed model's input); ``None`` for anything else (numbers only: the usual reader)."""
+    from mixsynth.io.table import data_format
+
+    try:
+        fmt = data_format(path)
+    except ValueError:
+        return None  # the usual reader says what is wrong
+    if fmt not in ("csv", "tsv", "parquet") or not os.path.isfile(path):
+        return None
+    import pandas as pd
+
+    from mixsynth.tables import is_table
+
+    if fmt == "parquet":
+        frame = pd.read_parquet(path, columns=options.columns)
+    else:
+        sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
+        if not kinds:  # a first look decides: numbers only go to the usual reader
+            probe = pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS)
+            if not is_table(probe):
+                return None
+        frame = pd.read_csv(path, sep=sep, usecols=options.columns)
+        if options.columns is not None:
+            frame = frame[options.columns]
+    if kinds:
+        unknown = [c for c in kinds if c not in frame.columns]
+        if unknown:
+            raise click.BadParameter(f"unknown column {unknown[0]!r}; the columns are "
+                                     f"{_shown([str(c) for c in frame.columns])}.")
+        return frame
+    return frame if is_table(frame) else None
+
+
+#: Rows of a CSV file read to decide whether it is a mixed table.
+_PROBE_ROWS = 10_000
+
+
+def _describe_table(part: Any, report: Callable[[str], None]) -> None:
+    """The sweep and the columns of a mixed-table model (:mod:`mixsynth.table_model`)."""
+    codec = part.codec
+    kinds: dict[str, list[str]] = {}
+    for spec in codec.specs:
+        kinds.setdefault(spec.kind, []).append(str(spec.name))
+    report("columns: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in kinds.items()))
+    gaps = [str(codec.specs[i].name) for i in part.indicators]
+    if gaps:
+        report(f"missing values modelled in: {', '.join(gaps)} (sampled at their rate"
+               + (")" if part.missing == "model" else "; --complete rows asked)"))
+    tried = [c for c in part.candidates or () if c["score"] is not None]
+    best = max(tried, key=lambda c: c["score"]) if tried else None
+    if best is not None:
+        report(f"chosen: K={best['n_components']}, {best['covariance_type']} covariance, "
+               f"reg_covar={best['reg_covar']:g} of {len(tried)} candidates "
+               f"(score {best['score']:.4g}); {part.n_parameters} parameters")
+
+
 def _describe_fit(model: Any, table: Any, report: Callable[[str], None]) -> None:
     what = f"{table.n_samples} rows x {table.n_features} columns"
     if table.image_shape is not None:
@@ -634,7 +721,10 @@ def _describe_fit(model: Any, table: Any, report: Callable[[str], None]) -> None
         if label is not None:
             report(f"\nclass {table.label}={_plain(label)!r} "
                    f"({round(prior * table.n_samples)} rows):")
-        _describe_selection(part, report)
+        if hasattr(part, "codec"):
+            _describe_table(part, report)
+        else:
+            _describe_selection(part, report)
     memo = model.memorization_
     if memo:
         report(f"memorisation guard: {memo['near_copy_rate']:.1%} of generated rows are near "
@@ -709,6 +799,11 @@ def _plain(value: Any) -> Any:
 @click.option("--memory-budget", type=_Bytes(), default=None, metavar="SIZE",
               help="Files whose values take more than SIZE as float64 (512M, 2G) are "
               "streamed [default: 256MiB, the Python API's threshold].")
+@click.option("--categorical", callback=_column_list, metavar="A,B,...",
+              help="Model these columns as categories (e.g. integer codes or years); text, "
+              "boolean and category columns are categorical already.")
+@click.option("--continuous", callback=_column_list, metavar="A,B,...",
+              help="Model these columns as numbers (text holding numbers, say).")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options
@@ -719,7 +814,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
         one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
         seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
-        out_of_core: bool | None, memory_budget: int | None, force: bool,
+        out_of_core: bool | None, memory_budget: int | None,
+        categorical: list[str] | None, continuous: list[str] | None, force: bool,
         **read: Any) -> None:
     """Learn the distribution of DATA; write the fitted model to MODEL.
 
@@ -733,8 +829,16 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         raise click.UsageError("give --workers or --scheduler-address, not both.")
     _check_output(model_path, force)
     options = _ReadOptions(**read)
-    stream = _stream_plan(data, options, label=label, out_of_core=out_of_core,
-                          budget=memory_budget, seed=seed, settings=settings)
+    kinds = _column_kinds(categorical, continuous)
+    frame = None
+    if label is None and not out_of_core and not on_cluster_asked(workers, scheduler_address):
+        frame = _mixed_frame(data, options, kinds)
+    if kinds and frame is None:
+        raise click.UsageError("--categorical and --continuous apply to CSV, TSV and Parquet "
+                               "tables read into memory, without --label or a cluster.")
+    stream = None if frame is not None else _stream_plan(
+        data, options, label=label, out_of_core=out_of_core, budget=memory_budget, seed=seed,
+        settings=settings)
     on_cluster = workers is not None or scheduler_address is not None
     if stream is not None and on_cluster:
         from mixsynth.io.dask_files import splittable
@@ -744,7 +848,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
                          "a Parquet file with very large row groups, cannot be split into "
                          "blocks for Dask workers; the cluster is not started.")
             on_cluster = False
-    table = None if stream is not None else _read_table(data, options, label=label)
+    table = None if stream is not None or frame is not None else _read_table(data, options,
+                                                                             label=label)
 
     from mixsynth.synthesizer import Synthesizer
 
@@ -758,6 +863,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         support_transform=None if support_transform == "none" else support_transform,
         guard=guard, random_state=seed,
     )
+    if kinds:
+        params["column_kinds"] = kinds
     if reg_covar is not None:
         params["reg_covar"] = reg_covar
     model = Synthesizer(**params)
@@ -771,7 +878,12 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
                 stack.enter_context(cluster(workers, scheduler_address))
         progress = stack.enter_context(_candidate_progress(settings))
         pause_point("fit")  # where the interruption tests signal (mixsynth._testhooks)
-        if stream is not None:
+        if frame is not None:
+            model.fit(frame, progress=progress)
+            facts = _Frame(data, *frame.shape)
+            extra = {"columns": [str(c) for c in frame.columns], "source": data,
+                     "table": True}
+        elif stream is not None:
             source = _stream_source(stream, on_cluster)
             model.fit(source, progress=progress, out_of_core=True)
             facts: Any = _Streamed(data, *source.shape)
@@ -942,6 +1054,30 @@ def _given_keys(model: Any, extra: dict[str, Any],
     return keyed
 
 
+def _table_given(table: Any, pairs: list[tuple[str, float | str]]) -> dict[Any, Any]:
+    """``--given`` pairs for a mixed-table model: a category by its text, numbers and dates
+    as given."""
+    columns = {str(c): c for c in table.codec.columns}
+    out: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key not in columns:
+            raise click.BadParameter(f"unknown column {key!r}; the model's columns are "
+                                     f"{_shown(list(columns))}.", param_hint="--given")
+        spec = table.codec.spec(columns[key])
+        if spec.is_discrete:
+            text = value if isinstance(value, str) else f"{value:g}"
+            match = [c for c in spec.categories if str(c) == text or (
+                not isinstance(value, str) and not isinstance(c, str) and c == value)]
+            if not match:
+                raise click.BadParameter(
+                    f"{value!r} is not a category of column {key!r}; its categories are "
+                    f"{_shown([str(c) for c in spec.categories])}.", param_hint="--given")
+            out[columns[key]] = match[0]
+        else:
+            out[columns[key]] = value
+    return out
+
+
 def _shown(names: list[str], limit: int = 20) -> str:
     return str(names if len(names) <= limit else [*names[:limit], "..."])
 
@@ -1002,7 +1138,15 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
         raise click.BadParameter(str(exc), param_hint="-o") from None
     _check_output(output, force, folder=fmt == "images")
     model, extra = _load_model(model_path)
-    keyed = _given_keys(model, extra, given)
+    table = model._table()
+    if table is not None:
+        keyed: dict[Any, Any] = _table_given(table, given)
+    else:
+        for key, value in given:
+            if isinstance(value, str):
+                raise click.BadParameter(f"'{key}={value}': {value!r} is not a number.",
+                                         param_hint="--given")
+        keyed = _given_keys(model, extra, given)  # type: ignore[arg-type]
     y = _class_value(model, class_label)
     classes = getattr(model, "classes_", None)
     if fmt == "npy" and classes is not None and classes.dtype.kind not in "biuf":

@@ -795,7 +795,8 @@ def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
     """A synthesizer from its checked parameters and fitted pieces: its model object is a
     :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
     :class:`~mixsynth.model.WhitenedMixture` (over a point mass when the mixture is null)."""
-    s = Synthesizer(**{k: getattr(ns, k) for k in _SYNTHESIZER.param_names()})
+    # parameters added since a file was written (column_kinds, missing) take their defaults
+    s = Synthesizer(**{k: getattr(ns, k) for k in _SYNTHESIZER.param_names() if hasattr(ns, k)})
     s.n_features_in_ = ns.n_features_in_
     if hasattr(ns, "feature_names_in_"):
         s.feature_names_in_ = ns.feature_names_in_

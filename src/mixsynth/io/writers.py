@@ -121,8 +121,7 @@ def _columns_of(chunk: Any, columns: Sequence[str] | None, dtypes: Sequence[str]
         X = chunk
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a DataFrame, already in its dtypes
         names = [str(c) for c in X.columns]
-        out = [(name, np.asarray(X[c].to_numpy())) for name, c in zip(names, X.columns,
-                                                                        strict=True)]
+        out = [(name, _frame_column(X[c])) for name, c in zip(names, X.columns, strict=True)]
         if dtypes is not None and len(dtypes) == len(out):
             out = [(name, _cast(v, dt)) for (name, v), dt in zip(out, dtypes, strict=True)]
     else:
@@ -141,6 +140,17 @@ def _columns_of(chunk: Any, columns: Sequence[str] | None, dtypes: Sequence[str]
     return out
 
 
+def _frame_column(column: Any) -> Any:
+    """A DataFrame column as numpy values, or as an Arrow array when numpy would lose its type
+    (categories, nullable integers and booleans, text with gaps, time zones)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufmM":
+        return np.asarray(column.to_numpy())
+    import pyarrow as pa
+
+    return pa.Array.from_pandas(column)
+
+
 class _CsvSink:
     def __init__(self, f: IO[bytes], delimiter: str) -> None:
         self.f, self.delimiter = f, delimiter
@@ -150,7 +160,7 @@ class _CsvSink:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        table = pa.table({name: v for name, v in cols})
+        table = pa.table({name: _plain_arrow(v) for name, v in cols})
         if self.writer is None:
             # The header by the csv module: pyarrow would quote every name.
             text = io.StringIO()
@@ -167,6 +177,15 @@ class _CsvSink:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
+
+
+def _plain_arrow(v: Any) -> Any:
+    """Arrow dictionaries (categories) as their values: CSV holds text, not codes."""
+    import pyarrow as pa
+
+    if isinstance(v, pa.Array) and pa.types.is_dictionary(v.type):
+        return v.cast(v.type.value_type)
+    return v
 
 
 class _ParquetSink:
@@ -202,7 +221,7 @@ class _NpySink:
     def write(self, cols: Columns) -> None:
         if self.dtype is None:
             for name, v in cols:
-                if v.dtype.kind not in "biuf":
+                if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf":
                     raise ValueError(f"an .npy file holds one numeric array, but column {name!r} "
                                      f"holds {v.dtype} values: write .csv or .parquet instead.")
             self.dtype = np.result_type(*(v.dtype for _, v in cols))

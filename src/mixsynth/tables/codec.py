@@ -175,7 +175,8 @@ class TableCodec:
         """
         absent = [s.name for s in self.specs if s.name not in df.columns]
         if absent:
-            raise ValueError(f"Column {absent[0]!r} is missing; expected {self.columns}.")
+            raise ValueError(f"The feature names should match those seen in fit: column "
+                             f"{absent[0]!r} is missing; expected {self.columns}.")
         n = len(df)
         X = np.empty((n, len(self.numeric)))
         for j, i in enumerate(self.numeric):
