@@ -88,7 +88,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
 from typing import Any
 
@@ -653,6 +653,9 @@ class Table:
     #: read them, and how to build the object from a namespace holding parameters and fields.
     record_params: tuple[str, ...] | None = None
     build: Callable[[Any], Any] | None = None
+    #: Parameters added after format version 1, not written while they hold these defaults,
+    #: so that models that do not use them are the same bytes as before.
+    later_params: Mapping[str, Any] = field(default_factory=dict)
 
     def get_params(self, est: Any) -> dict[str, Any]:
         if self.record_params is None:
@@ -1015,6 +1018,7 @@ _SYNTHESIZER = Table(
     check_params=_check_synthesizer_params,
     finish=_finish_synthesizer,
     build=_build_synthesizer,  # its fitted state is a model object, built from the pieces
+    later_params={"column_kinds": None, "missing": "model"},
 )
 
 _TABLES: dict[str, Table] = {
@@ -1033,7 +1037,8 @@ def _encode(table: Table, est: Any, prefix: str, tensors: dict[str, NDArray[Any]
     name = type(est).__name__
     node: dict[str, Any] = {
         "params": {k: _to_json(v, f"{name} parameter {k}")
-                   for k, v in table.get_params(est).items()},
+                   for k, v in table.get_params(est).items()
+                   if not (k in table.later_params and v == table.later_params[k])},
     }
     attrs: dict[str, Any] = {}
     for a in table.attrs:
@@ -1055,6 +1060,8 @@ def _encode(table: Table, est: Any, prefix: str, tensors: dict[str, NDArray[Any]
                                for i, m in enumerate(getattr(est, c.attr))]
         else:
             value = getattr(est, c.attr, None)
+            if value is None and c.optional:
+                continue  # absent, as in files written before the child existed
             node[c.key] = None if value is None else _encode(sub, value,
                                                              f"{prefix}{c.prefix}.", tensors)
     return node
