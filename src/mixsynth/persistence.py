@@ -88,7 +88,8 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+import dataclasses
+from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
 
@@ -655,7 +656,7 @@ class Table:
     build: Callable[[Any], Any] | None = None
     #: Parameters added after format version 1, not written while they hold these defaults,
     #: so that models that do not use them are the same bytes as before.
-    later_params: Mapping[str, Any] = field(default_factory=dict)
+    later_params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def get_params(self, est: Any) -> dict[str, Any]:
         if self.record_params is None:
