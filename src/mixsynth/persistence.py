@@ -83,12 +83,12 @@ new entry optional.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
 from collections.abc import Callable, Mapping
-import dataclasses
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import Any
