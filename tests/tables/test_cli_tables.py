@@ -1,0 +1,106 @@
+"""The command line on mixed tables: CSV and Parquet with text, booleans, dates and gaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mixsynth.cli import main
+from mixsynth.persistence import load
+from tests.tables.penguins import penguins
+
+FAST = ["--criterion", "bic", "--reg-covar", "0.01", "--components", "1,2,3", "--no-guard"]
+
+
+def _table(rng: np.random.Generator, n: int = 150) -> pd.DataFrame:
+    df = penguins(rng, n)
+    df["alive"] = rng.random(n) < 0.7
+    df["seen"] = (pd.Timestamp("2008-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"))
+    return df
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_fit_and_sample_keep_the_types(tmp_path: Path, rng: np.random.Generator,
+                                       suffix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    df = _table(rng)
+    data = tmp_path / f"data{suffix}"
+    if suffix == ".csv":
+        df.to_csv(data, index=False)
+    else:
+        df.to_parquet(data)
+    model, out = tmp_path / "m.mixsynth", tmp_path / f"out{suffix}"
+    assert main(["fit", str(data), "-o", str(model), "--categorical", "year", *FAST]) == 0
+    said = capsys.readouterr().out
+    assert "categorical: species, island, sex, year" in said
+    assert "missing values modelled in: sex" in said
+    assert main(["sample", str(model), "-n", "300", "-o", str(out), "--seed", "1"]) == 0
+    back = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert list(back.columns) == list(df.columns)
+    assert set(back["species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    assert set(back["year"]) <= {2007, 2008, 2009}
+    assert back["alive"].dtype == bool
+    assert back["sex"].isna().any() and back["sex"].notna().any()
+    if suffix == ".parquet":  # the Arrow types of the file: categories, dates, integers
+        assert isinstance(back["species"].dtype, pd.CategoricalDtype)
+        assert back["seen"].dtype.kind == "M" and back["body_mass_g"].dtype == np.int64
+    else:
+        assert pd.to_datetime(back["seen"]).notna().all()
+        assert (back["body_mass_g"] == back["body_mass_g"].round()).all()
+    m = load(model)
+    assert m.model_.codec.spec("year").kind == "categorical"  # type: ignore[union-attr]
+
+
+def test_given_a_category(tmp_path: Path, rng: np.random.Generator) -> None:
+    data, model, out = tmp_path / "d.csv", tmp_path / "m.mixsynth", tmp_path / "o.csv"
+    _table(rng).to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 0
+    assert main(["sample", str(model), "-n", "50", "-o", str(out), "--given", "species=Gentoo",
+                 "--given", "year=2008"]) == 0
+    back = pd.read_csv(out)
+    assert (back["species"] == "Gentoo").all() and (back["year"] == 2008).all()
+
+
+def test_unknown_category_is_a_usage_error(tmp_path: Path, rng: np.random.Generator,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    data, model, out = tmp_path / "d.csv", tmp_path / "m.mixsynth", tmp_path / "o.csv"
+    _table(rng).to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 0
+    code = main(["sample", str(model), "-n", "5", "-o", str(out), "--given",
+                 "species=Emperor"])
+    assert code == 2 and not out.exists()
+    assert "'Emperor' is not a category of column 'species'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    (["a", "2", "b", "c"] * 10, None),  # text with a number: still text, fine
+    ([None] * 40, "Column 'bad' has no values"),
+    (["2020-01-01", "2020-02-30", "2020-01-03", "2020-01-04"] * 10,
+     "Column 'bad': '2020-02-30' is not a date"),
+    ([f"id{i}" for i in range(80)], "Column 'bad' has 80 distinct values"),
+])
+def test_bad_columns_exit_65_naming_them(tmp_path: Path, rng: np.random.Generator,
+                                         capsys: pytest.CaptureFixture[str], column: list[object],
+                                         message: str | None) -> None:
+    n = len(column)
+    df = pd.DataFrame({"x": rng.normal(size=n), "bad": column})
+    data, model = tmp_path / "d.csv", tmp_path / "m.mixsynth"
+    df.to_csv(data, index=False)
+    code = main(["fit", str(data), "-o", str(model), *FAST])
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 0
+        return
+    assert code == 65 and not model.exists()
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_numeric_csv_keeps_its_path(tmp_path: Path, rng: np.random.Generator) -> None:
+    data, model = tmp_path / "d.csv", tmp_path / "m.mixsynth"
+    pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"]).to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 0
+    assert load(model).whitener_ is not None
+    assert main(["fit", str(data), "-o", str(model), "--force", "--categorical", "nope",
+                 *FAST]) == 2
