@@ -880,13 +880,13 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         pause_point("fit")  # where the interruption tests signal (mixsynth._testhooks)
         if frame is not None:
             model.fit(frame, progress=progress)
-            facts = _Frame(data, *frame.shape)
+            facts: Any = _Frame(data, *frame.shape)
             extra = {"columns": [str(c) for c in frame.columns], "source": data,
                      "table": True}
         elif stream is not None:
             source = _stream_source(stream, on_cluster)
             model.fit(source, progress=progress, out_of_core=True)
-            facts: Any = _Streamed(data, *source.shape)
+            facts = _Streamed(data, *source.shape)
             extra = {
                 "columns": list(stream.table.columns),
                 "dtypes": list(
@@ -1054,7 +1054,7 @@ def _given_keys(model: Any, extra: dict[str, Any],
     return keyed
 
 
-def _table_given(table: Any, pairs: list[tuple[str, float | str]]) -> dict[Any, Any]:
+def _table_given(table: Any, pairs: Sequence[tuple[str, float | str]]) -> dict[Any, Any]:
     """``--given`` pairs for a mixed-table model: a category by its text, numbers and dates
     as given."""
     columns = {str(c): c for c in table.codec.columns}
@@ -1120,7 +1120,7 @@ def _class_value(model: Any, text: str | None) -> Any:
 @_common_options
 @click.pass_context
 def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: str | None,
-           seed: int | None, given: list[tuple[str, float]], class_label: str | None,
+           seed: int | None, given: list[tuple[str, float | str]], class_label: str | None,
            chunk_size: int, force: bool) -> None:
     """Generate N new rows from MODEL and write them to OUT, streaming in chunks."""
     from mixsynth.io.writers import BinaryToTerminalError, check_stdout, output_format
@@ -1142,11 +1142,13 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
     if table is not None:
         keyed: dict[Any, Any] = _table_given(table, given)
     else:
+        numbers: list[tuple[str, float]] = []
         for key, value in given:
             if isinstance(value, str):
                 raise click.BadParameter(f"'{key}={value}': {value!r} is not a number.",
                                          param_hint="--given")
-        keyed = _given_keys(model, extra, given)  # type: ignore[arg-type]
+            numbers.append((key, value))
+        keyed = _given_keys(model, extra, numbers)
     y = _class_value(model, class_label)
     classes = getattr(model, "classes_", None)
     if fmt == "npy" and classes is not None and classes.dtype.kind not in "biuf":

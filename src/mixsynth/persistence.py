@@ -857,7 +857,7 @@ def _codec(value: Any) -> TableCodec:
 def _family_name(value: Any) -> str:
     if not isinstance(value, str) or MARKER not in value:
         raise ValueError(f"expected a mixed family name, got {_short(value)}")
-    family(value)  # parses the layout, or raises
+    _mixed_family(value)  # parses the layout, or raises
     return value
 
 
@@ -883,15 +883,21 @@ def _candidates(value: Any) -> tuple[dict[str, Any], ...] | None:
     return tuple(out)
 
 
+def _mixed_family(name: str) -> Categorical:
+    fam = family(name)
+    if not isinstance(fam, Categorical):
+        raise ValueError(f"{name!r} is not a mixed family")
+    return fam
+
+
 def _table_pc_shape(t: Any) -> Shape:
-    fam = family(t.family_name)
+    fam = _mixed_family(t.family_name)
     return tuple(fam.tensor_shapes(t.n_components, len(t.codec.numeric) + fam.n_levels)[
         "precisions_cholesky"])
 
 
 def _finish_table(t: Any, where: str) -> None:
-    fam = family(t.family_name)
-    assert isinstance(fam, Categorical)
+    fam = _mixed_family(t.family_name)
     codec = t.codec
     n_ind = len(t.indicators)
     want = (*codec.levels, *(2,) * n_ind) or (1,)
@@ -927,7 +933,7 @@ _TABLE = Table(
         Tensor("log_theta", ("K", "L")),
     ),
     dims=lambda t: {"K": t.n_components, "c": len(t.codec.numeric),
-                    "L": family(t.family_name).n_levels},
+                    "L": _mixed_family(t.family_name).n_levels},
     check_params=lambda t: None,
     finish=_finish_table,
     record_params=(),

@@ -173,7 +173,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         When fitted on a DataFrame with string column names.
     """
 
-    model_: WhitenedMixture | ClassConditional | TableMixture
+    model_: WhitenedMixture | ClassConditional
 
     def __init__(
         self,
@@ -328,7 +328,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self.covariance_type)
         regs = [float(self.reg_covar)] if isinstance(self.reg_covar, (int, float)) else [
             float(r) for r in self.reg_covar]
-        self.model_ = fit_table(
+        # the table model answers what code reading ``model_`` generically asks (parts,
+        # bounds, n_parameters, memorization); sample and score_samples branch on it first
+        self.model_ = fit_table(  # type: ignore[assignment]
             df, column_kinds=self.column_kinds, missing=self.missing, ks=ks,
             covariance_types=covs, reg_covars=regs, criterion=self._criterion(), cv=self.cv,
             tol=self.tol, max_iter=self.max_iter, n_init=self.n_init,
@@ -339,7 +341,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(df.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self._columns = self._dtypes = None  # the model's codec restores the columns
+        self._remember_columns(None)  # the model's codec restores the columns
         return self
 
     @property

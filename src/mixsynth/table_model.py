@@ -358,14 +358,14 @@ def fit_table(
     levels = layout(codec, indicators)
     n_distinct = len(np.unique(np.hstack([np.nan_to_num(Z), allcodes]), axis=0))
     cap = n_distinct * (cv - 1) // cv if criterion == "heldout" else n_distinct
-    candidates = [k for k in (default_ks if ks is None else ks) if k <= max(cap, 1)]
-    if not candidates:
+    kept = [k for k in (default_ks if ks is None else ks) if k <= max(cap, 1)]
+    if not kept:
         raise ValueError(
             f"Every candidate n_components {list(ks or [])} is larger than the number of "
             f"distinct rows ({n_distinct}); use fewer components."
         )
     fit, scored = select_mixed(
-        Z, allcodes, levels, ks=candidates, covariance_types=covariance_types,
+        Z, allcodes, levels, ks=kept, covariance_types=covariance_types,
         reg_covars=reg_covars, criterion=criterion, cv=cv, tol=tol, max_iter=max_iter,
         n_init=n_init, rng=rng,
     )

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
-from mixsynth.core import EMResult, Params, run_em
+from mixsynth.core import EMResult, Params, Stats, run_em
 from mixsynth.core.families.categorical import Categorical, categorical_family
 
 __all__ = ["MixedFit", "fit_mixed", "mixed_log_density", "select_mixed"]
@@ -52,9 +52,11 @@ def rows(Z: Array, fam: Categorical, codes: NDArray[np.intp]) -> Array:
     return np.hstack([Z, fam.one_hot(codes)])
 
 
-def _statistics(fam: Categorical, X: Array, params: Params):  # type: ignore[no-untyped-def]
-    return sum(fam.statistics(X[i : i + CHUNK_ROWS], params)
-               for i in range(0, X.shape[0], CHUNK_ROWS))
+def _statistics(fam: Categorical, X: Array, params: Params) -> Stats:
+    total = fam.statistics(X[:CHUNK_ROWS], params)
+    for i in range(CHUNK_ROWS, X.shape[0], CHUNK_ROWS):
+        total = total + fam.statistics(X[i : i + CHUNK_ROWS], params)
+    return total
 
 
 def _init(fam: Categorical, X: Array, K: int, rng: np.random.Generator, reg: float) -> Params:
