@@ -122,7 +122,6 @@ BAD_CSV = {
     "inf": "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(400)).replace("200,4\n",
                                                                          "200,1e400\n"),
     "NaN": "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(400)).replace("100,2\n", "100,\n"),
-    "text column": "a,b,s\n" + "".join(f"{i},{i % 7},t\n" for i in range(400)),
     "semicolons": "a;b\n" + "".join(f"{i};{i % 7}\n" for i in range(400)),
 }
 
@@ -140,6 +139,20 @@ def test_bad_csv_gives_the_same_error_streamed_or_not(tmp_path, capsys, monkeypa
         assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]  # nothing left
     assert errors[0] == errors[1]
     assert errors[0].startswith("mixsynth: error: ")
+
+
+def test_a_text_column_is_a_category_in_memory_and_refused_streamed(tmp_path, capsys):
+    """In memory a text column is modelled as categories (the mixed model); streamed, the
+    rows are numbers only, and the error names the column."""
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,s\n" + "".join(f"{i},{i % 7},t{i % 3}\n" for i in range(400)))
+    model = tmp_path / "m.mixsynth"
+    assert main(["fit", str(data), "-o", str(model), *FAST, "--in-memory"]) == 0
+    assert "categorical: s" in capsys.readouterr().out
+    model.unlink()
+    assert main(["fit", str(data), "-o", str(model), *FAST, "--out-of-core"]) == 65
+    assert "non-numeric column(s): 's'" in capsys.readouterr().err
+    assert not model.exists()
 
 
 @pytest.mark.parametrize(("args", "message"), [

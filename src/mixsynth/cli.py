@@ -669,24 +669,55 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
 
     from mixsynth.tables import is_table
 
+    sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
+    if not kinds:  # a first look decides; anything else goes to the usual reader
+        try:
+            probe = (pd.read_parquet(path, columns=options.columns) if fmt == "parquet" else
+                     pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS))
+        except (ValueError, OSError, ImportError):
+            return None  # the usual reader says what is wrong, as for a streamed file
+        if not _is_mixed(probe):
+            return None
     if fmt == "parquet":
         frame = pd.read_parquet(path, columns=options.columns)
     else:
-        sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
-        if not kinds:  # a first look decides: numbers only go to the usual reader
-            probe = pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS)
-            if not is_table(probe):
-                return None
         frame = pd.read_csv(path, sep=sep, usecols=options.columns)
         if options.columns is not None:
             frame = frame[options.columns]
-    if kinds:
-        unknown = [c for c in kinds if c not in frame.columns]
-        if unknown:
-            raise click.BadParameter(f"unknown column {unknown[0]!r}; the columns are "
-                                     f"{_shown([str(c) for c in frame.columns])}.")
-        return frame
-    return frame if is_table(frame) else None
+    unknown = [c for c in kinds or () if c not in frame.columns]
+    if unknown:
+        raise click.BadParameter(f"unknown column {unknown[0]!r}; the columns are "
+                                 f"{_shown([str(c) for c in frame.columns])}.")
+    return frame
+
+
+def _is_mixed(frame: Any) -> bool:
+    """Whether a table is for the mixed model: a column of categories (text that is mostly not
+    numbers, booleans, dates), or gaps in numeric columns once the Gaussian families take them.
+    Numbers with a stray text value, one text column that reads as another delimiter's
+    columns, or gaps the model cannot take yet go to the usual reader and its message."""
+    import pandas as pd
+
+    from mixsynth.table_model import continuous_gaps_supported
+
+    text = [c for c in frame.columns
+            if not pd.api.types.is_numeric_dtype(frame[c].dtype)
+            or pd.api.types.is_bool_dtype(frame[c].dtype)]
+    if len(frame) == 0 or (
+            len(frame.columns) == 1 and any(ch in str(frame.columns[0]) for ch in ";\t|")):
+        return False
+    if frame.isna().all().any():
+        return True  # a column without values: the codec's error names it
+    for c in text:
+        values = frame[c].dropna()
+        if pd.api.types.is_bool_dtype(frame[c].dtype) or len(values) == 0:
+            continue
+        numeric = pd.to_numeric(values.astype(str), errors="coerce").notna().mean()
+        if numeric >= 0.5:  # numbers with a typo: the usual reader names it
+            return False
+    if text:
+        return True
+    return bool(frame.isna().to_numpy().any()) and continuous_gaps_supported()
 
 
 #: Rows of a CSV file read to decide whether it is a mixed table.

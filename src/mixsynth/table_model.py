@@ -338,9 +338,9 @@ def fit_table(
     gaps = [s.name for i, s in enumerate(codec.specs) if s.missing and i in codec.numeric]
     if gaps and not continuous_gaps_supported():
         raise ValueError(
-            f"Column {gaps[0]!r} is numeric and has missing values; mixsynth models gaps in "
-            "categorical columns but not yet in numeric ones: drop or fill those rows, or "
-            f"declare the column categorical in column_kinds."
+            f"Column {gaps[0]!r} is numeric and contains NaN (missing values); mixsynth models "
+            "gaps in categorical columns but not yet in numeric ones: drop or fill those rows, "
+            "or declare the column categorical in column_kinds."
         )
     X, codes = codec.encode(df)
     mean = np.nanmean(X, axis=0) if X.shape[1] else np.zeros(0)

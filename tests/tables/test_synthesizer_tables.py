@@ -131,7 +131,7 @@ def test_bad_given_values_are_named(rng: np.random.Generator, seed: int, given: 
 def test_numeric_gaps_are_refused_naming_the_column(rng: np.random.Generator) -> None:
     df = penguins(rng, n=50)
     df.loc[3, "bill_depth_mm"] = np.nan
-    with pytest.raises(ValueError, match=r"Column 'bill_depth_mm' is numeric and has missing"):
+    with pytest.raises(ValueError, match=r"Column 'bill_depth_mm' is numeric and contains NaN"):
         _fast().fit(df)
 
 
