@@ -667,7 +667,6 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
         return None
     import pandas as pd
 
-    from mixsynth.tables import is_table
 
     sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
     if not kinds:  # a first look decides; anything else goes to the usual reader
