@@ -19,7 +19,6 @@ from mixsynth.modelfile.values import _short, _tagged_float, _to_json
 _MAX_LABEL_BYTES = 2**26
 
 
-
 def _float(value: Any, *, finite: bool = True) -> float:
     if isinstance(value, dict) and list(value) == ["$float"]:
         f = _tagged_float(value["$float"])

@@ -48,7 +48,6 @@ def _encode(table: Table, est: Any, prefix: str, tensors: dict[str, NDArray[Any]
     return node
 
 
-
 class _Tensors:
     """The file's tensors, taken one by one with their checks; leftovers are an error."""
 

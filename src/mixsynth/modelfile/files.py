@@ -176,7 +176,6 @@ def _document(header: bytes) -> dict[str, Any]:
     return doc
 
 
-
 def _from_bytes(data: bytes) -> Any:
     n = _header_length(data[:8], len(data))
     doc = _document(data[8 : 8 + n])

@@ -122,13 +122,11 @@ def _probabilities(a: NDArray[np.float64], est: Any) -> str | None:
     return None
 
 
-
 def _same_length(where: str, est: Any, n: int, *attrs: str) -> None:
     for name in attrs:
         value = getattr(est, name, None)
         if value is not None and len(value) != n:
             raise ModelFileError(f"{where}: {name} has {len(value)} entries, expected {n}")
-
 
 
 _FEATURE_NAMES = Attr("feature_names_in_", _str_array, optional=True)

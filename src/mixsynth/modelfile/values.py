@@ -21,7 +21,6 @@ def _not_a_model(why: str) -> ModelFileError:
     return ModelFileError(f"not a mixsynth model file: {why}")
 
 
-
 # ------------------------------------------------------------------------------ JSON values
 
 
@@ -65,7 +64,6 @@ def _to_json(value: Any, where: str = "value") -> Any:
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _MAX_POOL_SIZE = 1024
-
 
 
 def _tagged_float(tag: Any) -> float:
