@@ -171,7 +171,7 @@ class SelectionResult:
     def plot(self, **kwargs: Any) -> Figure:
         """A matplotlib Figure of the criterion against K (one line per covariance type and
         reg_covar). Convenience around :func:`mixsynth.plotting.selection_figure`."""
-        from mixsynth.plotting import selection_figure  # edge layer, imported on demand
+        from mixsynth.plotting import selection_figure  # matplotlib, imported on demand
 
         return selection_figure(self, **kwargs)
 
