@@ -36,7 +36,7 @@ MAX_HEADER_BYTES = 100_000_000
 
 
 def _digest(doc: str, tensors: Mapping[str, tuple[str, Shape, bytes]]) -> str:
-    """The file's checksum (module docstring): length-prefixed fields, tensors by name."""
+    """The file's checksum (the package docstring): length-prefixed fields, tensors by name."""
     h = hashlib.sha256()
 
     def put(field: bytes) -> None:
@@ -301,7 +301,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns
     -------
     doc : dict
-        The JSON document as stored (module docstring): ``format``, ``format_version``,
+        The JSON document as stored (the package docstring): ``format``, ``format_version``,
         ``library_version``, ``kind``, ``model`` and ``sha256``; non-finite floats stay tagged
         (``{"$float": "inf"}``) so that the result is plain JSON.
 
