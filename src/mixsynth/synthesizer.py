@@ -316,6 +316,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         self._criterion()
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None, a positive number of processes or -1 (one per core), "
+                f"got {self.n_jobs!r}."
+            )
 
     def _fit_source(
         self,
@@ -534,10 +544,32 @@ class Synthesizer(SaveMixin, BaseEstimator):
     ) -> tuple[Array, Array, NDArray[np.bool_]]:
         """The observed bounds (or the bounds the user gave) and the integer columns."""
         if self.bounds is not None:
-            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
-                      for b in self.bounds)
-            if np.any(lo > hi):
-                raise ValueError("bounds: every lower bound must be <= its upper bound.")
+            seen_lo, seen_hi = lo, hi
+            try:
+                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
+                          for b in self.bounds)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"bounds must be (lower, upper), each a number or one per column "
+                    f"({lo.shape[0]}), got {self.bounds!r}."
+                ) from None
+            for j in range(lo.shape[0]):
+                name = self._column_name(j)
+                if np.isnan(lo[j]) or np.isnan(hi[j]):
+                    raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
+                                     "no bound.")
+                if lo[j] > hi[j]:
+                    raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
+                                     f"exceeds the upper bound {hi[j]!r}.")
+                if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
+                    # allowed (samples are then held inside them), but never silently
+                    warnings.warn(
+                        f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
+                        f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
+                        "inside the bounds, so they will not look like those rows.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
         return lo, hi, integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:

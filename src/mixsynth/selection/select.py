@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -189,7 +191,40 @@ def select(
             if merged:
                 run(merged)
         order.sort(key=rank.__getitem__)
-    return _choose(grid, order, done, evaluator, one_se, configured, seeds, index)
+    result, mixture = _choose(grid, order, done, evaluator, one_se, configured, seeds, index)
+    best = result.best
+    if done[best.config].mixture is None and best.config in known:
+        # The winner was taken from the store: a resume file is not trusted to decide the
+        # model. Its record is checked by evaluating it again (one candidate; seeds make it
+        # exact); a record that does not match discards what the store held.
+        again = Task(configured(best.config), seeds.candidate(index[best.config]),
+                     task_evaluator).run()
+        if not math.isclose(again.candidate.score, best.score, rel_tol=1e-9, abs_tol=1e-9):
+            warnings.warn(
+                f"The resume file's record of candidate {best.config} does not match a "
+                f"re-evaluation (score {best.score!r} recorded, {again.candidate.score!r} "
+                "now); its records are ignored and the sweep is run again.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return select(grid, evaluator, estimator=estimator, seeds=seeds, search=search,
+                          one_se=one_se, runner=runner, store=_Untrusted(store),
+                          progress=progress, share_passes=share_passes)
+    return result, mixture
+
+
+class _Untrusted:
+    """A store whose records are not taken (they failed a check); new ones are kept."""
+
+    def __init__(self, store: CandidateStore | None) -> None:
+        self.store = store
+
+    def known(self) -> Mapping[Config, Candidate]:
+        return {}
+
+    def record(self, candidate: Candidate) -> None:
+        if self.store is not None:
+            self.store.record(candidate)
 
 
 def _choose(
