@@ -34,19 +34,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
 from mixsynth.conditional import full_covariances
 from mixsynth.core import Params, family, sample_mixture
-from mixsynth.core.families.categorical import Categorical
-from mixsynth.tables import TableCodec
-from mixsynth.tables.codec import _to_numbers
-from mixsynth.tables.mixture import MixedFit, mixed_log_density, select_mixed
+from mixsynth.core.families.categorical import MARKER, Categorical
+from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import _int, _list
+from mixsynth.modelfile.tables import _positive, _probabilities
+from mixsynth.modelfile.values import _from_json, _short, _to_json
+
+if TYPE_CHECKING:  # pandas and the codec load when a table is fitted or a table model read
+    import pandas as pd
+
+    from mixsynth.tables import TableCodec
 
 __all__ = ["MISSING", "TableMixture", "continuous_gaps_supported", "fit_table"]
 
@@ -170,9 +175,9 @@ class TableMixture:
     def score_samples(self, df: pd.DataFrame) -> Array:
         """``log p(row)``: numbers in their units (observed ones), categories, missingness."""
         Z, codes = self.blocks(df)
-        fit = MixedFit(self.params, self.family, None)  # type: ignore[arg-type]
+        X = np.hstack([Z, self.family.one_hot(codes)])
         jac = np.where(np.isnan(Z), 0.0, np.log(self.scale)).sum(axis=1)
-        return mixed_log_density(fit, Z, codes) - jac
+        return logsumexp(self.family.weighted_log_prob(X, self.params), axis=1) - jac
 
     # ------------------------------------------------------------------ sampling
     def sample_frame(self, n: int, rng: np.random.Generator,
@@ -221,6 +226,10 @@ class TableMixture:
                 code = self.codec.code_of(key, value)
                 fixed_codes[dis[i]] = code
             else:
+                import pandas as pd
+
+                from mixsynth.tables.codec import _to_numbers
+
                 x = float(_to_numbers(spec, pd.Series([value]))[0])
                 if not np.isfinite(x) or not spec.lower <= x <= spec.upper:
                     raise ValueError(
@@ -334,6 +343,9 @@ def fit_table(
         raise ValueError(f"missing must be one of {MISSING}, got {missing!r}.")
     if len(df) < 2:
         raise ValueError(f"Found {len(df)} row(s) while a minimum of 2 is required.")
+    from mixsynth.tables import TableCodec
+    from mixsynth.tables.mixture import select_mixed
+
     codec = TableCodec.fit(df, column_kinds)
     gaps = [s.name for i, s in enumerate(codec.specs) if s.missing and i in codec.numeric]
     if gaps and not continuous_gaps_supported():
@@ -373,3 +385,107 @@ def fit_table(
                        "reg_covar": s.reg_covar,
                        "score": s.score if np.isfinite(s.score) else None} for s in scored)
     return TableMixture(codec, mean, scale, fit.params, indicators, missing, candidates)
+
+
+# ------------------------------------------------------------------------------ model files
+# How a TableMixture is stored in a model file (mixsynth.modelfile): the child "table" of a
+# synthesizer. Attrs: ``codec`` (TableCodec.to_dict: kinds, dtypes, categories in order,
+# units), ``family_name`` ("full+categorical:3,2"), ``n_components``, ``indicators``,
+# ``missing``, ``candidates``; tensors ``mean``, ``scale`` (c,), ``weights`` (K,), ``means``
+# (K, c), ``precisions_cholesky`` (by covariance type), ``log_theta`` (K, L).
+
+
+def _codec(value: Any) -> TableCodec:
+    from mixsynth.tables import TableCodec
+
+    data = _from_json(value, objects=True)
+    if not isinstance(data, dict):
+        raise TypeError(f"expected an object, got {_short(value)}")
+    return TableCodec.from_dict(data)
+
+
+def _mixed_family(name: Any) -> Categorical:
+    if not isinstance(name, str) or MARKER not in name:
+        raise ValueError(f"expected a mixed family name, got {_short(name)}")
+    fam = family(name)
+    if not isinstance(fam, Categorical):
+        raise ValueError(f"{name!r} is not a mixed family")
+    return fam
+
+
+def _family_name(value: Any) -> str:
+    return _mixed_family(value).name
+
+
+def _indicators(value: Any) -> tuple[int, ...]:
+    out = tuple(_int(0)(v) for v in _list(value))
+    if len(set(out)) != len(out):
+        raise ValueError("indicator columns repeat")
+    return out
+
+
+def _missing_option(value: Any) -> str:
+    if value not in MISSING:
+        raise ValueError(f"expected one of {MISSING}, got {_short(value)}")
+    return str(value)
+
+
+def _candidates(value: Any) -> tuple[dict[str, Any], ...] | None:
+    out = _from_json(value, objects=True)
+    if out is None:
+        return None
+    if not isinstance(out, list) or not all(isinstance(c, dict) for c in out):
+        raise TypeError(f"expected a list of objects, got {_short(value)}")
+    return tuple(out)
+
+
+def _pc_shape(t: Any) -> tuple[int, ...]:
+    fam = _mixed_family(t.family_name)
+    return tuple(fam.tensor_shapes(t.n_components, len(t.codec.numeric) + fam.n_levels)[
+        "precisions_cholesky"])
+
+
+def _finish_table(t: Any, where: str) -> None:
+    fam = _mixed_family(t.family_name)
+    codec = t.codec
+    if fam.levels != layout(codec, t.indicators):
+        raise ModelFileError(f"{where}: family {t.family_name!r} does not match the codec's "
+                             f"levels {layout(codec, t.indicators)}")
+    if any(i >= len(codec.specs) or not codec.specs[i].missing for i in t.indicators):
+        raise ModelFileError(f"{where}: an indicator names a column without gaps")
+    try:
+        t.params = fam.from_tensors({"weights": t.weights, "means": t.means,
+                                     "precisions_cholesky": t.precisions_cholesky,
+                                     "log_theta": t.log_theta})
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+
+
+_TABLE = Table(
+    cls=TableMixture,
+    attrs=(
+        Attr("codec", _codec, lambda c: _to_json(c.to_dict())),
+        Attr("family_name", _family_name),
+        Attr("n_components", _int(1)),
+        Attr("indicators", _indicators),
+        Attr("missing", _missing_option),
+        Attr("candidates", _candidates),
+    ),
+    tensors=(
+        Tensor("mean", ("c",)),
+        Tensor("scale", ("c",), _positive),
+        Tensor("weights", ("K",), _probabilities),
+        Tensor("means", ("K", "c")),
+        Tensor("precisions_cholesky", _pc_shape),
+        Tensor("log_theta", ("K", "L")),
+    ),
+    dims=lambda t: {"K": t.n_components, "c": len(t.codec.numeric),
+                    "L": _mixed_family(t.family_name).n_levels},
+    check_params=lambda t: None,
+    finish=_finish_table,
+    record_params=(),
+    build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.indicators, t.missing,
+                                 t.candidates),
+)
+
+register("table", _TABLE)

@@ -24,15 +24,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mixsynth._version import __version__
+from mixsynth.core.families import family_names
 from mixsynth.io.atomic import atomic_write
 from mixsynth.selection.result import Candidate, Config
 
 __all__ = ["SweepCheckpoint", "SweepStore", "fingerprint"]
 
 _FORMAT = "mixsynth-sweep-checkpoint"
-
-
-_COV_TYPES = ("full", "tied", "diag", "spherical")
 
 
 def _number(value: Any, *, finite: bool = True) -> bool:
@@ -48,7 +46,7 @@ def _candidate(raw: Any) -> Candidate | None:
     checks = (
         isinstance(raw["n_components"], int) and not isinstance(raw["n_components"], bool)
         and raw["n_components"] >= 1,
-        raw["covariance_type"] in _COV_TYPES,
+        isinstance(raw["covariance_type"], str) and raw["covariance_type"] in family_names(),
         _number(raw["reg_covar"]) and raw["reg_covar"] >= 0,
         _number(raw["score"]),
         raw["score_std"] is None or (_number(raw["score_std"]) and raw["score_std"] >= 0),
@@ -132,10 +130,6 @@ class SweepCheckpoint:
     def store(self, key: str) -> SweepStore:
         """The sweep ``key`` as a :class:`~mixsynth.selection.CandidateStore` for ``select``."""
         return SweepStore(self, key)
-
-    def count(self) -> int:
-        """Finished candidates over all sweeps."""
-        return sum(len(v) for v in self._sweeps.values())
 
     def discard(self) -> None:
         """Remove the file: the fit it served has finished."""
