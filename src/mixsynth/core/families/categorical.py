@@ -34,6 +34,7 @@ from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import logsumexp
 
 from mixsynth.core.families import Family, family, register_factory
 from mixsynth.core.params import Params
@@ -195,6 +196,35 @@ class Categorical(Family):
             sx=np.zeros((K, 0)), sxx=np.zeros(sxx_shape), centers=centers,
             covariance_type=self.name, extra={"counts": counts},
         )
+
+    def statistics(
+        self,
+        X: Array,
+        params: Params,
+        sample_weight: Array | None = None,
+        packed: Array | None = None,
+    ) -> Stats:
+        """The E-step on one chunk: responsibilities from the whole row's evidence, then the
+        Gaussian block's statistics (rows with gaps in the continuous block by the Gaussian
+        family's conditional expectations, when it has them) and the level counts."""
+        wlp = self.weighted_log_prob(X, params)
+        log_norm = logsumexp(wlp, axis=1)
+        with np.errstate(under="ignore"):
+            R = np.exp(wlp - log_norm[:, None])
+        if sample_weight is None:
+            loglik, n = float(log_norm.sum()), float(X.shape[0])
+        else:
+            R *= sample_weight[:, None]
+            loglik, n = float(log_norm @ sample_weight), float(sample_weight.sum())
+        Xc, onehot = self.split(X)
+        if Xc.shape[1] and np.isnan(Xc).any():
+            observed = getattr(self.gaussian, "accumulate_observed", None)
+            if observed is None:
+                raise ValueError(f"{self.name}: the continuous block has NaN, and the "
+                                 f"{self.gaussian.name!r} family has no missing-value EM.")
+            st = observed(Xc, R, self._gaussian_params(params), loglik=loglik, n=n)
+            return replace(st, covariance_type=self.name, extra={"counts": R.T @ onehot})
+        return self.accumulate(X, R, params.means, loglik=loglik, n=n)
 
     def m_step(self, stats: Stats, reg_covar: float) -> Params:
         counts = np.asarray(stats.extra["counts"])
