@@ -1012,7 +1012,7 @@ _SYNTHESIZER = Table(
     check_params=_check_synthesizer_params,
     finish=_finish_synthesizer,
     build=_build_synthesizer,  # its fitted state is a model object, built from the pieces
-    later_params={"column_kinds": None, "missing": "model"},
+    later_params=(("column_kinds", None), ("missing", "model")),
 )
 
 register("synthesizer", _SYNTHESIZER, kind="synthesizer",

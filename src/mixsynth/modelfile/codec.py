@@ -21,8 +21,7 @@ def _encode(table: Table, est: Any, prefix: str, tensors: dict[str, NDArray[Any]
     name = type(est).__name__
     node: dict[str, Any] = {
         "params": {k: _to_json(v, f"{name} parameter {k}")
-                   for k, v in table.get_params(est).items()
-                   if not (k in table.later_params and v == table.later_params[k])},
+                   for k, v in table.get_params(est).items()},
     }
     attrs: dict[str, Any] = {}
     for a in table.attrs:

@@ -9,8 +9,8 @@ table name; a file's root model by its class (saving) and by the document's ``ki
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -97,13 +97,18 @@ class Table:
     #: read them, and how to build the object from a namespace holding parameters and fields.
     record_params: tuple[str, ...] | None = None
     build: Callable[[Any], Any] | None = None
-    #: Parameters added after format version 1, not written while they hold these defaults,
-    #: so that models that do not use them are the same bytes as before.
-    later_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Parameters an estimator gained after files were first written, with their default:
+    #: written only when they differ from it, so a model that does not use them saves the same
+    #: bytes as before; a file without them loads with the default.
+    later_params: tuple[tuple[str, Any], ...] = ()
 
     def get_params(self, est: Any) -> dict[str, Any]:
         if self.record_params is None:
-            return dict(est.get_params(deep=False))
+            params = dict(est.get_params(deep=False))
+            for name, default in self.later_params:
+                if name in params and params[name] == default:
+                    del params[name]
+            return params
         return {name: getattr(est, name) for name in self.record_params}
 
     def param_names(self) -> set[str]:
