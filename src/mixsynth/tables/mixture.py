@@ -68,7 +68,9 @@ def _init(fam: Categorical, X: Array, K: int, rng: np.random.Generator, reg: flo
     R = np.zeros((X.shape[0], K))
     R[np.arange(X.shape[0]), labels] = 1.0
     d = X.shape[1] - fam.n_levels
-    return fam.m_step(fam.accumulate(X, R, np.zeros((K, d))), reg)
+    # gaps start at their column's mean (0 after standardisation); EM then uses only the
+    # observed values
+    return fam.m_step(fam.accumulate(filled, R, np.zeros((K, d))), reg)
 
 
 def fit_mixed(
