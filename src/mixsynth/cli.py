@@ -724,10 +724,11 @@ def _describe_table(part: Any, report: Callable[[str], None]) -> None:
     for spec in codec.specs:
         kinds.setdefault(spec.kind, []).append(str(spec.name))
     report("columns: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in kinds.items()))
-    gaps = [str(codec.specs[i].name) for i in part.indicators]
+    gaps = [str(s.name) for s in codec.specs if s.missing]
     if gaps:
-        report(f"missing values modelled in: {', '.join(gaps)} (sampled at their rate"
-               + (")" if part.missing == "model" else "; --complete rows asked)"))
+        patterns = sum(len(levels) for levels in part.missingness)
+        report(f"missing values modelled in: {', '.join(gaps)} ({patterns} patterns of gaps, "
+               "sampled at their rates)")
     tried = [c for c in part.candidates or () if c["score"] is not None]
     best = max(tried, key=lambda c: c["score"]) if tried else None
     if best is not None:

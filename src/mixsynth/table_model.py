@@ -8,12 +8,15 @@ Design (issue 11)
 * **The numeric block is standardised per column** (mean and standard deviation of the
   observed values). No PCA rotation: it is undefined for rows with gaps, and a full covariance
   per component captures the correlations anyway.
-* **Missingness is modelled**: every column with gaps gets an indicator (observed / missing),
-  appended to the discrete block as one more two-level column, so the mixture learns how often
-  each column is missing and with what it co-occurs. ``missing="model"`` samples rows with
-  gaps at that rate; ``missing="complete"`` ignores the indicators and samples complete rows.
+* **Missingness is modelled**: the pattern of gaps of each row (which of the columns with gaps
+  are missing) is one more categorical column of the discrete block, its levels the patterns
+  seen in the data, so the mixture learns how often each column is missing, which gaps occur
+  together and with what values. With more than :data:`MAX_PATTERNS` distinct patterns each
+  column with gaps gets its own two-level indicator instead (rates exact, co-occurrence through
+  the components only). ``missing="model"`` samples rows with gaps in that way;
+  ``missing="complete"`` ignores the patterns and samples complete rows.
 * **The mixture** is the :class:`~mixsynth.core.families.categorical.Categorical` family over
-  ``[standardised numbers | one-hot codes | one-hot indicators]``: a Gaussian over the numbers
+  ``[standardised numbers | one-hot codes | one-hot patterns]``: a Gaussian over the numbers
   (any covariance type) times independent categorical distributions per discrete column and
   indicator. A categorical gap is an all-zero one-hot group: marginalised in the likelihood and
   the counts. A numeric gap needs the Gaussian families' missing-value EM; until they take NaN
@@ -83,10 +86,11 @@ class TableMixture:
         The standardisation of the numeric block.
     params : Params
         Of the :class:`~mixsynth.core.families.categorical.Categorical` family over the
-        standardised numbers, the codes and the indicators.
-    indicators : tuple of int
-        Positions (in the codec's columns) of the columns with a missingness indicator, in
-        the order of the indicator block.
+        standardised numbers, the codes and the missingness patterns.
+    missingness : tuple of tuple of tuple of int
+        The missingness columns of the discrete block, in order: each is the tuple of its
+        levels, each level the (sorted) positions, in the codec's columns, of the columns
+        missing in that pattern (``()``: none missing).
     missing : {"model", "complete"}
     candidates : tuple of dict, optional
         The candidates tried: ``n_components``, ``covariance_type``, ``reg_covar``, ``score``
@@ -97,7 +101,7 @@ class TableMixture:
     mean: Array
     scale: Array
     params: Params
-    indicators: tuple[int, ...]
+    missingness: tuple[tuple[tuple[int, ...], ...], ...]
     missing: str = "model"
     candidates: tuple[dict[str, Any], ...] | None = None
     memorization: dict[str, Any] | None = None
@@ -169,8 +173,8 @@ class TableMixture:
         """Standardised numbers and the codes with the indicator block (and the constant
         column of a table without discrete columns)."""
         X, codes = self.codec.encode(df)
-        return (X - self.mean) / self.scale, _with_indicators(self.codec, X, codes,
-                                                              self.indicators)
+        return (X - self.mean) / self.scale, _with_patterns(self.codec, X, codes,
+                                                            self.missingness)
 
     def score_samples(self, df: pd.DataFrame) -> Array:
         """``log p(row)``: numbers in their units (observed ones), categories, missingness."""
@@ -199,12 +203,14 @@ class TableMixture:
         if self.missing == "model":
             num = {i: j for j, i in enumerate(self.codec.numeric)}
             dis = {i: j for j, i in enumerate(self.codec.discrete)}
-            for m, i in enumerate(self.indicators):
-                gap = codes[:, J + m] == 1
-                if i in num:
-                    X[gap, num[i]] = np.nan
-                else:
-                    data_codes[gap, dis[i]] = -1
+            for m, levels in enumerate(self.missingness):
+                for level, pattern in enumerate(levels):
+                    gap = codes[:, J + m] == level
+                    for i in pattern:
+                        if i in num:
+                            X[gap, num[i]] = np.nan
+                        else:
+                            data_codes[gap, dis[i]] = -1
         return self.codec.decode(X, data_codes)
 
     def _sample_given(self, n: int, rng: np.random.Generator, given: Mapping[Any, Any]
@@ -214,7 +220,7 @@ class TableMixture:
         log_theta = np.asarray(p.extra["log_theta"])
         starts = np.concatenate([[0], np.cumsum(fam.levels)[:-1]]).astype(int)
         logw = np.log(p.weights).copy()
-        fixed_codes: dict[int, int] = {}  # discrete block position -> code
+        allowed: dict[int, NDArray[np.intp]] = {}  # discrete block column -> allowed levels
         fixed_num: dict[int, float] = {}  # numeric block position -> standardised value
         num = {i: j for j, i in enumerate(self.codec.numeric)}
         dis = {i: j for j, i in enumerate(self.codec.discrete)}
@@ -223,8 +229,7 @@ class TableMixture:
             spec = self.codec.spec(key)
             i = self.codec.specs.index(spec)
             if spec.is_discrete:
-                code = self.codec.code_of(key, value)
-                fixed_codes[dis[i]] = code
+                allowed[dis[i]] = np.array([self.codec.code_of(key, value)])
             else:
                 import pandas as pd
 
@@ -238,10 +243,16 @@ class TableMixture:
                     )
                 j = num[i]
                 fixed_num[j] = (x - self.mean[j]) / self.scale[j]
-            if i in self.indicators:  # a given column is observed
-                fixed_codes[J + self.indicators.index(i)] = 0
-        for j, code in fixed_codes.items():
-            logw += log_theta[:, starts[j] + code]
+            for m, levels in enumerate(self.missingness):  # a given column is observed
+                if any(i in pattern for pattern in levels):
+                    ok = [lv for lv, pattern in enumerate(levels) if i not in pattern]
+                    prev = allowed.get(J + m)
+                    allowed[J + m] = np.array(ok if prev is None else
+                                              [lv for lv in prev if lv in ok], dtype=np.intp)
+        for j, levels_ok in allowed.items():
+            if levels_ok.size == 0:
+                raise ValueError("given= columns that are never observed together.")
+            logw += logsumexp(log_theta[:, starts[j] + levels_ok], axis=1)
         g = np.array(sorted(fixed_num), dtype=np.intp)
         f = np.setdiff1d(np.arange(d), g)
         cond_means = np.broadcast_to(p.means[:, f], (K, f.size)).copy()
@@ -277,10 +288,12 @@ class TableMixture:
         theta = np.exp(log_theta)
         codes = np.empty((n, len(fam.levels)), dtype=np.intp)
         for j, (s, m) in enumerate(zip(starts, fam.levels, strict=True)):
-            if j in fixed_codes:
-                codes[:, j] = fixed_codes[j]
-                continue
-            cum = np.cumsum(theta[:, s : s + m], axis=1)[labels]
+            probs = theta[:, s : s + m]
+            if j in allowed:  # only the allowed levels, in their proportions
+                mask = np.zeros(m)
+                mask[allowed[j]] = 1.0
+                probs = probs * mask
+            cum = np.cumsum(probs, axis=1)[labels]
             u = rng.random(n) * cum[:, -1]
             codes[:, j] = np.minimum((u[:, None] >= cum).sum(axis=1), m - 1)
         order = rng.permutation(n)
@@ -296,22 +309,56 @@ def _shown(spec: Any, x: float) -> Any:
     return _from_numbers(spec, np.array([x])).iloc[0]
 
 
-def _with_indicators(codec: TableCodec, X: Array, codes: NDArray[np.intp],
-                     indicators: Sequence[int]) -> NDArray[np.intp]:
-    num = {i: j for j, i in enumerate(codec.numeric)}
-    dis = {i: j for j, i in enumerate(codec.discrete)}
+#: At most this many distinct missingness patterns are modelled jointly (one categorical
+#: column); beyond, one indicator per column with gaps.
+MAX_PATTERNS = 64
+
+Missingness = tuple[tuple[tuple[int, ...], ...], ...]
+
+
+def _gaps(codec: TableCodec, X: Array, codes: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Which cell is a gap, (n, columns) in the codec's column order."""
+    out = np.zeros((X.shape[0], len(codec.specs)), dtype=bool)
+    for j, i in enumerate(codec.numeric):
+        out[:, i] = np.isnan(X[:, j])
+    for j, i in enumerate(codec.discrete):
+        out[:, i] = codes[:, j] < 0
+    return out
+
+
+def missingness_columns(codec: TableCodec, X: Array, codes: NDArray[np.intp]) -> Missingness:
+    """The missingness columns of a table (:class:`TableMixture`): one of the joint patterns,
+    or one indicator per column with gaps when there are more than :data:`MAX_PATTERNS`."""
+    cols = [i for i, s in enumerate(codec.specs) if s.missing]
+    if not cols:
+        return ()
+    gaps = _gaps(codec, X, codes)[:, cols]
+    patterns = np.unique(gaps, axis=0)
+    if len(patterns) <= MAX_PATTERNS:
+        return (tuple(tuple(c for c, g in zip(cols, row, strict=True) if g)
+                      for row in patterns),)
+    return tuple(((), (c,)) for c in cols)
+
+
+def _with_patterns(codec: TableCodec, X: Array, codes: NDArray[np.intp],
+                   missingness: Missingness) -> NDArray[np.intp]:
+    """The codes, then each missingness column's code (-1, marginalised, for a pattern the
+    model has not seen), or the constant column of a table without discrete columns."""
+    gaps = _gaps(codec, X, codes)
     cols = [codes]
-    for i in indicators:
-        gap = np.isnan(X[:, num[i]]) if i in num else codes[:, dis[i]] < 0
-        cols.append(gap.astype(np.intp)[:, None])
-    if not codec.discrete and not indicators:  # a constant column: see the module docstring
+    for levels in missingness:
+        members = sorted({c for pattern in levels for c in pattern})
+        lookup = {pattern: lv for lv, pattern in enumerate(levels)}
+        keys = [tuple(c for c in members if row[c]) for row in gaps]
+        cols.append(np.array([lookup.get(k, -1) for k in keys], dtype=np.intp)[:, None])
+    if not codec.discrete and not missingness:  # a constant column: module docstring
         cols.append(np.zeros((X.shape[0], 1), dtype=np.intp))
     return np.hstack(cols)
 
 
-def layout(codec: TableCodec, indicators: Sequence[int]) -> tuple[int, ...]:
-    """Levels of the family's discrete block: the codes', then two per indicator."""
-    levels = (*codec.levels, *(2 for _ in indicators))
+def layout(codec: TableCodec, missingness: Missingness) -> tuple[int, ...]:
+    """Levels of the family's discrete block: the codes', then the missingness columns'."""
+    levels = (*codec.levels, *(len(levels) for levels in missingness))
     return levels or (1,)
 
 
@@ -365,9 +412,9 @@ def fit_table(
     jitter = rng.random(X.shape) - 0.5
     Xq = np.where(integer[None, :] & ~np.isnan(X), X + jitter, X)
     Z = (Xq - mean) / scale
-    indicators = tuple(i for i, s in enumerate(codec.specs) if s.missing)
-    allcodes = _with_indicators(codec, X, codes, indicators)
-    levels = layout(codec, indicators)
+    missingness = missingness_columns(codec, X, codes)
+    allcodes = _with_patterns(codec, X, codes, missingness)
+    levels = layout(codec, missingness)
     n_distinct = len(np.unique(np.hstack([np.nan_to_num(Z), allcodes]), axis=0))
     cap = n_distinct * (cv - 1) // cv if criterion == "heldout" else n_distinct
     kept = [k for k in (default_ks if ks is None else ks) if k <= max(cap, 1)]
@@ -384,13 +431,13 @@ def fit_table(
     candidates = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
                        "reg_covar": s.reg_covar,
                        "score": s.score if np.isfinite(s.score) else None} for s in scored)
-    return TableMixture(codec, mean, scale, fit.params, indicators, missing, candidates)
+    return TableMixture(codec, mean, scale, fit.params, missingness, missing, candidates)
 
 
 # ------------------------------------------------------------------------------ model files
 # How a TableMixture is stored in a model file (mixsynth.modelfile): the child "table" of a
 # synthesizer. Attrs: ``codec`` (TableCodec.to_dict: kinds, dtypes, categories in order,
-# units), ``family_name`` ("full+categorical:3,2"), ``n_components``, ``indicators``,
+# units), ``family_name`` ("full+categorical:3,2"), ``n_components``, ``missingness``,
 # ``missing``, ``candidates``; tensors ``mean``, ``scale`` (c,), ``weights`` (K,), ``means``
 # (K, c), ``precisions_cholesky`` (by covariance type), ``log_theta`` (K, L).
 
@@ -417,10 +464,12 @@ def _family_name(value: Any) -> str:
     return _mixed_family(value).name
 
 
-def _indicators(value: Any) -> tuple[int, ...]:
-    out = tuple(_int(0)(v) for v in _list(value))
-    if len(set(out)) != len(out):
-        raise ValueError("indicator columns repeat")
+def _missingness(value: Any) -> Missingness:
+    out = tuple(tuple(tuple(_int(0)(c) for c in _list(pattern)) for pattern in _list(levels))
+                for levels in _list(value))
+    for levels in out:
+        if len(set(levels)) != len(levels) or any(list(p) != sorted(set(p)) for p in levels):
+            raise ValueError("missingness patterns repeat or are not sorted")
     return out
 
 
@@ -448,11 +497,12 @@ def _pc_shape(t: Any) -> tuple[int, ...]:
 def _finish_table(t: Any, where: str) -> None:
     fam = _mixed_family(t.family_name)
     codec = t.codec
-    if fam.levels != layout(codec, t.indicators):
+    if fam.levels != layout(codec, t.missingness):
         raise ModelFileError(f"{where}: family {t.family_name!r} does not match the codec's "
-                             f"levels {layout(codec, t.indicators)}")
-    if any(i >= len(codec.specs) or not codec.specs[i].missing for i in t.indicators):
-        raise ModelFileError(f"{where}: an indicator names a column without gaps")
+                             f"levels {layout(codec, t.missingness)}")
+    if any(i >= len(codec.specs) or not codec.specs[i].missing
+           for levels in t.missingness for pattern in levels for i in pattern):
+        raise ModelFileError(f"{where}: a missingness pattern names a column without gaps")
     try:
         t.params = fam.from_tensors({"weights": t.weights, "means": t.means,
                                      "precisions_cholesky": t.precisions_cholesky,
@@ -467,7 +517,7 @@ _TABLE = Table(
         Attr("codec", _codec, lambda c: _to_json(c.to_dict())),
         Attr("family_name", _family_name),
         Attr("n_components", _int(1)),
-        Attr("indicators", _indicators),
+        Attr("missingness", _missingness),
         Attr("missing", _missing_option),
         Attr("candidates", _candidates),
     ),
@@ -484,7 +534,7 @@ _TABLE = Table(
     check_params=lambda t: None,
     finish=_finish_table,
     record_params=(),
-    build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.indicators, t.missing,
+    build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.missingness, t.missing,
                                  t.candidates),
 )
 
