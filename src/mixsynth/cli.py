@@ -829,6 +829,9 @@ def _plain(value: Any) -> Any:
               "boolean and category columns are categorical already.")
 @click.option("--continuous", callback=_column_list, metavar="A,B,...",
               help="Model these columns as numbers (text holding numbers, say).")
+@click.option("--missing", type=click.Choice(["model", "complete"]), default="model",
+              show_default=True, help="Tables with gaps: generate rows with gaps at the data's "
+              "rates and patterns, or complete rows.")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options
@@ -840,7 +843,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
         seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
         out_of_core: bool | None, memory_budget: int | None,
-        categorical: list[str] | None, continuous: list[str] | None, force: bool,
+        categorical: list[str] | None, continuous: list[str] | None, missing: str,
+        force: bool,
         **read: Any) -> None:
     """Learn the distribution of DATA; write the fitted model to MODEL.
 
@@ -890,6 +894,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     )
     if kinds:
         params["column_kinds"] = kinds
+    if missing != "model":
+        params["missing"] = missing
     if reg_covar is not None:
         params["reg_covar"] = reg_covar
     model = Synthesizer(**params)
