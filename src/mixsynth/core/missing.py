@@ -1,0 +1,396 @@
+"""Missing values (NaN) in the Gaussian families: exact EM over the observed coordinates.
+
+A row ``x`` with observed coordinates ``o`` and missing ones ``m`` (NaN) has, under component
+``k``, the marginal density ``N(x_o | mu_o, Sigma_oo)``; the E-step's responsibilities come from
+it. The M-step takes the expected complete-data statistics: the conditional mean of the missing
+coordinates and their conditional covariance,
+
+    x̂_m = mu_m + Sigma_mo Sigma_oo^{-1} (x_o - mu_o) = mu_m - Lambda_mm^{-1} Lambda_mo (x_o - mu_o)
+    C    = Sigma_mm - Sigma_mo Sigma_oo^{-1} Sigma_om = Lambda_mm^{-1}
+
+(``Lambda = P P^T``, the precision; the second forms are the block-inverse identities), so that
+``E[x] = x̂`` and ``E[(x - c)(x - c)^T] = (x̂ - c)(x̂ - c)^T + C`` (``C`` on the ``mm`` block).
+They enter the ordinary additive :class:`~mixsynth.core.stats.Stats` (``sx``, ``sxx`` about the
+centers): chunked, out-of-core and distributed fitting are unchanged, and the M-step is the
+family's own.
+
+Full and tied work in the *precision* form, which needs a Cholesky factor of ``Lambda_mm``
+(``q × q``, ``q`` the number of missing coordinates, typically few) per component and missingness
+pattern, batched over components; rows are grouped by pattern so each factor serves all rows that
+share it. The marginal log-density follows from the joint density at the completed row:
+``log p(x_o) = log p(x_o, x̂_m) - log p(x̂_m | x_o)``, i.e.
+
+    log N(x_o | mu_o, Sigma_oo) = -(p/2) log 2pi + log det P - sum log diag chol(Lambda_mm)
+                                  - |(y P)|^2 / 2,        y = x̂ - mu (y_o = x_o - mu_o),
+
+a sum of squares (no cancellation of a Schur complement). Diag and spherical need no patterns:
+the conditional mean of a missing coordinate is ``mu`` and its variance ``sigma^2``; every sum
+runs over the observed coordinates with a mask.
+
+A row with every coordinate missing has log-density 0 under every component, responsibilities
+equal to the weights (in a Gaussian-only mixture), and adds ``r`` to ``nk``, ``r mu_k`` to ``sx``
+and ``r Sigma_k`` to ``sxx`` (its exact expected statistics): neutral for the means and
+covariances, which keeps ``nk`` one count for the weights and the means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mixsynth.core.params import Params, inv_lower_triangular
+from mixsynth.core.stats import Stats, normalize_rows
+
+__all__ = [
+    "group_patterns",
+    "has_missing",
+    "missing_accumulate",
+    "missing_log_prob",
+    "missing_suffstats",
+]
+
+Array = NDArray[np.float64]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: The (K, rows, d) temporaries of one block of a pattern's rows stay under this many elements.
+_BLOCK_ELEMENTS = 2**22
+
+
+def has_missing(X: Array) -> bool:
+    """Whether ``X`` holds a NaN. One sum in the common case (a finite sum has no NaN), a full
+    scan only when the sum is not finite."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or 1e308 + 1e308
+        total = X.sum()
+    if np.isfinite(total):
+        return False
+    return bool(np.isnan(X).any())
+
+
+def group_patterns(missing: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], NDArray[np.intp],
+                                                        NDArray[np.intp]]:
+    """Rows grouped by missingness pattern.
+
+    Parameters
+    ----------
+    missing : ndarray of bool of shape (n, d)
+
+    Returns
+    -------
+    patterns : ndarray of bool of shape (P, d)
+        The distinct patterns (``True`` = missing).
+    order : ndarray of int of shape (n,)
+        Row indices sorted by pattern: rows ``order[bounds[i]:bounds[i+1]]`` have pattern ``i``.
+    bounds : ndarray of int of shape (P + 1,)
+    """
+    n, d = missing.shape
+    if n == 0:
+        return np.zeros((0, d), dtype=bool), np.zeros(0, dtype=np.intp), np.zeros(1, np.intp)
+    keys = np.ascontiguousarray(np.packbits(missing, axis=1))
+    keys_void = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys_void, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable").astype(np.intp)
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=first.size))])
+    return missing[first], order, bounds.astype(np.intp)
+
+
+# ---------------------------------------------------------------------------------- the forms
+class _Model:
+    """What every pattern needs from the parameters, computed once per call."""
+
+    def __init__(self, params: Params, layout: str) -> None:
+        self.layout = layout
+        self.means = params.means
+        self.K, self.d = params.means.shape
+        pc = params.precisions_cholesky
+        if layout in ("full", "tied"):
+            P = pc if layout == "full" else pc[None]
+            self.P = P  # (K or 1, d, d)
+            self.prec = P @ np.swapaxes(P, 1, 2)  # Lambda = P P^T
+            logdet = np.sum(np.log(np.diagonal(P, axis1=1, axis2=2)), axis=1)
+            self.logdet = np.broadcast_to(logdet, (self.K,))
+        else:
+            scale = pc if layout == "diag" else np.broadcast_to(pc[:, None], (self.K, self.d))
+            self.scale = np.asarray(scale, dtype=np.float64)  # (K, d): 1 / sigma
+            self.log_scale = np.log(self.scale)
+
+
+def _blocks(n: int, K: int, d: int) -> Iterator[slice]:
+    step = max(1, _BLOCK_ELEMENTS // max(1, K * d))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+class _Pattern:
+    """One missingness pattern of full/tied: the Cholesky factor of ``Lambda_mm`` per
+    component (one for tied), batched."""
+
+    def __init__(self, model: _Model, miss: NDArray[np.bool_]) -> None:
+        self.model = model
+        self.m = np.flatnonzero(miss)
+        self.o = np.flatnonzero(~miss)
+        prec = model.prec
+        self.lam_om = prec[:, self.o[:, None], self.m[None, :]]  # (K', p, q)
+        if self.m.size == 0:  # a complete row: the joint density
+            self.minv = np.zeros((prec.shape[0], 0, 0))
+            self.log_det_mm = np.zeros(prec.shape[0])
+            return
+        lam_mm = prec[:, self.m[:, None], self.m[None, :]]  # (K', q, q)
+        try:
+            chol = np.linalg.cholesky(lam_mm)
+        except np.linalg.LinAlgError:  # pragma: no cover - a principal block of an SPD matrix
+            raise ValueError(
+                "A component's precision is not positive definite on the missing coordinates; "
+                "increase reg_covar."
+            ) from None
+        self.minv = inv_lower_triangular(chol)  # M^{-1}, Lambda_mm^{-1} = M^{-T} M^{-1}
+        self.log_det_mm = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+
+    def complete(self, Xp: Array) -> tuple[Array, Array]:
+        """Centred completed rows ``y = x̂ - mu`` (K, n, d) and marginal log-densities (n, K)."""
+        mod = self.model
+        n = Xp.shape[0]
+        y = np.zeros((mod.K, n, mod.d))
+        yo = Xp[None, :, self.o] - mod.means[:, None, self.o]  # (K, n, p)
+        y[:, :, self.o] = yo
+        if self.o.size == 0:
+            return y, np.zeros((n, mod.K))
+        if self.m.size:
+            t = yo @ self.lam_om  # (K, n, q): rows (Lambda_mo y_o)^T
+            s = t @ np.swapaxes(self.minv, 1, 2)  # M^{-1} t
+            y[:, :, self.m] = -(s @ self.minv)  # -Lambda_mm^{-1} Lambda_mo y_o
+        z = y @ mod.P  # |y^T P|^2 = y^T Lambda y, a sum of squares
+        quad = np.einsum("knd,knd->kn", z, z)
+        const = -0.5 * self.o.size * _LOG_2PI + mod.logdet - self.log_det_mm  # (K,)
+        return y, (const[:, None] - 0.5 * quad).T
+
+    def conditional_cov(self) -> Array:
+        """``C = Lambda_mm^{-1}`` per component (K', q, q)."""
+        return np.swapaxes(self.minv, 1, 2) @ self.minv
+
+
+def _scaled_complete(model: _Model, Xb: Array) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """Diag/spherical: centred completed rows (K, n, d) (zero on missing coordinates), marginal
+    log-densities (n, K) and the observed mask (n, d)."""
+    obs = ~np.isnan(Xb)
+    y = np.where(obs[None], Xb[None] - model.means[:, None, :], 0.0)
+    z = y * model.scale[:, None, :]
+    quad = np.einsum("knd,knd->kn", z, z)
+    logdet = obs.astype(np.float64) @ model.log_scale.T  # (n, K)
+    log_dens = (-0.5 * _LOG_2PI) * obs.sum(axis=1)[:, None] + logdet - 0.5 * quad.T
+    return y, log_dens, obs
+
+
+# ---------------------------------------------------------------------------------- sums
+class _MissingSums:
+    def __init__(self, model: _Model, centers: Array, covariance_type: str) -> None:
+        self.model, self.centers, self.covariance_type = model, centers, covariance_type
+        K, d = model.K, model.d
+        self.shift = model.means - centers  # y about the centers = y + shift
+        self.has_shift = bool(np.any(self.shift))
+        self.nk = np.zeros(K)
+        self.sx = np.zeros((K, d))
+        self.loglik = 0.0
+        self.full = model.layout in ("full", "tied")
+        self.sxx = np.zeros((K, d, d) if self.full else (K, d))
+
+    def add(self, y: Array, R: Array) -> Array:
+        """Add completed rows ``y`` (about the means) with weighted responsibilities ``R``;
+        returns ``nk`` of the block."""
+        nk = R.sum(axis=0)
+        self.nk += nk
+        RT = R.T
+        ry = (RT[:, None, :] @ y)[:, 0, :]  # Σ r y, (K, d)
+        self.sx += ry + nk[:, None] * self.model.means
+        if self.has_shift:
+            y = y + self.shift[:, None, :]
+        if self.full:
+            self.sxx += np.swapaxes(y * RT[:, :, None], 1, 2) @ y
+        else:
+            self.sxx += np.einsum("kn,knd->kd", RT, y * y)
+        return nk
+
+    def stats(self, n: float) -> Stats:
+        sxx = self.sxx.sum(axis=0) if self.model.layout == "tied" else self.sxx
+        return Stats(n=n, loglik=self.loglik, nk=self.nk, sx=self.sx, sxx=sxx,
+                     centers=self.centers, covariance_type=self.covariance_type)
+
+
+def _pattern_walk(
+    X: Array, params: Params, layout: str, sums: _MissingSums | None,
+    R_given: Array | None, sample_weight: Array | None, out_log: Array | None,
+) -> None:
+    """Full/tied: the walk over the rows of ``X`` (NaN = missing), pattern by pattern. With
+    ``sums``: the E-step's responsibilities (or ``R_given``) weighted and added; with
+    ``out_log``: the marginal log-densities written there."""
+    model = _Model(params, layout)
+    K, d = model.K, model.d
+    log_w = None
+    if sums is not None and R_given is None:
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params.weights)
+
+    def handle(rows: NDArray[np.intp] | slice, y: Array, log_dens: Array) -> Array | None:
+        if out_log is not None:
+            out_log[rows] = log_dens
+        if sums is None:
+            return None
+        if R_given is not None:
+            R = R_given[rows]
+        else:
+            assert log_w is not None  # set whenever no responsibilities are given
+            R = log_dens + log_w
+            log_norm = normalize_rows(R)
+            if sample_weight is None:
+                sums.loglik += float(log_norm.sum())
+            else:
+                w = sample_weight[rows]
+                R *= w[:, None]
+                sums.loglik += float(log_norm @ w)
+        return sums.add(y, R)
+
+    patterns, order, bounds = group_patterns(np.isnan(X))
+    for i, miss in enumerate(patterns):
+        pat = _Pattern(model, miss)
+        nk_pat = np.zeros(K)
+        seg = order[bounds[i]:bounds[i + 1]]
+        for blk in _blocks(seg.size, K, d):
+            rows = seg[blk]
+            y, log_dens = pat.complete(X[rows])
+            nk = handle(rows, y, log_dens)
+            if nk is not None:
+                nk_pat += nk
+        if sums is not None:
+            # + nk C on the missing block: E[(x - c)(x - c)^T] = (x̂ - c)(x̂ - c)^T + C
+            C = pat.conditional_cov()
+            if model.layout == "tied":
+                sums.sxx[0][np.ix_(pat.m, pat.m)] += nk_pat.sum() * C[0]
+            else:
+                sums.sxx[:, pat.m[:, None], pat.m[None, :]] += nk_pat[:, None, None] * C
+
+
+def _scaled_walk(
+    X: Array, params: Params, layout: str, sums: _MissingSums | None,
+    R_given: Array | None, sample_weight: Array | None, out_log: Array | None,
+) -> None:
+    """Diag/spherical: rows in blocks, masks instead of patterns."""
+    model = _Model(params, layout)
+    K, d = model.K, model.d
+    var = 1.0 / model.scale**2  # (K, d)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(params.weights)
+    for blk in _blocks(X.shape[0], K, d):
+        y, log_dens, obs = _scaled_complete(model, X[blk])
+        if out_log is not None:
+            out_log[blk] = log_dens
+        if sums is None:
+            continue
+        if R_given is not None:
+            R = R_given[blk]
+        else:
+            R = log_dens + log_w
+            log_norm = normalize_rows(R)
+            if sample_weight is None:
+                sums.loglik += float(log_norm.sum())
+            else:
+                w = sample_weight[blk]
+                R *= w[:, None]
+                sums.loglik += float(log_norm @ w)
+        sums.add(y, R)
+        # + r sigma^2 on each missing coordinate: its conditional variance
+        sums.sxx += (R.T @ (~obs).astype(np.float64)) * var
+
+
+def _walk(
+    X: Array, params: Params, layout: str, sums: _MissingSums | None,
+    R_given: Array | None, sample_weight: Array | None, out_log: Array | None,
+) -> None:
+    if layout in ("full", "tied"):
+        _pattern_walk(X, params, layout, sums, R_given, sample_weight, out_log)
+    else:
+        _scaled_walk(X, params, layout, sums, R_given, sample_weight, out_log)
+
+
+# ---------------------------------------------------------------------------------- API
+def missing_log_prob(X: Array, params: Params, layout: str) -> Array:
+    """Marginal log-density over each row's observed coordinates, ``log N(x_o | mu_o,
+    Sigma_oo)``, under every component; 0 for a row with no observed coordinate.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Rows with NaN for missing values (complete rows work too, more slowly than the fast
+        pass).
+    params : Params
+        Parameters of a Gaussian family.
+    layout : {"full", "tied", "diag", "spherical"}
+        The family's precision-factor layout.
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+    """
+    out = np.empty((X.shape[0], params.n_components))
+    _walk(X, params, layout, None, None, None, out)
+    return out
+
+
+def missing_suffstats(
+    X: Array, params: Params, layout: str, sample_weight: Array | None = None
+) -> Stats:
+    """The exact E-step on rows with missing values, as additive statistics about
+    ``params.means`` (responsibilities from the marginal densities over the observed
+    coordinates, second moments from the conditional expectations).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        NaN marks a missing value.
+    params : Params
+    layout : {"full", "tied", "diag", "spherical"}
+    sample_weight : ndarray of shape (n,), optional
+    """
+    sums = _MissingSums(_Model(params, layout), params.means, params.covariance_type)
+    _walk(X, params, layout, sums, None, sample_weight, None)
+    total = float(X.shape[0]) if sample_weight is None else float(np.sum(sample_weight))
+    return sums.stats(total)
+
+
+def missing_accumulate(
+    X: Array,
+    R: Array,
+    params: Params,
+    layout: str,
+    *,
+    centers: Array | None = None,
+    loglik: float = 0.0,
+    n: float | None = None,
+) -> Stats:
+    """M-step statistics of rows with missing values from given responsibilities.
+
+    For a family that combines the Gaussian block with other evidence (categorical columns):
+    the responsibilities come from its own E-step, the conditional expectations of the missing
+    coordinates from ``params``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        NaN marks a missing value.
+    R : ndarray of shape (n, K)
+        Responsibilities, sample weights already applied.
+    params : Params
+        The Gaussian parameters of the E-step (conditional means and covariances).
+    layout : {"full", "tied", "diag", "spherical"}
+    centers : ndarray of shape (K, d), optional
+        Reference points of the second moments; ``params.means`` by default.
+    loglik, n : float
+        Passed through; ``n`` defaults to ``R.sum()``.
+    """
+    c = params.means if centers is None else centers
+    sums = _MissingSums(_Model(params, layout), c, params.covariance_type)
+    _walk(X, params, layout, sums, np.asarray(R, dtype=np.float64), None, None)
+    sums.loglik = loglik
+    return sums.stats(float(R.sum()) if n is None else n)
