@@ -230,7 +230,7 @@ def _fit_child(executor: str, path: Path, plan: ScalePlan) -> FitResult:
     import warnings
 
     from mixsynth import GaussianMixture
-    from mixsynth.streaming import as_source
+    from mixsynth.sources import as_source
 
     truth = _truth(plan)
     X_hold = _heldout(plan, truth)
@@ -260,7 +260,8 @@ def _fit_child(executor: str, path: Path, plan: ScalePlan) -> FitResult:
     if executor == "in-process":
         run(as_source(path, seed=0))
     else:
-        from mixsynth.distributed import DaskSource, cluster
+        from mixsynth.distributed import cluster
+        from mixsynth.sources import DaskSource
 
         with cluster(workers=plan.workers) as client:
             run(DaskSource(_dask_array(path, plan.n_samples, plan.n_features), seed=0))

@@ -15,16 +15,16 @@ import dask.array as da
 import dask.dataframe as dd
 import pandas as pd
 
-from mixsynth import GaussianMixture, Synthesizer, streaming
+from mixsynth import GaussianMixture, Synthesizer, sources
 from mixsynth.distributed import (
     ClusterRunner,
-    DaskSource,
     cluster,
     current_client,
     sample_dask,
 )
+from mixsynth.sources import DaskSource
 
-from .test_streaming import _blobs, assert_same_fit
+from .sources.test_streamed import _blobs, assert_same_fit
 
 FIT = dict(n_components=3, random_state=0, tol=1e-8, max_iter=300)
 
@@ -84,7 +84,7 @@ def test_distributed_equals_in_memory_chunked_and_threads(rng, dask_client):
 
 
 def test_partial_sample_on_the_cluster_finds_the_clusters(rng, dask_client, monkeypatch):
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 150)
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 150)
     X = _blobs(rng)
     with dask_client.as_current():
         got = GaussianMixture(3, random_state=0).fit(da.from_array(X, chunks=500))
@@ -117,7 +117,7 @@ def test_synthesizer_candidates_run_as_cluster_tasks(rng, dask_client, monkeypat
 
 
 def test_synthesizer_streams_large_dask_data_on_the_cluster(rng, dask_client, monkeypatch):
-    monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)
     X = np.c_[_blobs(rng, n=1200), rng.integers(0, 4, size=1200)]
     with dask_client.as_current():
         synth = Synthesizer(n_components=[2, 3], reg_covar=1e-6, random_state=0).fit(

@@ -542,7 +542,7 @@ def _table_file(tmp_path: Path, suffix: str) -> Path:
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".npy"])
 def test_read_data_and_the_streamed_source_read_alike(tmp_path: Path, suffix: str) -> None:
-    from mixsynth.streaming import file_source
+    from mixsynth.sources import file_source
 
     path = _table_file(tmp_path, suffix)
     picked = ["b", "a"] if suffix != ".npy" else ["x2", "x0"]
@@ -571,7 +571,7 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_files_give_the_same_error_read_or_streamed(tmp_path: Path, case: str) -> None:
-    from mixsynth.streaming import file_source
+    from mixsynth.sources import file_source
 
     name, text = BAD_FILES[case]
     path = _write(tmp_path / name, text)
@@ -590,7 +590,7 @@ def test_bad_files_give_the_same_error_read_or_streamed(tmp_path: Path, case: st
     lambda X: X.astype(">f8"), lambda X: np.asfortranarray(X), lambda X: X.astype(np.int16),
 ])
 def test_npy_layouts_stream_as_they_read(tmp_path: Path, make: Any) -> None:
-    from mixsynth.streaming import file_source
+    from mixsynth.sources import file_source
 
     X = make(np.arange(60.0).reshape(20, 3))
     np.save(tmp_path / "x.npy", X)

@@ -11,15 +11,15 @@ import warnings
 import numpy as np
 import pytest
 
-from mixsynth import GaussianMixture, streaming
+from mixsynth import GaussianMixture, sources
 from mixsynth.core import m_step, run_em, run_em_lockstep, suffstats
 from mixsynth.gaussian_mixture import fit_on_source, score_on_source
 from mixsynth.seeding import SeedPlan
 from mixsynth.selection import Candidate, InformationCriterion, candidate_grid, select
-from mixsynth.streaming import as_source
+from mixsynth.sources import as_source
 
+from .sources.test_streamed import _blobs
 from .strategies import random_params
-from .test_streaming import _blobs
 
 SWEEP = dict(tol=1e-4, max_iter=200, n_init=1, init_params="kmeans")
 
@@ -158,7 +158,7 @@ def test_restarts_on_a_source_share_passes(rng):
 
 
 def test_estimators_fitted_together_equal_each_alone(rng, monkeypatch):
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 200)  # k-means on a sample, then a full pass
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 200)  # k-means on a sample, then a full pass
     X = _blobs(rng, n=2000)
     counting = Counting(X)
     source = as_source(counting)
@@ -234,7 +234,7 @@ def _same_sweep(a, b, rtol: float = 1e-10) -> None:
 
 
 def test_a_sweep_on_a_source_shares_its_passes(rng, monkeypatch):
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 250)
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 250)
     X = _blobs(rng, n=2500)
     counting = Counting(X)
     source = as_source(counting)
@@ -255,7 +255,7 @@ def test_a_sweep_on_a_source_shares_its_passes(rng, monkeypatch):
 
 
 def test_coarse_to_fine_sweep_with_a_checkpoint_shares_passes(rng, monkeypatch):
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 250)
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 250)
     X = _blobs(rng, n=1500)
     counting = Counting(X)
     source = as_source(counting)
@@ -283,9 +283,9 @@ def test_dask_sweep_shares_passes_and_equals_in_process(rng, dask_client, monkey
     pytest.importorskip("distributed")
     import dask.array as da
 
-    from mixsynth.distributed import DaskSource
+    from mixsynth.sources import DaskSource
 
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 250)
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 250)
     X = _blobs(rng, n=2000)
     w = rng.uniform(0.5, 2.0, size=len(X))
     in_process = _sweep(as_source([X[:700], X[700:]], w), share=True)

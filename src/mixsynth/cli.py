@@ -734,12 +734,12 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     _check_output(model_path, force)
     options = _ReadOptions(**read)
     stream = _stream_plan(data, options, label=label, out_of_core=out_of_core,
-                          budget=memory_budget, settings=settings)
+                          budget=memory_budget, seed=seed, settings=settings)
     on_cluster = workers is not None or scheduler_address is not None
     if stream is not None and on_cluster:
         from mixsynth.io.dask_files import splittable
 
-        if not splittable(stream):
+        if not splittable(stream.table):
             settings.err(f"mixsynth: note: {data} is streamed in this process: a CSV file, or "
                          "a Parquet file with very large row groups, cannot be split into "
                          "blocks for Dask workers; the cluster is not started.")
@@ -772,12 +772,14 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         progress = stack.enter_context(_candidate_progress(settings))
         pause_point("fit")  # where the interruption tests signal (mixsynth._testhooks)
         if stream is not None:
-            source = _stream_source(stream, seed, on_cluster)
+            source = _stream_source(stream, on_cluster)
             model.fit(source, progress=progress, out_of_core=True)
             facts: Any = _Streamed(data, *source.shape)
             extra = {
-                "columns": list(stream.columns),
-                "dtypes": list(stream.dtype_names(lambda j: bool(model.integer_columns_[j]))),
+                "columns": list(stream.table.columns),
+                "dtypes": list(
+                    stream.table.dtype_names(lambda j: bool(model.integer_columns_[j]))
+                ),
                 "source": data,
                 "streamed": True,
             }
@@ -857,9 +859,11 @@ class _Streamed:
 
 
 def _stream_plan(path: str, options: _ReadOptions, *, label: str | None,
-                 out_of_core: bool | None, budget: int | None, settings: _Settings) -> Any:
-    """The opened file (a :class:`mixsynth.io.formats.TableFile`) when ``fit`` streams it,
-    else ``None`` (read into memory)."""
+                 out_of_core: bool | None, budget: int | None, seed: int,
+                 settings: _Settings) -> Any:
+    """The file's source (:func:`mixsynth.sources.file_source`, as the Python API makes of a
+    path) when ``fit`` streams it, else ``None`` (read into memory): the API's storage policy
+    decides (:class:`mixsynth.sources.StoragePolicy`)."""
     fmt = _data_format(path, options, label=label, param_hint="DATA")
     if out_of_core is False:
         return None
@@ -871,35 +875,34 @@ def _stream_plan(path: str, options: _ReadOptions, *, label: str | None,
                    "input and image folders are read into memory (use --in-memory)")
             raise click.UsageError(why)
         return None
-    from mixsynth import streaming
-    from mixsynth.io.formats import open_table
+    from mixsynth.seeding import SeedPlan
+    from mixsynth.sources import StoragePolicy, file_source
 
-    table = open_table(path, fmt=fmt, columns=options.columns, delimiter=options.delimiter)
-    limit = streaming.IN_MEMORY_BYTES if budget is None else budget
-    nbytes = table.estimated_nbytes()
-    if out_of_core is None and nbytes <= limit:
+    # the reservoir seed of Synthesizer.fit's own plan: the same file and seed give the same
+    # model through the API and the command line
+    reservoir = SeedPlan.from_random_state(seed).reservoir_seed()
+    source = file_source(path, seed=reservoir, columns=options.columns,
+                         delimiter=options.delimiter)
+    policy = StoragePolicy(memory_budget=budget, out_of_core=out_of_core)
+    if not policy.streams(source):
         return None
     if not settings.quiet:
         why = ("--out-of-core" if out_of_core else
-               f"above the memory budget of {_size(limit)} (--memory-budget)")
+               f"above the memory budget of {_size(policy.budget)} (--memory-budget)")
         about = "about " if fmt in ("csv", "tsv") else ""
-        settings.err(f"mixsynth: {path}: {about}{_size(nbytes)} as float64, {why}: fitting "
-                     "out of core (one pass over the file per EM iteration)")
-    return table
+        settings.err(f"mixsynth: {path}: {about}{_size(policy.nbytes(source))} as float64, "
+                     f"{why}: fitting out of core (one pass over the file per EM iteration)")
+    return source
 
 
-def _stream_source(table: Any, seed: int, on_cluster: bool) -> Any:
-    """The source a streamed fit reads: on the cluster's workers, or in this process."""
-    from mixsynth.seeding import SeedPlan
-    from mixsynth.streaming import file_source
-
-    reservoir = SeedPlan.from_random_state(seed).reservoir_seed()  # as Synthesizer.fit's plan
+def _stream_source(source: Any, on_cluster: bool) -> Any:
+    """The source a streamed fit reads: the file's blocks on the cluster's workers, or the
+    file source itself, in this process."""
     if on_cluster:
         from mixsynth.io.dask_files import dask_source
 
-        return dask_source(table, seed=reservoir)
-    return file_source(table.path, seed=reservoir, columns=list(table.columns),
-                       delimiter=getattr(table, "delimiter", None))
+        return dask_source(source.table, seed=source.seed)
+    return source
 
 
 def _size(nbytes: float) -> str:

@@ -5,11 +5,13 @@ additive per-chunk statistics, no Python loop over components). Beyond scikit-le
 ``fit(X, y=None, sample_weight=None)``, ``sample(n_samples, random_state=None)`` with a per-call
 seed and rows returned in random order, and bounded memory through ``chunk_size``.
 
-``fit`` also streams data that does not fit in memory (a ``np.memmap``, a path to a ``.npy``,
-``.parquet`` or ``.csv`` file, a callable returning an iterator of chunks, a list of arrays) and
-runs data-parallel on a dask array or dataframe: see :mod:`mixsynth.streaming` and
-:mod:`mixsynth.distributed`. Every path calls the same EM loop; only the pass over the data
-differs.
+``fit`` has one path: every input becomes a :class:`~mixsynth.sources.Source`
+(:func:`~mixsynth.sources.as_source`; an array or DataFrame is an
+:class:`~mixsynth.sources.ArraySource`), and :func:`fit_on_source` runs the ``n_init`` EM runs in
+lock-step over it, one pass per iteration. The same call streams data that does not fit in memory
+(a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning an
+iterator of chunks, a list of arrays) and runs data-parallel on a dask array or dataframe; only
+the pass over the data differs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -34,7 +36,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mixsynth import streaming
+from mixsynth import sources
 from mixsynth._saving import SaveMixin
 from mixsynth.core import (
     EMResult,
@@ -46,17 +48,14 @@ from mixsynth.core import (
     covariances_from_stats,
     e_step,
     estimate_weighted_log_prob,
-    pack_outer,
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
-    run_em,
     run_em_lockstep,
     sample_mixture,
-    suffstats,
 )
 from mixsynth.seeding import SeedLike, as_generator
-from mixsynth.streaming import Source, Summary, as_source, is_out_of_core, sample_seed
+from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
 __all__ = ["GaussianMixture", "fit_on_source", "score_on_source"]
@@ -69,9 +68,6 @@ CHUNK_BYTES = 128 * 2**20
 #: only add overhead at that size, and on a busy machine oversubscription made small fits (and
 #: scikit-learn's KMeans initialisation) 10-45x slower here.
 SINGLE_THREAD_FLOPS = 3e8
-#: The packed outer products of the data are cached across EM iterations (and restarts) when
-#: they fit in this many bytes; otherwise they are recomputed chunk by chunk.
-PACKED_CACHE_BYTES = 512 * 2**20
 
 
 def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
@@ -209,10 +205,12 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), or out-of-core data
-            In memory: an array or DataFrame. Streamed with bounded memory: a ``np.memmap``, a
-            path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning a fresh
-            iterator of 2-D chunks (called once per pass), or a list of 2-D arrays. Data-parallel
+        X : array-like of shape (n_samples, n_features), out-of-core data, or Source
+            Any input is made a :class:`~mixsynth.sources.Source` and fitted the same way
+            (:func:`fit_on_source`). In memory: an array or DataFrame. Streamed with bounded
+            memory: a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a
+            callable returning a fresh iterator of 2-D chunks (called once per pass), or a list
+            of 2-D arrays. Data-parallel
             on the current ``distributed.Client`` (else dask's threads): a dask array or
             dataframe. A streamed fit initialises from a uniform sample of
             ``max(20000, 50 K)`` rows (k-means on the sample, then one pass of hard assignments
@@ -236,34 +234,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         """Fit, then label each row with its most probable component."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def _fit(self, X_in: ArrayLike, sample_weight_in: ArrayLike | None) -> None:
-        if is_out_of_core(X_in):
-            self._fit_source(X_in, sample_weight_in)
-            return
-        X = check_input(X_in, estimator=self, reset=True, ensure_min_samples=2)
-        d = X.shape[1]
-        w = None if sample_weight_in is None else _check_sample_weight(sample_weight_in, X)
-        self._check_data_supports_k(X, w)
-        self._check_initial_parameters(d)
-        small = X.shape[0] * self.n_components * d * d < SINGLE_THREAD_FLOPS
-        with threadpool_limits(limits=1) if small else nullcontext():
-            self._fit_validated(X, w)
-
-    def _fit_validated(self, X: Array, w: Array | None) -> None:
-        # Work about the (weighted) data mean: the expanded kernels stay accurate for data with a
-        # large offset, and the fit is shift-equivariant so nothing else changes.
-        shift = np.average(X, axis=0, weights=w)
-        Xc = X - shift
-        data = _ChunkedData(Xc, w, self.chunk_size, self.n_components, self.covariance_type)
-        self._run_inits(
-            data.stats, lambda random_state: self._initial_params(Xc, w, shift, random_state),
-            shift,
+    def _fit(self, X_in: Any, sample_weight_in: Any) -> None:
+        """The one fit path: the data as a source (an array is validated here, with
+        scikit-learn's messages), then the shared-pass fit over it."""
+        source = as_source(
+            X_in, sample_weight_in, seed=sample_seed(self.random_state), estimator=self,
+            ensure_min_samples=2,
         )
-
-    def _fit_source(self, X_in: Any, sample_weight_in: Any) -> None:
-        """Streamed or distributed fit: the data is visited in passes, never held in memory."""
-        source = as_source(X_in, sample_weight_in, seed=sample_seed(self.random_state))
-        assert source is not None
         owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
         try:
             fit_on_source([self], source)
@@ -271,11 +248,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             if owned:
                 source.release()
 
-    def _source_setup(self, source: Source) -> tuple[Summary, Array, int]:
+    def _source_setup(self, source: Source) -> tuple[Summary, Array, int, ChunkCache | None]:
         """The first pass of a fit on ``source`` and the checks on what it found: the summary,
-        the shift the fit works about and the rows per E-step chunk."""
+        the shift the fit works about (the weighted mean: the expanded kernels stay accurate
+        for data with a large offset, and the fit is shift-equivariant), the rows per E-step
+        chunk, and for rows held in memory the cache the fit's kernels keep between passes."""
         K, cov_type = self.n_components, self.covariance_type
-        summary = source.summary(max(streaming.SAMPLE_ROWS, 50 * K))
+        summary = source.summary(max(sources.SAMPLE_ROWS, 50 * K))
         n, d = summary.n_samples, summary.n_features
         if n < 2 or d < 1:
             what = "sample(s)" if n < 2 else "feature(s)"
@@ -290,11 +269,16 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self._check_initial_parameters(d)
-        self._check_sample_supports_k(summary)
+        self._check_supports_k(summary)
         rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
-        return summary, summary.weighted_mean, rows
+        cache = None
+        if source.in_memory:  # the centred rows (and packed products) kept across iterations
+            cache = ChunkCache(cov_type == "full" and ChunkCache.packs_fit(n, d))
+        return summary, summary.weighted_mean, rows, cache
 
-    def _source_starts(self, summary: Summary, shift: Array, rows: int) -> list[_SourceRun]:
+    def _source_starts(
+        self, summary: Summary, shift: Array, rows: int, cache: ChunkCache | None
+    ) -> list[_SourceRun]:
         """The EM runs of a fit on a source (``n_init``, or one for a warm start), in order;
         k-means starts on a partial sample still await their pass of hard assignments."""
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -305,7 +289,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 self.weights_, self.means_ - shift, self.precisions_cholesky_,
                 self.covariance_type,
             )
-            return [_SourceRun(self, shift, rows, params, None, float(self.lower_bound_))]
+            return [
+                _SourceRun(self, shift, rows, cache, params, None, float(self.lower_bound_))
+            ]
         random_state = check_random_state(self.random_state)
         runs = []
         for init in range(self.n_init):
@@ -314,46 +300,10 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 print(f"Initialization {init}")
             start = self._initial_start_source(summary, shift, random_state)
             if isinstance(start, Params):
-                runs.append(_SourceRun(self, shift, rows, start, None, -np.inf, t0))
+                runs.append(_SourceRun(self, shift, rows, cache, start, None, -np.inf, t0))
             else:
-                runs.append(_SourceRun(self, shift, rows, None, start, -np.inf, t0))
+                runs.append(_SourceRun(self, shift, rows, cache, None, start, -np.inf, t0))
         return runs
-
-    def _run_inits(self, stats_fn: Any, init_fn: Any, shift: Array) -> None:
-        """The ``n_init`` EM runs over one ``stats_fn`` (a full pass), one after the other,
-        keeping the best (in memory; a source shares its passes: :func:`fit_on_source`)."""
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
-        results: list[EMResult] = []
-        for init in range(n_init):
-            t0 = time.perf_counter()
-            if self.verbose:
-                print(f"Initialization {init}")
-            if do_init:
-                params0 = init_fn(random_state)
-                lb0 = -np.inf
-            else:
-                params0 = Params(
-                    self.weights_, self.means_ - shift, self.precisions_cholesky_,
-                    self.covariance_type,
-                )
-                lb0 = float(self.lower_bound_)
-            result = run_em(
-                stats_fn,
-                params0,
-                reg_covar=self.reg_covar,
-                tol=self.tol,
-                max_iter=self.max_iter,
-                lower_bound0=lb0,
-                on_iter=self._verbose_callback(t0) if self.verbose >= 2 else None,
-            )
-            if self.max_iter == 0:
-                result = type(result)(params0, lb0, 0, False, ())
-            if self.verbose:
-                self._print_init_result(result, t0)
-            results.append(result)
-        self._keep_best(results, shift, stacklevel=5)
 
     def _print_init_result(self, result: EMResult, t0: float) -> None:
         state = "converged" if result.converged else "did not converge"
@@ -397,45 +347,33 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
         return on_iter
 
-    def _check_data_supports_k(self, X: Array, w: Array | None) -> None:
-        n = X.shape[0]
-        K = self.n_components
+    def _check_supports_k(self, summary: Summary) -> None:
+        """Enough distinct rows (of positive weight) for ``n_components``: counted on the data
+        when the summary's sample is the data, else on the uniform sample."""
+        K, n = self.n_components, summary.n_samples
         if n < K:
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = {K}, "
                 f"n_samples = {n}"
             )
-        rows = X if w is None else X[w > 0]
-        # a prefix with K distinct rows settles it cheaply; else count them all
-        prefix = rows[: 20 * K]
-        if len(np.unique(prefix, axis=0)) >= K:
-            return
+        rows, w = summary.sample, summary.sample_weight
+        if summary.complete:
+            rows = rows if w is None else rows[w > 0]
+            # a prefix with K distinct rows settles it cheaply; else count them all
+            if len(np.unique(rows[: 20 * K], axis=0)) >= K:
+                return
         n_distinct = len(np.unique(rows, axis=0))
-        if n_distinct < K:
+        if n_distinct >= K:
+            return
+        if summary.complete:
             raise ValueError(
                 f"n_components={K} is larger than the number of distinct rows with positive "
                 f"weight ({n_distinct}); decrease n_components."
             )
-
-    def _check_sample_supports_k(self, summary: Summary) -> None:
-        """:meth:`_check_data_supports_k` for a streamed fit, on its reservoir sample."""
-        K = self.n_components
-        if summary.complete or summary.n_samples < K:
-            if summary.n_samples < K:
-                raise ValueError(
-                    f"Expected n_samples >= n_components but got n_components = {K}, "
-                    f"n_samples = {summary.n_samples}"
-                )
-            self._check_data_supports_k(summary.sample, summary.sample_weight)
-            return
-        rows = summary.sample
-        n_distinct = len(np.unique(rows, axis=0))
-        if n_distinct < K:
-            raise ValueError(
-                f"n_components={K} is larger than the number of distinct rows ({n_distinct}) "
-                f"in a uniform sample of {len(rows)} of the {summary.n_samples} rows; decrease "
-                "n_components."
-            )
+        raise ValueError(
+            f"n_components={K} is larger than the number of distinct rows ({n_distinct}) "
+            f"in a uniform sample of {len(rows)} of the {n} rows; decrease n_components."
+        )
 
     def _check_initial_parameters(self, d: int) -> None:
         K, cov_type = self.n_components, self.covariance_type
@@ -523,7 +461,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
         When the sample is the whole data this is :meth:`_initial_params` itself. Otherwise
         k-means runs on the sample and one full pass assigns every row to its nearest centre
-        (:meth:`Source.label_stats <mixsynth.streaming.Source.label_stats>`, then
+        (:meth:`Source.label_stats <mixsynth.sources.Source.label_stats>`, then
         :meth:`_params_from_initial_stats`): the initial weights and covariances then come from
         all rows, as in memory.
         """
@@ -579,16 +517,17 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- inference
 
-    def _chunks(self, X: Array) -> Iterator[Array]:
+    def _per_chunk(self, X: ArrayLike, fn: Callable[[Array, Params], Any], empty: Any) -> Any:
+        """``fn(chunk, params)`` over the validated rows of ``X`` in E-step-sized chunks,
+        concatenated (``empty`` when there are no rows): the body of every per-row method."""
+        check_is_fitted(self)
+        X = check_input(X, estimator=self, reset=False)
+        params = self._params()
         rows = self.chunk_size or _rows_per_chunk(
             X.shape[1], self.n_components, self.covariance_type
         )
-        for start in range(0, X.shape[0], rows):
-            yield X[start : start + rows]
-
-    def _validated(self, X: ArrayLike) -> Array:
-        check_is_fitted(self)
-        return check_input(X, estimator=self, reset=False)
+        parts = [fn(X[start : start + rows], params) for start in range(0, X.shape[0], rows)]
+        return np.concatenate(parts) if parts else empty
 
     def score_samples(self, X: ArrayLike) -> Array:
         """Log-density of each row, ``log p(x)``.
@@ -597,14 +536,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        X = self._validated(X)
-        params = self._params()
-        parts = [logsumexp(estimate_weighted_log_prob(c, params), axis=1) for c in self._chunks(X)]
-        return np.concatenate(parts) if parts else np.empty(0)
+        return self._per_chunk(
+            X, lambda c, p: logsumexp(estimate_weighted_log_prob(c, p), axis=1), np.empty(0)
+        )
 
     def score(self, X: Any, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """Mean (weighted) per-sample log-likelihood of ``X`` (out-of-core data is streamed)."""
-        if is_out_of_core(X):
+        if isinstance(X, Source) or is_out_of_core(X):
             return self._score_source(X, sample_weight)
         scores = self.score_samples(X)
         w = None if sample_weight is None else _check_sample_weight(sample_weight, scores[:, None])
@@ -612,7 +550,6 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
     def _score_source(self, X: Any, sample_weight: Any) -> float:
         source = as_source(X, sample_weight)
-        assert source is not None
         try:
             return score_on_source([self], source)[0]
         finally:
@@ -621,17 +558,16 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
     def predict_proba(self, X: ArrayLike) -> Array:
         """Posterior probability of each component for each row, shape (n_samples, K)."""
-        X = self._validated(X)
-        params = self._params()
-        parts = [np.exp(e_step(c, params)[1]) for c in self._chunks(X)]
-        return np.concatenate(parts) if parts else np.empty((0, self.n_components))
+        return self._per_chunk(
+            X, lambda c, p: np.exp(e_step(c, p)[1]), np.empty((0, self.n_components))
+        )
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row."""
-        X = self._validated(X)
-        params = self._params()
-        parts = [estimate_weighted_log_prob(c, params).argmax(axis=1) for c in self._chunks(X)]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
+        return self._per_chunk(
+            X, lambda c, p: estimate_weighted_log_prob(c, p).argmax(axis=1),
+            np.empty(0, dtype=np.intp),
+        )
 
     def _n_parameters(self) -> int:
         return _n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
@@ -676,6 +612,7 @@ class _SourceRun:
     estimator: GaussianMixture
     shift: Array
     rows: int
+    cache: ChunkCache | None  # the kernels' cache, for rows held in memory
     params0: Params | None
     centers: Array | None  # k-means centres awaiting the pass of hard assignments
     lower_bound0: float
@@ -698,19 +635,19 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
         Unfitted or fitted (a warm start continues from the fit); they may differ in every
         parameter.
     source : Source
-        The data (:func:`mixsynth.streaming.as_source`); not released here.
+        The data (:func:`mixsynth.sources.as_source`); not released here.
     """
     setups = [est._source_setup(source) for est in estimators]
     # one BLAS thread when every run would have one alone: a shared pass is the runs' E-steps
     # one after the other, each as small as it is alone
     small = all(
         summary.n_samples * est.n_components * summary.n_features**2 < SINGLE_THREAD_FLOPS
-        for est, (summary, _, _) in zip(estimators, setups, strict=True)
+        for est, (summary, _, _, _) in zip(estimators, setups, strict=True)
     )
     with threadpool_limits(limits=1) if small else nullcontext():
         runs: list[_SourceRun] = []
-        for est, (summary, shift, rows) in zip(estimators, setups, strict=True):
-            runs.extend(est._source_starts(summary, shift, rows))
+        for est, (summary, shift, rows, cache) in zip(estimators, setups, strict=True):
+            runs.extend(est._source_starts(summary, shift, rows, cache))
         waiting = [r for r in runs if r.centers is not None]
         if waiting:
             label_stats = source.label_stats_many(
@@ -724,7 +661,10 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
 
         def stats_fn(active: Sequence[int], params: Sequence[Params]) -> list[Stats]:
             return source.stats_many(
-                params, [runs[i].shift for i in active], [runs[i].rows for i in active]
+                params,
+                [runs[i].shift for i in active],
+                [runs[i].rows for i in active],
+                [runs[i].cache for i in active],
             )
 
         callbacks = [
@@ -748,7 +688,7 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
             lower_bound0=[r.lower_bound0 for r in runs],
             on_iter=on_iter if any(c is not None for c in callbacks) else None,
         )
-    for est, (_, shift, _) in zip(estimators, setups, strict=True):
+    for est, (_, shift, _, _) in zip(estimators, setups, strict=True):
         mine = [res for r, res in zip(runs, results, strict=True) if r.estimator is est]
         if est.verbose:
             for r, res in zip([r for r in runs if r.estimator is est], mine, strict=True):
@@ -785,31 +725,3 @@ def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
     """
     per_row = 8 * (4 * K + 2 * d)
     return max(256, CHUNK_BYTES // per_row)
-
-
-class _ChunkedData:
-    """In-memory data visited chunk by chunk: the in-process ``stats_fn`` of the EM loop."""
-
-    def __init__(
-        self, X: Array, w: Array | None, chunk_size: int | None, K: int, covariance_type: str
-    ) -> None:
-        rows = chunk_size or _rows_per_chunk(X.shape[1], K, covariance_type)
-        self.slices = [slice(s, min(X.shape[0], s + rows)) for s in range(0, X.shape[0], rows)]
-        self.X = X
-        self.w = w
-        d = X.shape[1]
-        cache = covariance_type == "full" and X.shape[0] * d * (d + 1) // 2 * 8 <= (
-            PACKED_CACHE_BYTES
-        )
-        self.packed: list[Array | None] = [
-            pack_outer(X[sl]) if cache else None for sl in self.slices
-        ]
-
-    def stats(self, params: Params) -> Stats:
-        total: Stats | None = None
-        for sl, packed in zip(self.slices, self.packed, strict=True):
-            w = None if self.w is None else self.w[sl]
-            s = suffstats(self.X[sl], params, w, packed)
-            total = s if total is None else total + s
-        assert total is not None
-        return total

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from mixsynth import streaming
+from mixsynth import sources
 from mixsynth._saving import SaveMixin
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import MemorizationWarning, memorization_check
@@ -36,7 +36,7 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
-from mixsynth.streaming import Source, SupportMap, as_source, is_out_of_core
+from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
@@ -226,7 +226,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X : array-like or DataFrame of shape (n_samples, n_features), or out-of-core data
             Also a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable
             returning a fresh iterator of 2-D chunks, a list of 2-D arrays, or a dask array or
-            dataframe. Such data below ``streaming.IN_MEMORY_BYTES`` (256 MiB) is loaded and
+            dataframe. Such data below ``sources.IN_MEMORY_BYTES`` (256 MiB) is loaded and
             fitted as an array. Larger data is streamed, in bounded memory or
             data-parallel on dask: bounds, integer columns and the whitener come from one first
             pass, each EM iteration of each candidate reads the data once, and candidates are
@@ -249,7 +249,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         out_of_core : bool, optional
             For out-of-core data (a path, a memmap, chunks, dask): ``True`` streams it whatever
             its size, ``False`` loads it into memory whatever its size; by default it is loaded
-            when below ``streaming.IN_MEMORY_BYTES``. Ignored for in-memory data.
+            when below ``sources.IN_MEMORY_BYTES``. Ignored for in-memory data.
 
         Returns
         -------
@@ -274,6 +274,30 @@ class Synthesizer(SaveMixin, BaseEstimator):
         out_of_core: bool | None,
         plan: SeedPlan,
     ) -> Synthesizer:
+        """The one fit path: any input becomes a :class:`~mixsynth.sources.Source`, the storage
+        policy keeps it in memory or streams it, and :meth:`_fit_source` fits it."""
+        self._check_settings()
+        source = as_source(X, seed=plan.reservoir_seed(), estimator=self, ensure_min_samples=2)
+        if not source.in_memory and not StoragePolicy(out_of_core=out_of_core).streams(source):
+            try:  # small enough: loaded, then validated as in-memory data is
+                loaded = source.materialize()
+            finally:
+                source.release()
+            source = as_source(loaded, seed=plan.reservoir_seed(), estimator=self,
+                               ensure_min_samples=2)
+        if y is not None:
+            if not isinstance(source, ArraySource):
+                source.release()
+                raise ValueError(
+                    "Class-conditional fitting (y=...) needs the data in memory; fit one "
+                    "Synthesizer per class on that class's rows instead."
+                )
+            self._remember_columns(source.materialize())
+            return self._fit_classes(source.X, y, progress, ckpt, plan)
+        self._remember_columns(source.materialize() if source.in_memory else None)
+        return self._fit_source(source, progress, ckpt, plan)
+
+    def _check_settings(self) -> None:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
         if self.support_transform not in (None, "auto", "logit"):
@@ -281,56 +305,126 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 "support_transform must be 'auto', 'logit' or None, got "
                 f"{self.support_transform!r}."
             )
-        if is_out_of_core(X):
-            source = as_source(X, seed=plan.reservoir_seed())
-            assert source is not None
-            X = self._in_memory_if_small(source, out_of_core)
-            if X is None:
-                return self._fit_out_of_core(source, y, progress, plan)
-        self._remember_columns(X)
-        Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
-        if y is not None:
-            return self._fit_classes(Xv, y, progress, ckpt, plan)
-        lower, upper, integer = self._support_bounds(
-            Xv.min(axis=0), Xv.max(axis=0), np.all(Xv == np.round(Xv), axis=0)
-        )
-        transform = self._make_support_transform(lower, upper, integer)
-        Xt, log_jac = (
-            (Xv, np.zeros(Xv.shape[0])) if transform is None
-            else transform.forward(Xv, as_generator(plan.stream("support_noise")))
-        )
-        whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
-        mixture: GaussianMixture | PointMass = PointMass()
-        selection: SelectionResult | None = None
-        memorization = None
-        if whitener.n_components_ > 0:  # else every column is constant: the data is one point
-            Z = whitener.transform(Xt)
-            grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
-            evaluator: Evaluator
-            if self.criterion == "heldout":
-                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
-                evaluator = HeldOut(folds, Z)
+        self._criterion()
+
+    def _fit_source(
+        self,
+        source: Source,
+        progress: Callable[[int, int, Candidate], None] | None,
+        ckpt: SweepCheckpoint | None,
+        plan: SeedPlan,
+    ) -> Synthesizer:
+        """Fit on any source: its first pass gives the support and the whitener, then the
+        selection runs over the whitened data.
+
+        What needs the rows in memory is a capability of in-memory sources, checked here once:
+        held-out folds and the memorisation guard (streamed data is selected by BIC, or AIC if
+        asked, and ``selection_.notes`` says so). Streamed passes: one first pass (bounds,
+        integer columns, moments, reservoir sample), one more for the moments after a support
+        transform, then the candidates of each batch of the sweep share their passes.
+        """
+        in_memory = isinstance(source, ArraySource)
+        if hasattr(source, "persist_data"):
+            source.persist_data = False  # read twice at most; the whitened data is persisted
+        held: list[Source] = [source]
+        try:
+            summary = source.summary(sources.SAMPLE_ROWS)
+            n, d = summary.n_samples, summary.n_features
+            if n < 2:
+                raise ValueError(
+                    f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
+                    "required by Synthesizer."
+                )
+            assert summary.moments is not None and summary.integer_columns is not None
+            if not in_memory:  # in memory, validation did scikit-learn's bookkeeping
+                self.n_features_in_ = d
+                if source.feature_names is not None:
+                    self.feature_names_in_ = source.feature_names
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            lower, upper, integer = self._support_bounds(
+                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
+            )
+            transform = self._make_support_transform(lower, upper, integer)
+            whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale)
+            Z: Array | Source
+            if isinstance(source, ArraySource):
+                # dequantisation noise from the plan's generator; the rows stay in memory
+                Xt, log_jac = (
+                    (source.X, np.zeros(n)) if transform is None
+                    else transform.forward(source.X, as_generator(plan.stream("support_noise")))
+                )
+                Z = whitener.fit(Xt).transform(Xt)
             else:
-                evaluator = InformationCriterion(self._criterion(), Z)
-            runner = _cluster_runner()
+                # noise keyed by row (the same at every pass); moments from one more pass
+                model = source
+                if transform is not None:
+                    seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
+                    model = source.mapped(SupportMap(transform, seed))
+                    if hasattr(model, "persist_data"):
+                        model.persist_data = False
+                    held.append(model)
+                moments = model.summary(sources.SAMPLE_ROWS).moments
+                assert moments is not None
+                whitener.fit_from_moments(moments)
+                if whitener.n_components_ > 0:
+                    Z = model.whitened(whitener)
+                    held.append(Z)
+            if whitener.n_components_ == 0:  # every column constant: the data is one point
+                self.model_ = WhitenedMixture(
+                    whitener, PointMass(), transform, lower, upper, integer, self.support
+                )
+                return self
+            # distinct rows of the data itself, before dequantisation (a sample when streamed)
+            grid = self._grid(summary.sample)
+            notes: list[str] = []
+            evaluator: Evaluator
+            if isinstance(source, ArraySource) and self.criterion == "heldout":
+                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
+                evaluator = HeldOut(folds, np.asarray(Z))
+            else:
+                criterion = self._criterion()
+                if not in_memory:
+                    notes.append(f"fitted out of core ({source.kind}, {n} rows)")
+                    if criterion == "heldout":
+                        criterion = "bic"
+                        notes.append(
+                            "criterion 'heldout' needs the rows in memory; out-of-core "
+                            "selection used BIC (consistent, and close to held-out scores at "
+                            "this many rows)"
+                        )
+                    if self.guard:
+                        notes.append("memorisation guard skipped: it needs the rows in memory")
+                evaluator = InformationCriterion(criterion, Z)
+            # in memory the candidates are tasks (local processes, or the current cluster's);
+            # streamed, each batch of them shares its passes over the source (the cluster's)
+            runner = _cluster_runner() if in_memory else None
             try:
                 selection, mixture = select(
                     grid, evaluator, estimator=self._template(), seeds=plan,
                     search=self.search, one_se=self.one_se,
-                    runner=runner or ProcessRunner(self.n_jobs),
-                    store=self._store(ckpt, Xv), progress=progress,
+                    runner=(runner or ProcessRunner(self.n_jobs)) if in_memory else None,
+                    store=(self._store(ckpt, source.X) if isinstance(source, ArraySource)
+                           else None),
+                    progress=progress,
                 )
             finally:
                 if runner is not None:
                     runner.close()
-            self._warn_if_not_converged(mixture, stacklevel=4)
-            if self.guard:
-                best = selection.best
-                probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
-                    n_components=best.n_components, covariance_type=best.covariance_type,
-                    reg_covar=best.reg_covar, criterion="bic", guard=False,
-                )
-                memorization = memorization_check(Xv, probe, plan, best.n_components)
+        finally:
+            for part in reversed(held):
+                part.release()
+        self._warn_if_not_converged(mixture, stacklevel=4)
+        memorization = None
+        if isinstance(source, ArraySource) and self.guard:
+            best = selection.best
+            probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
+                n_components=best.n_components, covariance_type=best.covariance_type,
+                reg_covar=best.reg_covar, criterion="bic", guard=False,
+            )
+            memorization = memorization_check(source.X, probe, plan, best.n_components)
+        if notes:
+            selection = dataclasses.replace(selection, notes=(*selection.notes, *notes))
         self.model_ = WhitenedMixture(
             whitener, mixture, transform, lower, upper, integer, self.support, selection,
             memorization,
@@ -345,110 +439,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=stacklevel,
             )
-
-    def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
-        """The data in memory when it is below ``streaming.IN_MEMORY_BYTES`` (always when
-        ``out_of_core`` is False, never when it is True), else ``None``."""
-        if out_of_core:
-            return None
-        if out_of_core is None:
-            nbytes = source.nbytes_hint
-            if nbytes is None:  # a first pass says (and validates the rows on the way)
-                summary = source.summary(streaming.SAMPLE_ROWS)
-                nbytes = summary.n_samples * summary.n_features * 8
-            if nbytes > streaming.IN_MEMORY_BYTES:
-                return None
-        try:
-            return source.materialize()
-        finally:
-            source.release()
-
-    def _fit_out_of_core(
-        self,
-        source: Source,
-        y: Any,
-        progress: Callable[[int, int, Candidate], None] | None,
-        plan: SeedPlan,
-    ) -> Synthesizer:
-        """Fit on data too large for memory: streamed, or data-parallel on a dask cluster.
-
-        Passes: one first pass (bounds, integer columns, moments, reservoir sample), one more
-        for the moments after a support transform, then per candidate a pass of hard
-        assignments, one per EM iteration and one to score it; the whitened data is persisted
-        on a dask cluster when it fits.
-        """
-        if y is not None:
-            raise ValueError(
-                "Class-conditional fitting (y=...) needs the data in memory; fit one "
-                "Synthesizer per class on that class's rows instead."
-            )
-        if hasattr(source, "persist_data"):
-            source.persist_data = False  # read twice at most; the whitened data is persisted
-        model: Source = source
-        Z: Source | None = None
-        try:
-            summary = source.summary(streaming.SAMPLE_ROWS)
-            n, d = summary.n_samples, summary.n_features
-            if n < 2:
-                raise ValueError(
-                    f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
-                    "required by Synthesizer."
-                )
-            assert summary.moments is not None and summary.integer_columns is not None
-            self.n_features_in_ = d
-            if source.feature_names is not None:
-                self.feature_names_in_ = source.feature_names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self._remember_columns(None)  # samples come back as arrays
-            lower, upper, integer = self._support_bounds(
-                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
-            )
-            transform = self._make_support_transform(lower, upper, integer)
-            moments = summary.moments
-            if transform is not None:
-                seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
-                model = source.mapped(SupportMap(transform, seed))
-                if hasattr(model, "persist_data"):
-                    model.persist_data = False
-                mapped = model.summary(streaming.SAMPLE_ROWS).moments
-                assert mapped is not None
-                moments = mapped
-            whitener = Whitener(
-                self.reduce, whiten=self.whiten, scale=self.scale
-            ).fit_from_moments(moments)
-            if whitener.n_components_ == 0:  # every column constant: the data is one point
-                self.model_ = WhitenedMixture(
-                    whitener, PointMass(), transform, lower, upper, integer, self.support
-                )
-                return self
-            grid = self._grid(summary.sample)
-            notes = [f"fitted out of core ({source.kind}, {n} rows)"]
-            criterion = self.criterion
-            if criterion == "heldout":
-                criterion = "bic"
-                notes.append(
-                    "criterion 'heldout' needs the rows in memory; out-of-core selection used "
-                    "BIC (consistent, and close to held-out scores at this many rows)"
-                )
-            if self.guard:
-                notes.append("memorisation guard skipped: it needs the rows in memory")
-            Z = model.whitened(whitener)
-            # candidates share their passes over the source (the cluster's, on dask)
-            result, mixture = select(
-                grid, InformationCriterion(criterion, Z), estimator=self._template(),
-                seeds=plan, search=self.search, one_se=self.one_se, progress=progress,
-            )
-        finally:
-            for held in (Z, model, source):
-                if held is not None:
-                    held.release()
-        self._warn_if_not_converged(mixture, stacklevel=4)
-        self.model_ = WhitenedMixture(
-            whitener, mixture, transform, lower, upper, integer, self.support,
-            dataclasses.replace(result, notes=(*result.notes, *notes)),
-        )
-        return self
 
     def _store(self, ckpt: SweepCheckpoint | None, X: Array) -> SweepStore | None:
         """This sweep's store in the checkpoint, keyed by the data and the settings."""

@@ -3,7 +3,7 @@
 ``mixsynth fit --workers N`` (or ``--scheduler-address``) on a large ``.npy`` or Parquet file
 fits data-parallel: the file becomes a dask array whose blocks are read, on the workers, by the
 parser every reader uses (:mod:`mixsynth.io.formats`), and a
-:class:`~mixsynth.distributed.DaskSource` runs the passes. ``.npy`` blocks are row ranges read
+:class:`~mixsynth.sources.DaskSource` runs the passes. ``.npy`` blocks are row ranges read
 with plain file reads; Parquet blocks are the file's row groups. CSV has no row index to split
 by, so it is streamed in process (:func:`splittable` says so), as is a Parquet file
 whose row groups are too large to be blocks. The workers must see the file at the same path
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from mixsynth.distributed import DaskSource
 from mixsynth.io.formats import TableFile, _NpyFile, _ParquetFile
+from mixsynth.sources.dask import DaskSource
 
 __all__ = ["BLOCK_BYTES", "dask_source", "splittable"]
 
@@ -41,7 +41,7 @@ def splittable(table: TableFile) -> bool:
 
 
 def dask_source(table: TableFile, *, seed: int = 0) -> DaskSource:
-    """A :class:`~mixsynth.distributed.DaskSource` whose blocks are read from the opened file
+    """A :class:`~mixsynth.sources.DaskSource` whose blocks are read from the opened file
     by tasks on the current cluster.
 
     Parameters

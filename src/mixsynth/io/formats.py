@@ -1,7 +1,7 @@
 """The one parser of tabular data files: CSV / TSV, Parquet and ``.npy``, read in blocks of rows.
 
 Data enters mixsynth from a file in two ways: :func:`mixsynth.io.readers.read_data` reads the
-whole table into memory, and the file sources of :mod:`mixsynth.streaming` read it once per
+whole table into memory, and the file sources of :mod:`mixsynth.sources` read it once per
 pass of an out-of-core fit. Both open the file with :func:`open_table`, so that a file gives
 the same columns, the same column selection and the same errors either way:
 
@@ -22,7 +22,7 @@ the same columns, the same column selection and the same errors either way:
 
 NaN and inf are not checked here: the one validator (:mod:`mixsynth.validation`) checks every
 block, naming the column and the row of the whole file. This module is a leaf (numpy, and
-pyarrow imported on use), which is why :mod:`mixsynth.streaming`, below the readers, can use it.
+pyarrow imported on use), which is why :mod:`mixsynth.sources`, below the readers, can use it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ and ``-`` for CSV on standard input. Whatever the format, the result is checked 
 * no rows, or no columns, is an error with scikit-learn's wording.
 
 CSV / TSV, Parquet and ``.npy`` files are parsed by :mod:`mixsynth.io.formats`, the parser the
-out-of-core file sources of :mod:`mixsynth.streaming` use too: a file gives the same columns and
+out-of-core file sources of :mod:`mixsynth.sources` use too: a file gives the same columns and
 the same errors whether it is read here or streamed. A row with more or fewer fields than the
 header is an error naming its line, and so is a text in a numeric column; a UTF-8 byte order
 mark is skipped. The delimiter is a comma (a tab for ``.tsv``) unless ``delimiter=`` says

@@ -14,7 +14,7 @@ candidate's own seed stream, and returns its :class:`~mixsynth.selection.Candida
     is abandoned.
 ``InformationCriterion``
     AIC or BIC of a fit on all rows, in the whitened space. Lower is better. On a
-    :class:`~mixsynth.streaming.Source` a batch of candidates can share its passes.
+    :class:`~mixsynth.sources.Source` a batch of candidates can share its passes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sklearn.model_selection import KFold
 from mixsynth.gaussian_mixture import GaussianMixture, fit_on_source, score_on_source
 from mixsynth.seeding import SeedLike, SeedPlan, as_int, child
 from mixsynth.selection.result import CRITERIA, Candidate, Config
-from mixsynth.streaming import Source
+from mixsynth.sources import Source
 from mixsynth.whitening import Whitener
 
 __all__ = [

@@ -26,7 +26,7 @@ from mixsynth.selection.evaluators import (
     Outcome,
 )
 from mixsynth.selection.result import Config
-from mixsynth.streaming import Source
+from mixsynth.sources import Source
 
 __all__ = [
     "MapRunner",

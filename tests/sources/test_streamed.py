@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mixsynth import GaussianMixture, Synthesizer, Whitener, streaming
+from mixsynth import GaussianMixture, Synthesizer, Whitener, sources
 from mixsynth.core import Params, sample_mixture, suffstats
-from mixsynth.streaming import as_source
+from mixsynth.sources import as_source
 from mixsynth.whitening import ColumnMoments
 
-from .strategies import COV_TYPES, chunkings, random_params
+from ..strategies import COV_TYPES, chunkings, random_params
 
 RTOL = 1e-7  # the issue's agreement between in-memory, chunked and distributed fits
 
@@ -180,7 +180,7 @@ def test_every_source_fits_as_in_memory(rng, tmp_path):
 def test_partial_sample_with_the_same_start_gives_the_same_fit(rng, monkeypatch, covariance_type):
     """From the same initial parameters a streamed fit is the in-memory fit, whatever the
     sample; from the sample's own k-means start it finds the same clusters."""
-    monkeypatch.setattr(streaming, "SAMPLE_ROWS", 100)
+    monkeypatch.setattr(sources, "SAMPLE_ROWS", 100)
     X = _blobs(rng)
     w = rng.uniform(0.5, 2.0, size=len(X))
     init = GaussianMixture(3, covariance_type=covariance_type, random_state=1, max_iter=1)
@@ -286,7 +286,7 @@ def test_data_that_changes_between_passes_is_refused(rng):
 def test_memory_mapped_pages_are_dropped_after_use(tmp_path, rng):
     np.save(tmp_path / "x.npy", rng.normal(size=(4096, 8)))
     X = np.load(tmp_path / "x.npy", mmap_mode="r")
-    dropper = streaming._PageDropper(X)
+    dropper = sources.files._PageDropper(X)
     if dropper._mm is None:
         pytest.skip("madvise is not available here")
     dropper.drop(X[1000:2000])  # no error, and the data still reads the same afterwards
@@ -308,7 +308,7 @@ def test_synthesizer_loads_small_files_and_fits_them_as_arrays(rng, tmp_path):
 
 
 def test_synthesizer_streams_large_data(rng, tmp_path, monkeypatch):
-    monkeypatch.setattr(streaming, "IN_MEMORY_BYTES", 0)  # everything counts as large
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)  # everything counts as large
     X = np.c_[_blobs(rng, n=1500), rng.integers(0, 5, size=1500)]
     np.save(tmp_path / "x.npy", X)
     synth = Synthesizer(n_components=[1, 3, 5], reg_covar=1e-6, random_state=0).fit(
