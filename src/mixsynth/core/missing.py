@@ -124,6 +124,21 @@ def _blocks(n: int, K: int, d: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
+def _small_lower_inverse(L: Array) -> Array:
+    """Inverse of a stack of small lower-triangular matrices by forward substitution, row by
+    row, vectorised over the stack: ``X[i] = (e_i - L[i, :i] X[:i]) / L[i, i]``. For the
+    q x q blocks of missing coordinates (q <= 32) this is 3-6x faster than LAPACK's batched
+    general inverse, whose per-matrix overhead dominates at that size."""
+    q = L.shape[-1]
+    X = np.zeros_like(L)
+    inv_diag = 1.0 / np.diagonal(L, axis1=-2, axis2=-1)
+    for i in range(q):
+        row = -np.einsum("...j,...jk->...k", L[..., i, :i], X[..., :i, :])
+        row[..., i] += 1.0
+        X[..., i, :] = row * inv_diag[..., i : i + 1]
+    return X
+
+
 class _Pattern:
     """One missingness pattern of full/tied: the Cholesky factor of ``Lambda_mm`` per
     component (one for tied), batched."""
@@ -146,26 +161,25 @@ class _Pattern:
                 "A component's precision is not positive definite on the missing coordinates; "
                 "increase reg_covar."
             ) from None
-        self.minv = inv_lower_triangular(chol)  # M^{-1}, Lambda_mm^{-1} = M^{-T} M^{-1}
+        # M^{-1}, Lambda_mm^{-1} = M^{-T} M^{-1}
+        q = self.m.size
+        self.minv = _small_lower_inverse(chol) if q <= 32 else inv_lower_triangular(chol)
         self.log_det_mm = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
 
-    def complete(self, Xp: Array) -> tuple[Array, Array]:
-        """Centred completed rows ``y = x̂ - mu`` (K, n, d) and marginal log-densities (n, K)."""
+    def fill(self, Xp: Array, y: Array) -> Array:
+        """Write the centred completed rows ``y = x̂ - mu`` of ``Xp`` into ``y`` (K, n, d);
+        return the constant of their marginal log-density per component (K,)."""
         mod = self.model
-        n = Xp.shape[0]
-        y = np.zeros((mod.K, n, mod.d))
         yo = Xp[None, :, self.o] - mod.means[:, None, self.o]  # (K, n, p)
         y[:, :, self.o] = yo
-        if self.o.size == 0:
-            return y, np.zeros((n, mod.K))
         if self.m.size:
-            t = yo @ self.lam_om  # (K, n, q): rows (Lambda_mo y_o)^T
-            s = t @ np.swapaxes(self.minv, 1, 2)  # M^{-1} t
-            y[:, :, self.m] = -(s @ self.minv)  # -Lambda_mm^{-1} Lambda_mo y_o
-        z = y @ mod.P  # |y^T P|^2 = y^T Lambda y, a sum of squares
-        quad = np.einsum("knd,knd->kn", z, z)
-        const = -0.5 * self.o.size * _LOG_2PI + mod.logdet - self.log_det_mm  # (K,)
-        return y, (const[:, None] - 0.5 * quad).T
+            if self.o.size:
+                t = yo @ self.lam_om  # (K, n, q): rows (Lambda_mo y_o)^T
+                s = t @ np.swapaxes(self.minv, 1, 2)  # M^{-1} t
+                y[:, :, self.m] = -(s @ self.minv)  # -Lambda_mm^{-1} Lambda_mo y_o
+            else:
+                y[:, :, self.m] = 0.0
+        return -0.5 * self.o.size * _LOG_2PI + mod.logdet - self.log_det_mm
 
     def conditional_cov(self) -> Array:
         """``C = Lambda_mm^{-1}`` per component (K', q, q)."""
@@ -197,9 +211,8 @@ class _MissingSums:
         self.full = model.layout in ("full", "tied")
         self.sxx = np.zeros((K, d, d) if self.full else (K, d))
 
-    def add(self, y: Array, R: Array) -> Array:
-        """Add completed rows ``y`` (about the means) with weighted responsibilities ``R``;
-        returns ``nk`` of the block."""
+    def add(self, y: Array, R: Array) -> None:
+        """Add completed rows ``y`` (about the means) with weighted responsibilities ``R``."""
         nk = R.sum(axis=0)
         self.nk += nk
         RT = R.T
@@ -211,7 +224,6 @@ class _MissingSums:
             self.sxx += np.swapaxes(y * RT[:, :, None], 1, 2) @ y
         else:
             self.sxx += np.einsum("kn,knd->kd", RT, y * y)
-        return nk
 
     def stats(self, n: float) -> Stats:
         sxx = self.sxx.sum(axis=0) if self.model.layout == "tied" else self.sxx
@@ -250,26 +262,59 @@ def _pattern_walk(
                 w = sample_weight[rows]
                 R *= w[:, None]
                 sums.loglik += float(log_norm @ w)
-        return sums.add(y, R)
+        sums.add(y, R)
+        return R
+
+    # Rows of several patterns share one buffer, so the products over rows (the quadratic
+    # forms, the M-step's second moments) are large batched GEMMs even when most patterns
+    # hold one row (gaps at random in many columns); per pattern remain only the q x q factors.
+    step = max(1, _BLOCK_ELEMENTS // max(1, K * d))
+    Y = np.empty((K, min(step, X.shape[0]), d))
+    const = np.empty((K, Y.shape[1]))
+    rows_buf = np.empty(Y.shape[1], dtype=np.intp)
+    held: list[tuple[_Pattern, int, int]] = []  # pattern, its rows' span in the buffer
+    used = 0
+
+    def flush() -> None:
+        nonlocal used
+        if not used:
+            return
+        y = Y[:, :used]
+        z = y @ model.P  # |y^T P|^2 = y^T Lambda y, a sum of squares
+        quad = np.einsum("knd,knd->kn", z, z)
+        log_dens = (const[:, :used] - 0.5 * quad).T
+        for pat, a, b in held:
+            if pat.o.size == 0:  # nothing observed: density 1 under every component
+                log_dens[a:b] = 0.0
+        R = handle(rows_buf[:used], y, log_dens)
+        if R is not None and sums is not None:
+            # + nk C on the missing block: E[(x - c)(x - c)^T] = (x̂ - c)(x̂ - c)^T + C
+            for pat, a, b in held:
+                if not pat.m.size:
+                    continue
+                nk_pat = R[a:b].sum(axis=0)
+                C = pat.conditional_cov()
+                if model.layout == "tied":
+                    sums.sxx[0][np.ix_(pat.m, pat.m)] += nk_pat.sum() * C[0]
+                else:
+                    sums.sxx[:, pat.m[:, None], pat.m[None, :]] += nk_pat[:, None, None] * C
+        held.clear()
+        used = 0
 
     patterns, order, bounds = group_patterns(np.isnan(X))
     for i, miss in enumerate(patterns):
         pat = _Pattern(model, miss)
-        nk_pat = np.zeros(K)
         seg = order[bounds[i]:bounds[i + 1]]
-        for blk in _blocks(seg.size, K, d):
-            rows = seg[blk]
-            y, log_dens = pat.complete(X[rows])
-            nk = handle(rows, y, log_dens)
-            if nk is not None:
-                nk_pat += nk
-        if sums is not None:
-            # + nk C on the missing block: E[(x - c)(x - c)^T] = (x̂ - c)(x̂ - c)^T + C
-            C = pat.conditional_cov()
-            if model.layout == "tied":
-                sums.sxx[0][np.ix_(pat.m, pat.m)] += nk_pat.sum() * C[0]
-            else:
-                sums.sxx[:, pat.m[:, None], pat.m[None, :]] += nk_pat[:, None, None] * C
+        for start in range(0, seg.size, step):
+            rows = seg[start:start + step]
+            if used + rows.size > step:
+                flush()
+            a, b = used, used + rows.size
+            const[:, a:b] = pat.fill(X[rows], Y[:, a:b])[:, None]
+            rows_buf[a:b] = rows
+            held.append((pat, a, b))
+            used = b
+    flush()
 
 
 def _scaled_walk(
