@@ -20,6 +20,7 @@ from mixsynth.core import (
     estimate_log_prob,
     estimate_weighted_log_prob,
     m_step,
+    missing,
     run_em,
     sample_mixture,
     suffstats,
@@ -33,6 +34,15 @@ from ..strategies import chunkings, random_params
 Array = NDArray[np.float64]
 
 TOL = 1e-9
+
+
+@pytest.fixture(params=["shared", "rowwise"])
+def pattern_path(request, monkeypatch):
+    """Run a test once with every pattern sharing its factors and once with every row its own
+    (full/tied; diag/spherical have one path)."""
+    threshold = 0 if request.param == "shared" else 10**9
+    monkeypatch.setattr(missing, "PATTERN_MIN_ROWS", threshold)
+    return request.param
 
 
 # ------------------------------------------------------------------------------ the reference
@@ -129,7 +139,7 @@ def _close(got: Array | float, want: Array | float, what: str) -> None:
 # ------------------------------------------------------------------------------ E-step, M-step
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_statistics_equal_the_row_by_row_reference(rng, covariance_type, weighted):
+def test_statistics_equal_the_row_by_row_reference(rng, pattern_path, covariance_type, weighted):
     params = random_params(rng, K=3, d=4, covariance_type=covariance_type, spread=1.5)
     X = _with_gaps(rng, rng.normal(scale=2.0, size=(80, 4)))
     w = rng.uniform(0.1, 2.0, size=80) if weighted else None
@@ -146,7 +156,7 @@ def test_statistics_equal_the_row_by_row_reference(rng, covariance_type, weighte
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_m_step_equals_the_reference(rng, covariance_type):
+def test_m_step_equals_the_reference(rng, pattern_path, covariance_type):
     params = random_params(rng, K=2, d=3, covariance_type=covariance_type, spread=1.5)
     X = _with_gaps(rng, rng.normal(scale=2.0, size=(60, 3)))
     new = m_step(suffstats(X, params), reg_covar=1e-6)
@@ -170,7 +180,7 @@ def test_m_step_equals_the_reference(rng, covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_accumulate_observed_with_given_responsibilities(rng, covariance_type):
+def test_accumulate_observed_with_given_responsibilities(rng, pattern_path, covariance_type):
     params = random_params(rng, K=3, d=4, covariance_type=covariance_type, spread=1.5)
     X = _with_gaps(rng, rng.normal(scale=2.0, size=(50, 4)))
     R = rng.dirichlet(np.ones(3), size=50) * rng.uniform(0.5, 2.0, size=(50, 1))
@@ -183,7 +193,7 @@ def test_accumulate_observed_with_given_responsibilities(rng, covariance_type):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_log_prob_is_the_marginal_over_observed_coordinates(rng, covariance_type):
+def test_log_prob_is_the_marginal_over_observed_coordinates(rng, pattern_path, covariance_type):
     params = random_params(rng, K=3, d=5, covariance_type=covariance_type)
     X = _with_gaps(rng, rng.normal(scale=2.0, size=(40, 5)), rate=0.4)
     got = estimate_log_prob(X, params)
@@ -197,7 +207,7 @@ def test_log_prob_is_the_marginal_over_observed_coordinates(rng, covariance_type
     np.testing.assert_array_equal(got[full], estimate_log_prob(X[full], params))
 
 
-def test_all_missing_row_is_neutral(rng):
+def test_all_missing_row_is_neutral(rng, pattern_path):
     """Log-likelihood 0, responsibilities = weights, and no pull on means and covariances."""
     params = random_params(rng, K=3, d=3, covariance_type="full")
     X = np.full((5, 3), np.nan)
@@ -273,7 +283,7 @@ def test_statistics_with_gaps_add_up_under_any_chunking(data, covariance_type):
 
 # ------------------------------------------------------------------------------ EM
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_log_likelihood_never_decreases_with_gaps(rng, covariance_type):
+def test_log_likelihood_never_decreases_with_gaps(rng, pattern_path, covariance_type):
     truth = random_params(rng, K=3, d=4, covariance_type=covariance_type, spread=2.0)
     X, _ = sample_mixture(truth, 400, rng)
     X = _with_gaps(rng, X, rate=0.3)

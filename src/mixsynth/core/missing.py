@@ -35,7 +35,8 @@ covariances, which keeps ``nk`` one count for the weights and the means.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +58,10 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 
 #: The (K, rows, d) temporaries of one block of a pattern's rows stay under this many elements.
 _BLOCK_ELEMENTS = 2**22
+#: Patterns with fewer rows than this go through the row-wise pass (one q x q factor per row
+#: and component, batched over rows of the same q: gaps at random in many columns make most
+#: patterns unique); patterns with more rows share one factor per component.
+PATTERN_MIN_ROWS = 8
 
 
 def has_missing(X: Array) -> bool:
@@ -124,7 +129,7 @@ def _blocks(n: int, K: int, d: int) -> Iterator[slice]:
         yield slice(start, min(n, start + step))
 
 
-def _small_lower_inverse(L: Array) -> Array:
+def _small_lower_inverse(L: NDArray[np.floating[Any]]) -> Array:
     """Inverse of a stack of small lower-triangular matrices by forward substitution, row by
     row, vectorised over the stack: ``X[i] = (e_i - L[i, :i] X[:i]) / L[i, i]``. For the
     q x q blocks of missing coordinates (q <= 32) this is 3-6x faster than LAPACK's batched
@@ -302,8 +307,15 @@ def _pattern_walk(
         used = 0
 
     patterns, order, bounds = group_patterns(np.isnan(X))
-    for i, miss in enumerate(patterns):
-        pat = _Pattern(model, miss)
+    counts = np.diff(bounds)
+    rowwise = (counts < PATTERN_MIN_ROWS) & patterns.any(axis=1)
+    if rowwise.any():
+        rows = np.concatenate(
+            [order[bounds[i]:bounds[i + 1]] for i in np.flatnonzero(rowwise)]
+        )
+        _rowwise_walk(model, X, rows, handle, sums)
+    for i in np.flatnonzero(~rowwise):
+        pat = _Pattern(model, patterns[i])
         seg = order[bounds[i]:bounds[i + 1]]
         for start in range(0, seg.size, step):
             rows = seg[start:start + step]
@@ -315,6 +327,72 @@ def _pattern_walk(
             held.append((pat, a, b))
             used = b
     flush()
+
+
+def _rowwise_walk(
+    model: _Model, X: Array, rows: NDArray[np.intp],
+    handle: Callable[[NDArray[np.intp], Array, Array], Array | None],
+    sums: _MissingSums | None,
+) -> None:
+    """Full/tied, rows whose pattern is rare: each row its own q x q factors, rows with the same
+    number q of missing values batched together (rows x components in one Cholesky call, one
+    vectorised triangular inverse, einsum products), so unique patterns cost no Python loop."""
+    K, d = model.K, model.d
+    prec = model.prec
+    Kp = prec.shape[0]
+    miss = np.isnan(X[rows])
+    q_of = miss.sum(axis=1)
+    for q in np.unique(q_of):
+        q = int(q)
+        p = d - q
+        sel = q_of == q
+        these = rows[sel]
+        # observed coordinates first, then the missing ones, each in column order
+        idx = np.argsort(miss[sel], axis=1, kind="stable")
+        step = max(1, _BLOCK_ELEMENTS // max(1, K * (q * q + p * q + d)))
+        for start in range(0, these.size, step):
+            r = these[start:start + step]
+            o, m = idx[start:start + step, :p], idx[start:start + step, p:]
+            B = r.size
+            b = np.arange(B)[:, None]
+            lam_mm = prec[:, m[:, :, None], m[:, None, :]]  # (K', B, q, q)
+            try:
+                chol = np.linalg.cholesky(lam_mm)
+            except np.linalg.LinAlgError:  # pragma: no cover - blocks of an SPD matrix
+                raise ValueError(
+                    "A component's precision is not positive definite on the missing "
+                    "coordinates; increase reg_covar."
+                ) from None
+            minv = _small_lower_inverse(chol) if q <= 32 else inv_lower_triangular(chol)
+            log_det_mm = np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+            y = np.zeros((K, B, d))
+            y[:, b, o] = X[r[:, None], o][None] - model.means[:, o]  # y_o, 0 on m
+            if p:
+                # Lambda_mo y_o = (Lambda y0)_m with y0 zero on m: one GEMM, no per-row gather
+                # of Lambda_om
+                t = np.take_along_axis(y @ prec, np.broadcast_to(m, (K, B, q)), axis=2)
+                mv = np.broadcast_to(minv, (K, B, q, q))
+                s = (mv @ t[..., None])[..., 0]  # M^{-1} t
+                # -Lambda_mm^{-1} Lambda_mo y_o = -M^{-T} M^{-1} t
+                y[:, b, m] = -(s[..., None, :] @ mv)[..., 0, :]
+                z = y @ model.P  # |y^T P|^2, a sum of squares
+                quad = np.einsum("knd,knd->kn", z, z)
+                const = -0.5 * p * _LOG_2PI + model.logdet[:, None] - log_det_mm
+                log_dens = (const - 0.5 * quad).T
+            else:  # nothing observed: density 1, completed row = the mean
+                y[:, b, m] = 0.0
+                log_dens = np.zeros((B, K))
+            R = handle(r, y, log_dens)
+            if R is None or sums is None:
+                continue
+            # + Σ_b r_bk C_bk on each row's missing block, C = M^{-T} M^{-1}, by one bincount
+            C = np.swapaxes(minv, -1, -2) @ minv  # (K', B, q, q)
+            w = R.T if Kp == K else R.sum(axis=1)[None]
+            lin = (np.arange(Kp)[:, None, None, None] * (d * d)
+                   + m[None, :, :, None] * d + m[None, :, None, :])
+            add = np.bincount(lin.ravel(), weights=(C * w[:, :, None, None]).ravel(),
+                              minlength=Kp * d * d)
+            sums.sxx[:Kp] += add.reshape(Kp, d, d)
 
 
 def _scaled_walk(
