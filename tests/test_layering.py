@@ -22,7 +22,8 @@ PACKAGE = SRC / "mixsynth"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("mixsynth.core",)),
     ("foundation", (
-        "mixsynth._version", "mixsynth.seeding", "mixsynth.validation", "mixsynth.io",
+        "mixsynth._version", "mixsynth._testhooks", "mixsynth.seeding", "mixsynth.validation",
+        "mixsynth.io",
         "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
         "mixsynth.persistence.format",
     )),
@@ -30,10 +31,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
-        "mixsynth.evaluation", "mixsynth.models", "mixsynth.plotting",
+        "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
     )),
     ("edges", (
-        "mixsynth.persistence", "mixsynth.checkpoint", "mixsynth.io.readers",
+        "mixsynth.persistence", "mixsynth.io.readers",
         "mixsynth.io.writers", "mixsynth.io.images", "mixsynth.io.dask_files",
         "mixsynth.distributed", "mixsynth.report",
     )),

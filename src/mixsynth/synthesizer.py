@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,6 +26,7 @@ from mixsynth.model import (
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import (
     Candidate,
+    ClusterRunner,
     Evaluator,
     HeldOut,
     InformationCriterion,
@@ -36,14 +36,11 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
+from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
 from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
-
-if TYPE_CHECKING:
-    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
-    from mixsynth.distributed import ClusterRunner
 
 __all__ = ["MemorizationWarning", "Synthesizer"]
 
@@ -257,8 +254,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """
         ckpt = None
         if checkpoint is not None:
-            from mixsynth.checkpoint import SweepCheckpoint
-
             ckpt = SweepCheckpoint(checkpoint)
         self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
@@ -306,6 +301,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         self._criterion()
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None, a positive number of processes or -1 (one per core), "
+                f"got {self.n_jobs!r}."
+            )
 
     def _fit_source(
         self,
@@ -398,7 +403,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 evaluator = InformationCriterion(criterion, Z)
             # in memory the candidates are tasks (local processes, or the current cluster's);
             # streamed, each batch of them shares its passes over the source (the cluster's)
-            runner = _cluster_runner() if in_memory else None
+            runner = ClusterRunner.current() if in_memory else None
             try:
                 selection, mixture = select(
                     grid, evaluator, estimator=self._template(), seeds=plan,
@@ -444,8 +449,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
             return None
-        from mixsynth.checkpoint import fingerprint
-
         return ckpt.store(fingerprint(X, self.get_params()))
 
     def _template(self) -> GaussianMixture:
@@ -526,10 +529,32 @@ class Synthesizer(SaveMixin, BaseEstimator):
     ) -> tuple[Array, Array, NDArray[np.bool_]]:
         """The observed bounds (or the bounds the user gave) and the integer columns."""
         if self.bounds is not None:
-            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
-                      for b in self.bounds)
-            if np.any(lo > hi):
-                raise ValueError("bounds: every lower bound must be <= its upper bound.")
+            seen_lo, seen_hi = lo, hi
+            try:
+                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
+                          for b in self.bounds)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"bounds must be (lower, upper), each a number or one per column "
+                    f"({lo.shape[0]}), got {self.bounds!r}."
+                ) from None
+            for j in range(lo.shape[0]):
+                name = self._column_name(j)
+                if np.isnan(lo[j]) or np.isnan(hi[j]):
+                    raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
+                                     "no bound.")
+                if lo[j] > hi[j]:
+                    raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
+                                     f"exceeds the upper bound {hi[j]!r}.")
+                if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
+                    # allowed (samples are then held inside them), but never silently
+                    warnings.warn(
+                        f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
+                        f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
+                        "inside the bounds, so they will not look like those rows.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
         return lo, hi, integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
@@ -759,17 +784,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
     @property
     def integer_columns_(self) -> NDArray[np.bool_]:
         return self.model_.integer_columns
-
-
-def _cluster_runner() -> ClusterRunner | None:
-    """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
-    when there is none (``distributed`` is not even imported unless something loaded it)."""
-    if "distributed" not in sys.modules:
-        return None
-    from mixsynth.distributed import ClusterRunner, current_client  # the edge layer, on demand
-
-    client = current_client()
-    return None if client is None else ClusterRunner(client)
 
 
 def _plain(value: Any) -> Any:
