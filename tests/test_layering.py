@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth._version", "mixsynth._testhooks", "mixsynth.seeding", "mixsynth.validation",
         "mixsynth.io",
         "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
-        "mixsynth.persistence.format",
+        "mixsynth.modelfile",
     )),
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support")),
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
