@@ -674,6 +674,8 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
     if fmt == "parquet":
         frame = pd.read_parquet(path, columns=options.columns)
     else:
+        if _ragged(path, sep):
+            return None  # pandas would fill a short row with gaps: the usual reader refuses it
         frame = pd.read_csv(path, sep=sep, usecols=options.columns)
         if options.columns is not None:
             frame = frame[options.columns]
@@ -684,14 +686,23 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
     return frame
 
 
+def _ragged(path: str, sep: str) -> bool:
+    """Whether a row of a CSV file has another number of fields than its header."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = csv.reader(f, delimiter=sep)
+        width = len(next(rows, []))
+        return any(len(row) != width for row in rows if row)
+
+
 def _is_mixed(frame: Any) -> bool:
     """Whether a table is for the mixed model: a column of categories (text that is mostly not
-    numbers, booleans, dates), or gaps in numeric columns once the Gaussian families take them.
-    Numbers with a stray text value, one text column that reads as another delimiter's
-    columns, or gaps the model cannot take yet go to the usual reader and its message."""
+    numbers, booleans, dates) or a column without values (the codec names it). Numbers only
+    (gaps included: the usual reader's policy, the same streamed or not), numbers with a stray
+    text value, and one text column that reads as another delimiter's columns go to the usual
+    reader and its message."""
     import pandas as pd
-
-    from mixsynth.table_model import continuous_gaps_supported
 
     text = [c for c in frame.columns
             if not pd.api.types.is_numeric_dtype(frame[c].dtype)
@@ -708,9 +719,7 @@ def _is_mixed(frame: Any) -> bool:
         numeric = pd.to_numeric(values.astype(str), errors="coerce").notna().mean()
         if numeric >= 0.5:  # numbers with a typo: the usual reader names it
             return False
-    if text:
-        return True
-    return bool(frame.isna().to_numpy().any()) and continuous_gaps_supported()
+    return bool(text)
 
 
 #: Rows of a CSV file read to decide whether it is a mixed table.

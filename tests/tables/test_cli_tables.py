@@ -104,3 +104,27 @@ def test_numeric_csv_keeps_its_path(tmp_path: Path, rng: np.random.Generator) ->
     assert load(model).whitener_ is not None
     assert main(["fit", str(data), "-o", str(model), "--force", "--categorical", "nope",
                  *FAST]) == 2
+
+
+def test_numeric_gaps_in_a_mixed_csv(tmp_path: Path, rng: np.random.Generator,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A table with categories and gaps in numeric columns (palmerpenguins as shipped): the
+    gaps are modelled (the missing-value EM) and generated at their rate."""
+    df = _table(rng, 300)
+    df.loc[rng.random(300) < 0.1, "bill_depth_mm"] = np.nan
+    data, model, out = tmp_path / "d.csv", tmp_path / "m.mixsynth", tmp_path / "o.csv"
+    df.to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 0
+    assert "missing values modelled in: bill_depth_mm, sex" in capsys.readouterr().out
+    assert main(["sample", str(model), "-n", "4000", "-o", str(out), "--seed", "0"]) == 0
+    back = pd.read_csv(out)
+    assert abs(back["bill_depth_mm"].isna().mean() - df["bill_depth_mm"].isna().mean()) < 0.03
+
+
+def test_a_ragged_row_in_a_mixed_csv_is_refused(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    data, model = tmp_path / "d.csv", tmp_path / "m.mixsynth"
+    data.write_text("a,s\n" + "".join(f"{i},t{i % 3}\n" for i in range(50)) + "7\n")
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 65
+    assert "line 52 has 1 field(s) but the header has 2" in capsys.readouterr().err
+    assert not model.exists()
