@@ -188,16 +188,20 @@ class TableMixture:
                      given: Mapping[Any, Any] | None = None) -> pd.DataFrame:
         """``n`` rows as a DataFrame in the fitted columns and dtypes."""
         fam = self.family
+        exact: dict[int, float] = {}
         if given:
-            Z, codes = self._sample_given(n, rng, given)
+            Z, codes = self._sample_given(n, rng, given, exact)
         else:
             X, _ = sample_mixture(self.params, n, rng)
             Z, onehot = fam.split(X)
             codes = fam.codes(onehot)
-        return self._decode(Z, codes)
+        return self._decode(Z, codes, exact)
 
-    def _decode(self, Z: Array, codes: NDArray[np.intp]) -> pd.DataFrame:
+    def _decode(self, Z: Array, codes: NDArray[np.intp],
+                exact: Mapping[int, float] | None = None) -> pd.DataFrame:
         X = Z * self.scale + self.mean
+        for j, x in (exact or {}).items():  # given numbers come back exactly as given
+            X[:, j] = x
         J = len(self.codec.discrete)
         data_codes = codes[:, :J].copy()
         if self.missing == "model":
@@ -213,8 +217,10 @@ class TableMixture:
                             data_codes[gap, dis[i]] = -1
         return self.codec.decode(X, data_codes)
 
-    def _sample_given(self, n: int, rng: np.random.Generator, given: Mapping[Any, Any]
-                      ) -> tuple[Array, NDArray[np.intp]]:
+    def _sample_given(self, n: int, rng: np.random.Generator, given: Mapping[Any, Any],
+                      exact: dict[int, float]) -> tuple[Array, NDArray[np.intp]]:
+        """Standardised numbers and codes given ``given``; fills ``exact`` with the given
+        numbers in model units, by numeric-block position."""
         fam, p = self.family, self.params
         K, d = p.n_components, p.n_features
         log_theta = np.asarray(p.extra["log_theta"])
@@ -243,6 +249,7 @@ class TableMixture:
                     )
                 j = num[i]
                 fixed_num[j] = (x - self.mean[j]) / self.scale[j]
+                exact[j] = x
             for m, levels in enumerate(self.missingness):  # a given column is observed
                 if any(i in pattern for pattern in levels):
                     ok = [lv for lv, pattern in enumerate(levels) if i not in pattern]
