@@ -66,7 +66,14 @@ from mixsynth.core.families.gaussian import gaussian
 from mixsynth.core.params import Params, inv_lower_triangular
 from mixsynth.core.stats import PRUNE_LOG_RATIO, Stats
 
-__all__ = ["PREFIX", "Factor", "factor", "factor_covariances", "factor_name", "factors_from_covariances"]
+__all__ = [
+    "PREFIX",
+    "Factor",
+    "factor",
+    "factor_covariances",
+    "factor_name",
+    "factors_from_covariances",
+]
 
 Array = NDArray[np.float64]
 
