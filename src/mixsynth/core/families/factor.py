@@ -321,15 +321,12 @@ class Factor(Family):
         A /= nk[:, None, None]
         B /= nk[:, None, None]
         Wt = np.zeros((K, d, q + 1))  # [W, μ - c]; an empty component keeps W = 0, μ = c
-        live = stats.nk > 1e3 * _NK_EPS * max(1.0, float(stats.nk.max(initial=0.0)))
-        if np.any(live):
+        for k in np.flatnonzero(stats.nk > 0):
             try:
                 # W~ = B A^{-1}: A symmetric positive definite, so W~^T = A^{-1} B^T
-                Wt[live] = np.swapaxes(
-                    np.linalg.solve(A[live], np.swapaxes(B[live], 1, 2)), 1, 2
-                )
+                Wt[k] = np.linalg.solve(A[k], B[k].T).T
             except np.linalg.LinAlgError:
-                raise ValueError(_FAILED.format(where="")) from None
+                raise ValueError(_FAILED.format(where=f" (component {k})")) from None
         means = c + Wt[:, :, q]
         psi = stats.sxx / nk[:, None] - np.einsum("kjm,kjm->kj", Wt, B)
         psi += reg_covar
