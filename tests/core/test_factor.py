@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from mixsynth import GaussianMixture
-from mixsynth.core import Factor, Params, family, factor_name, run_em, sample_mixture, suffstats
+from mixsynth.core import Factor, Params, factor_name, family, run_em, sample_mixture, suffstats
 from mixsynth.core.families.factor import factor, factor_covariances
 
 Array = NDArray[np.float64]

@@ -153,10 +153,10 @@ def test_gaussian_sampling_covariance_is_the_models_times_the_temperature(
     p = random_params(rng, K=2, d=3, covariance_type=name, spread=8.0)
     X, labels = sample_mixture(p, 100_000, rng, temperature=temperature)
     cov = covariances_from_precisions_cholesky(p.precisions_cholesky, name)
+    dense = {"full": cov, "tied": np.stack([cov, cov]), "diag": cov[:, None, :] * np.eye(3),
+             "spherical": cov[:, None, None] * np.eye(3)}[name]
     for k in range(2):
-        want = {"full": lambda c: c[k], "tied": lambda c: c,
-                "diag": lambda c: np.diag(c[k]), "spherical": lambda c: c[k] * np.eye(3)}[
-            name](cov)
+        want = dense[k]
         rows = X[labels == k]
         scale = temperature * np.abs(want).max()
         np.testing.assert_allclose(np.cov(rows.T), temperature * want, atol=0.06 * scale)
