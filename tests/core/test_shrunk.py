@@ -153,8 +153,14 @@ def test_gaussian_sampling_covariance_is_the_models_times_the_temperature(
     p = random_params(rng, K=2, d=3, covariance_type=name, spread=8.0)
     X, labels = sample_mixture(p, 100_000, rng, temperature=temperature)
     cov = covariances_from_precisions_cholesky(p.precisions_cholesky, name)
-    dense = {"full": cov, "tied": np.stack([cov, cov]), "diag": cov[:, None, :] * np.eye(3),
-             "spherical": cov[:, None, None] * np.eye(3)}[name]
+    if name == "tied":
+        dense = np.stack([cov, cov])
+    elif name == "diag":
+        dense = cov[:, None, :] * np.eye(3)
+    elif name == "spherical":
+        dense = cov[:, None, None] * np.eye(3)
+    else:
+        dense = cov
     for k in range(2):
         want = dense[k]
         rows = X[labels == k]
