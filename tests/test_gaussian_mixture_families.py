@@ -16,7 +16,7 @@ from mixsynth.core import family, suffstats
 
 def _blobs(rng: np.random.Generator, n: int = 600, d: int = 5, K: int = 3) -> np.ndarray:
     parts = []
-    for k in range(K):
+    for _ in range(K):
         A = rng.normal(size=(d, d)) / np.sqrt(d)
         parts.append(rng.normal(size=(n // K, d)) @ (A + np.eye(d)) + 8.0 * rng.normal(size=d))
     return np.concatenate(parts)
@@ -95,7 +95,7 @@ def test_factor_fit_is_the_same_chunked_and_streamed(rng):
 def test_factor_warm_start_continues(rng):
     X = _blobs(rng, d=4)
     gm = GaussianMixture(3, covariance_type="factor", n_factors=1, random_state=0,
-                         warm_start=True, tol=1e-8, max_iter=5000).fit(X)
+                         warm_start=True, tol=1e-5, max_iter=5000).fit(X)
     first = gm.lower_bound_
     gm.fit(X)
     assert gm.n_iter_ <= 2 and gm.lower_bound_ >= first - 1e-9
@@ -149,7 +149,7 @@ def test_the_families_are_searchable_with_set_params(rng):
 def test_sample_temperature(rng, kw):
     gm = GaussianMixture(3, random_state=0, **kw).fit(_blobs(rng, d=4))
     a, la = gm.sample(200, random_state=5)
-    b, lb = gm.sample(200, random_state=5, temperature=1.0)
+    b, _ = gm.sample(200, random_state=5, temperature=1.0)
     np.testing.assert_array_equal(a, b)
     c, lc = gm.sample(200, random_state=5, temperature=0.25)
     np.testing.assert_array_equal(la, lc)
