@@ -231,3 +231,16 @@ def test_names_resolve_to_one_instance_per_q():
     for bad in ("factor(x)", "factor(-1)", "factor(03)", "factor(2.5)"):
         with pytest.raises(ValueError, match="factor"):
             family(bad)
+
+
+def test_a_large_offset_keeps_the_log_density_accurate(rng):
+    """Far from the origin the expanded quadratic forms would cancel; those components are
+    computed centred, so a shift of everything by 1e6 changes nothing."""
+    p = random_factor_params(rng, 3, 5, 2)
+    X = rng.normal(scale=3.0, size=(40, 5))
+    shifted = factor(2).params(p.weights, p.means + 1e6, p.extra["loadings"],
+                               p.extra["noise_variance"])
+    np.testing.assert_allclose(p.family.log_prob(X + 1e6, shifted), p.family.log_prob(X, p),
+                               rtol=1e-9)
+    a, b = suffstats(X + 1e6, shifted), suffstats(X, p)
+    np.testing.assert_allclose(a.extra["sxz"], b.extra["sxz"], rtol=1e-6, atol=1e-6)

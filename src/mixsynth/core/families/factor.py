@@ -136,6 +136,38 @@ class _Woodbury:
         logdet_M = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
         self.log_norm = -0.5 * (d * np.log(2 * np.pi) + np.sum(np.log(psi), axis=1) + logdet_M)
 
+        means = params.means
+        self.means = means
+        self.G_all = np.transpose(self.G, (1, 0, 2)).reshape(d, K * q)  # (d, K q)
+        self.mean_G = np.einsum("kd,kdq->kq", means, self.G)
+        self.mean_psi = means * self.inv_psi
+        self.mean_sq = np.einsum("kd,kd->k", means, self.mean_psi)
+        # the expanded forms lose ~eps (|x|² + |μ|²) (1/Ψ + |G|²) to cancellation: kept where
+        # that is below 1e-7 in the log-density, else the component is done centred
+        self.scale = (
+            self.inv_psi.max(axis=1, initial=0.0)
+            + np.einsum("kdq,kdq->k", self.G, self.G)
+        )
+        self.mean_norm = np.einsum("kd,kd->k", means, means)
+
+    def all_components(self, X: Array) -> tuple[Array, Array]:
+        """Log-densities (n, K) of rows ``X`` under every component and ``U`` (n, K, q):
+        three GEMMs over all components (``|x - μ|²_Ψ`` expanded, ``(x - μ) G = x G - μ G``),
+        components whose expanded form would lose accuracy recomputed centred."""
+        n, K = X.shape[0], self.mean_sq.size
+        maha = (X * X) @ self.inv_psi.T
+        maha -= 2.0 * (X @ self.mean_psi.T)
+        maha += self.mean_sq
+        U = (X @ self.G_all).reshape(n, K, self.q)
+        U -= self.mean_G
+        maha -= np.einsum("nkq,nkq->nk", U, U)
+        out = self.log_norm - 0.5 * maha
+        sq_max = float(np.einsum("ij,ij->i", X, X).max(initial=0.0))
+        risky = 16 * np.finfo(np.float64).eps * (sq_max + self.mean_norm) * self.scale > 1e-7
+        for k in np.flatnonzero(risky):
+            out[:, k], U[:, k] = self.component(X - self.means[k], int(k))
+        return out, U
+
     def component(self, Xc: Array, k: int) -> tuple[Array, Array]:
         """Log-density of rows ``Xc = X - μ_k`` under component ``k``, and ``U = Xc G_k``
         (``|U|²`` is the Woodbury correction; ``U L_k^{-1}`` is ``E[z|x]``)."""
@@ -218,11 +250,7 @@ class Factor(Family):
 
     # ------------------------------------------------------------------ EM
     def log_prob(self, X: Array, params: Params, packed: Array | None = None) -> Array:
-        wb = _Woodbury(params)
-        out = np.empty((X.shape[0], params.n_components))
-        for k in range(params.n_components):
-            out[:, k] = wb.component(X - params.means[k], k)[0]
-        return out
+        return _Woodbury(params).all_components(X)[0]
 
     def statistics(
         self,
@@ -250,10 +278,7 @@ class Factor(Family):
         for start in range(0, n, step):
             Xb = X[start : start + step]
             wblk = None if sample_weight is None else sample_weight[start : start + step]
-            L = np.empty((Xb.shape[0], K))
-            U = np.empty((K, Xb.shape[0], q))
-            for k in range(K):
-                L[:, k], U[k] = wb.component(Xb - c[k], k)
+            L, U = wb.all_components(Xb)
             L += log_w
             log_norm = logsumexp(L, axis=1)
             L -= log_norm[:, None]
@@ -270,7 +295,7 @@ class Factor(Family):
                     continue
                 r = R[rows, k]
                 Xc = Xb[rows] - c[k]
-                Y = U[k][rows] @ wb.L_inv[k]  # E[z|x] = L^{-T} u, in row form u L^{-1}
+                Y = U[rows, k] @ wb.L_inv[k]  # E[z|x] = L^{-T} u, in row form u L^{-1}
                 rY = Y * r[:, None]
                 nk[k] += r.sum()
                 sx[k] += r @ Xb[rows]
