@@ -157,3 +157,22 @@ def test_sample_temperature(rng, kw):
                                atol=1e-12)
     with pytest.raises(ValueError, match="temperature"):
         gm.sample(5, temperature=0.0)
+
+
+@pytest.mark.parametrize("kw", [{"shrinkage": 20.0},
+                                {"covariance_type": "factor", "n_factors": 2}])
+def test_model_files_round_trip_the_families(rng, tmp_path, kw):
+    import mixsynth
+
+    X = _blobs(rng, d=4)
+    gm = GaussianMixture(3, random_state=0, **kw).fit(X)
+    gm.save(tmp_path / "m.msm")
+    back = mixsynth.load(tmp_path / "m.msm")
+    assert back.family_ == gm.family_ and back.get_params() == gm.get_params()
+    np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
+    np.testing.assert_array_equal(back.sample(20, random_state=3, temperature=0.5)[0],
+                                  gm.sample(20, random_state=3, temperature=0.5)[0])
+    if gm.covariance_type == "factor":
+        np.testing.assert_array_equal(back.loadings_, gm.loadings_)
+    else:
+        assert not hasattr(back, "loadings_")

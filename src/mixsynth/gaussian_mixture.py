@@ -59,6 +59,9 @@ from mixsynth.core import (
 )
 from mixsynth.core.families.factor import Factor, factor_covariances
 from mixsynth.core.families.gaussian import Gaussian
+from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
+from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
 from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
@@ -605,6 +608,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 np.linalg.cholesky(self.precisions_), dtype=np.float64
             )
             return
+        for stale in ("loadings_", "noise_variance_"):  # from an earlier fit as "factor"
+            if hasattr(self, stale):
+                delattr(self, stale)
         self.precisions_cholesky_ = params.precisions_cholesky
         self.precisions_ = precisions_from_precisions_cholesky(params.precisions_cholesky, name)
         self.covariances_ = covariances_from_precisions_cholesky(params.precisions_cholesky, name)
@@ -858,3 +864,98 @@ def _factor_precisions(W: Array, psi: Array) -> Array:
     prec = -(scaled @ np.linalg.solve(M, np.swapaxes(scaled, 1, 2)))
     prec[:, np.arange(d), np.arange(d)] += 1.0 / psi
     return np.asarray(0.5 * (prec + np.swapaxes(prec, 1, 2)))
+
+
+# ------------------------------------------------------------------------------ model files
+# How a GaussianMixture is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _precision_cholesky_shape(gm: GaussianMixture) -> Shape:
+    K, d = gm.n_components, gm.n_features_in_
+    return {
+        "full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,),
+        "factor": (K, d, d),  # the Cholesky factors of the precisions, kept for scikit-learn
+    }[gm.covariance_type]
+
+
+def _loadings_shape(gm: GaussianMixture) -> Shape:
+    return (gm.n_components, gm.n_features_in_, int(gm.n_factors or 0))
+
+
+def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> str | None:
+    if gm.covariance_type in ("diag", "spherical"):
+        return _positive(a, gm)
+    d = a.shape[-1]
+    mats = a.reshape(-1, d, d)
+    # P with precision = P P^T: upper from covariances (P = L^-T), lower from precisions_init
+    lower = np.all(np.triu(mats, 1) == 0, axis=(1, 2))
+    upper = np.all(np.tril(mats, -1) == 0, axis=(1, 2))
+    if not np.all(lower | upper):
+        return f"is not triangular (component {int(np.argmin(lower | upper))})"
+    if not np.all(np.diagonal(mats, axis1=1, axis2=2) > 0):
+        return "has a diagonal entry <= 0"
+    return None
+
+
+def _finish_mixture(gm: GaussianMixture, where: str) -> None:
+    _same_length(where, gm, gm.n_features_in_, "feature_names_in_")
+    try:
+        name = gm._family_name()  # the recorded covariance_type, shrinkage and n_factors
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    is_factor = gm.covariance_type == "factor"
+    for attr in ("loadings_", "noise_variance_"):
+        if (getattr(gm, attr, None) is None) == is_factor:
+            raise ModelFileError(
+                f"tensor '{where}.{attr.strip('_')}' is "
+                f"{'missing' if is_factor else 'present'} for covariance_type="
+                f"{gm.covariance_type!r}"
+            )
+        if not is_factor and hasattr(gm, attr):
+            delattr(gm, attr)  # the optional tensor was absent: no attribute, as after fit
+    if is_factor:
+        try:
+            params = family(name).from_tensors({
+                "weights": gm.weights_, "means": gm.means_, "loadings": gm.loadings_,
+                "noise_variance": gm.noise_variance_,
+            })
+        except ValueError as exc:
+            raise ModelFileError(f"{where}: {exc}") from None
+        with np.errstate(all="ignore"):
+            gm._set_params(params)
+        return
+    with np.errstate(all="ignore"):
+        gm._set_params(Params(gm.weights_, gm.means_, gm.precisions_cholesky_,
+                              gm.covariance_type))
+    if not (np.all(np.isfinite(gm.precisions_)) and np.all(np.isfinite(gm.covariances_))):
+        raise ModelFileError(
+            f"tensor '{where}.precisions_cholesky': the precisions or covariances it implies "
+            "are not finite"
+        )
+
+
+_MIXTURE = Table(
+    cls=GaussianMixture,
+    attrs=(
+        Attr("n_features_in_", _int(1)),
+        _FEATURE_NAMES,
+        Attr("converged_", _bool),
+        Attr("n_iter_", _int(0)),
+        Attr("lower_bound_", _lower_bound),
+        Attr("lower_bounds_", _floats),
+    ),
+    tensors=(
+        Tensor("weights_", ("K",), _probabilities),
+        Tensor("means_", ("K", "d")),
+        Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
+        # covariance_type="factor" only (absent otherwise); shrinkage and n_factors are
+        # parameters, recorded with the others
+        Tensor("loadings_", _loadings_shape, optional=True),
+        Tensor("noise_variance_", ("K", "d"), _positive, optional=True),
+    ),
+    dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
+    finish=_finish_mixture,
+)
+
+register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",
+         fitted=lambda gm: check_is_fitted(gm, "weights_"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,9 +24,24 @@ from mixsynth.model import (
     WhitenedMixture,
     pooled_memorization,
 )
+from mixsynth.modelfile import Attr, Child, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import (
+    _bool_array,
+    _bound_array,
+    _classes,
+    _dtypes,
+    _encode_classes,
+    _encode_columns,
+    _encode_dtypes,
+    _int,
+    _labels_or_none,
+)
+from mixsynth.modelfile.tables import _FEATURE_NAMES, _probabilities, _same_length
+from mixsynth.modelfile.values import _from_json, _short
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import (
     Candidate,
+    ClusterRunner,
     Evaluator,
     HeldOut,
     InformationCriterion,
@@ -36,17 +51,14 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
-from mixsynth.sources import Source, StoragePolicy, SupportMap, as_source, is_out_of_core
+from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
+from mixsynth.selection.result import _encode_selection, _selection
+from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
-if TYPE_CHECKING:
-    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
-    from mixsynth.distributed import ClusterRunner
-
 __all__ = ["MemorizationWarning", "Synthesizer"]
-
 
 
 Array = NDArray[np.float64]
@@ -257,8 +269,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """
         ckpt = None
         if checkpoint is not None:
-            from mixsynth.checkpoint import SweepCheckpoint
-
             ckpt = SweepCheckpoint(checkpoint)
         self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
@@ -274,6 +284,30 @@ class Synthesizer(SaveMixin, BaseEstimator):
         out_of_core: bool | None,
         plan: SeedPlan,
     ) -> Synthesizer:
+        """The one fit path: any input becomes a :class:`~mixsynth.sources.Source`, the storage
+        policy keeps it in memory or streams it, and :meth:`_fit_source` fits it."""
+        self._check_settings()
+        source = as_source(X, seed=plan.reservoir_seed(), estimator=self, ensure_min_samples=2)
+        if not source.in_memory and not StoragePolicy(out_of_core=out_of_core).streams(source):
+            try:  # small enough: loaded, then validated as in-memory data is
+                loaded = source.materialize()
+            finally:
+                source.release()
+            source = as_source(loaded, seed=plan.reservoir_seed(), estimator=self,
+                               ensure_min_samples=2)
+        if y is not None:
+            if not isinstance(source, ArraySource):
+                source.release()
+                raise ValueError(
+                    "Class-conditional fitting (y=...) needs the data in memory; fit one "
+                    "Synthesizer per class on that class's rows instead."
+                )
+            self._remember_columns(source.materialize())
+            return self._fit_classes(source.X, y, progress, ckpt, plan)
+        self._remember_columns(source.materialize() if source.in_memory else None)
+        return self._fit_source(source, progress, ckpt, plan)
+
+    def _check_settings(self) -> None:
         if self.support not in SUPPORTS:
             raise ValueError(f"support must be one of {SUPPORTS}, got {self.support!r}.")
         if self.support_transform not in (None, "auto", "logit"):
@@ -281,56 +315,136 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 "support_transform must be 'auto', 'logit' or None, got "
                 f"{self.support_transform!r}."
             )
-        if is_out_of_core(X):
-            source = as_source(X, seed=plan.reservoir_seed())
-            assert source is not None
-            X = self._in_memory_if_small(source, out_of_core)
-            if X is None:
-                return self._fit_out_of_core(source, y, progress, plan)
-        self._remember_columns(X)
-        Xv = check_input(X, estimator=self, reset=True, ensure_min_samples=2)
-        if y is not None:
-            return self._fit_classes(Xv, y, progress, ckpt, plan)
-        lower, upper, integer = self._support_bounds(
-            Xv.min(axis=0), Xv.max(axis=0), np.all(Xv == np.round(Xv), axis=0)
-        )
-        transform = self._make_support_transform(lower, upper, integer)
-        Xt, log_jac = (
-            (Xv, np.zeros(Xv.shape[0])) if transform is None
-            else transform.forward(Xv, as_generator(plan.stream("support_noise")))
-        )
-        whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale).fit(Xt)
-        mixture: GaussianMixture | PointMass = PointMass()
-        selection: SelectionResult | None = None
-        memorization = None
-        if whitener.n_components_ > 0:  # else every column is constant: the data is one point
-            Z = whitener.transform(Xt)
-            grid = self._grid(Xv)  # distinct rows of the data itself, before dequantisation
-            evaluator: Evaluator
-            if self.criterion == "heldout":
-                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
-                evaluator = HeldOut(folds, Z)
+        self._criterion()
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None, a positive number of processes or -1 (one per core), "
+                f"got {self.n_jobs!r}."
+            )
+
+    def _fit_source(
+        self,
+        source: Source,
+        progress: Callable[[int, int, Candidate], None] | None,
+        ckpt: SweepCheckpoint | None,
+        plan: SeedPlan,
+    ) -> Synthesizer:
+        """Fit on any source: its first pass gives the support and the whitener, then the
+        selection runs over the whitened data.
+
+        What needs the rows in memory is a capability of in-memory sources, checked here once:
+        held-out folds and the memorisation guard (streamed data is selected by BIC, or AIC if
+        asked, and ``selection_.notes`` says so). Streamed passes: one first pass (bounds,
+        integer columns, moments, reservoir sample), one more for the moments after a support
+        transform, then the candidates of each batch of the sweep share their passes.
+        """
+        in_memory = isinstance(source, ArraySource)
+        if hasattr(source, "persist_data"):
+            source.persist_data = False  # read twice at most; the whitened data is persisted
+        held: list[Source] = [source]
+        try:
+            summary = source.summary(sources.SAMPLE_ROWS)
+            n, d = summary.n_samples, summary.n_features
+            if n < 2:
+                raise ValueError(
+                    f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
+                    "required by Synthesizer."
+                )
+            assert summary.moments is not None and summary.integer_columns is not None
+            if not in_memory:  # in memory, validation did scikit-learn's bookkeeping
+                self.n_features_in_ = d
+                if source.feature_names is not None:
+                    self.feature_names_in_ = source.feature_names
+                elif hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            lower, upper, integer = self._support_bounds(
+                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
+            )
+            transform = self._make_support_transform(lower, upper, integer)
+            whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale)
+            Z: Array | Source
+            if isinstance(source, ArraySource):
+                # dequantisation noise from the plan's generator; the rows stay in memory
+                Xt, log_jac = (
+                    (source.X, np.zeros(n)) if transform is None
+                    else transform.forward(source.X, as_generator(plan.stream("support_noise")))
+                )
+                Z = whitener.fit(Xt).transform(Xt)
             else:
-                evaluator = InformationCriterion(self._criterion(), Z)
-            runner = _cluster_runner()
+                # noise keyed by row (the same at every pass); moments from one more pass
+                model = source
+                if transform is not None:
+                    seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
+                    model = source.mapped(SupportMap(transform, seed))
+                    if hasattr(model, "persist_data"):
+                        model.persist_data = False
+                    held.append(model)
+                moments = model.summary(sources.SAMPLE_ROWS).moments
+                assert moments is not None
+                whitener.fit_from_moments(moments)
+                if whitener.n_components_ > 0:
+                    Z = model.whitened(whitener)
+                    held.append(Z)
+            if whitener.n_components_ == 0:  # every column constant: the data is one point
+                self.model_ = WhitenedMixture(
+                    whitener, PointMass(), transform, lower, upper, integer, self.support
+                )
+                return self
+            # distinct rows of the data itself, before dequantisation (a sample when streamed)
+            grid = self._grid(summary.sample)
+            notes: list[str] = []
+            evaluator: Evaluator
+            if isinstance(source, ArraySource) and self.criterion == "heldout":
+                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
+                evaluator = HeldOut(folds, np.asarray(Z))
+            else:
+                criterion = self._criterion()
+                if not in_memory:
+                    notes.append(f"fitted out of core ({source.kind}, {n} rows)")
+                    if criterion == "heldout":
+                        criterion = "bic"
+                        notes.append(
+                            "criterion 'heldout' needs the rows in memory; out-of-core "
+                            "selection used BIC (consistent, and close to held-out scores at "
+                            "this many rows)"
+                        )
+                    if self.guard:
+                        notes.append("memorisation guard skipped: it needs the rows in memory")
+                evaluator = InformationCriterion(criterion, Z)
+            # in memory the candidates are tasks (local processes, or the current cluster's);
+            # streamed, each batch of them shares its passes over the source (the cluster's)
+            runner = ClusterRunner.current() if in_memory else None
             try:
                 selection, mixture = select(
                     grid, evaluator, estimator=self._template(), seeds=plan,
                     search=self.search, one_se=self.one_se,
-                    runner=runner or ProcessRunner(self.n_jobs),
-                    store=self._store(ckpt, Xv), progress=progress,
+                    runner=(runner or ProcessRunner(self.n_jobs)) if in_memory else None,
+                    store=(self._store(ckpt, source.X) if isinstance(source, ArraySource)
+                           else None),
+                    progress=progress,
                 )
             finally:
                 if runner is not None:
                     runner.close()
-            self._warn_if_not_converged(mixture, stacklevel=4)
-            if self.guard:
-                best = selection.best
-                probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
-                    n_components=best.n_components, covariance_type=best.covariance_type,
-                    reg_covar=best.reg_covar, criterion="bic", guard=False,
-                )
-                memorization = memorization_check(Xv, probe, plan, best.n_components)
+        finally:
+            for part in reversed(held):
+                part.release()
+        self._warn_if_not_converged(mixture, stacklevel=4)
+        memorization = None
+        if isinstance(source, ArraySource) and self.guard:
+            best = selection.best
+            probe = clone(self).set_params(  # the winner alone, refitted on 80 % of rows
+                n_components=best.n_components, covariance_type=best.covariance_type,
+                reg_covar=best.reg_covar, criterion="bic", guard=False,
+            )
+            memorization = memorization_check(source.X, probe, plan, best.n_components)
+        if notes:
+            selection = dataclasses.replace(selection, notes=(*selection.notes, *notes))
         self.model_ = WhitenedMixture(
             whitener, mixture, transform, lower, upper, integer, self.support, selection,
             memorization,
@@ -346,109 +460,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 stacklevel=stacklevel,
             )
 
-    def _in_memory_if_small(self, source: Source, out_of_core: bool | None = None) -> Any:
-        """The data in memory unless the storage policy streams it (``sources.StoragePolicy``:
-        by ``sources.IN_MEMORY_BYTES``, or as ``out_of_core`` says), else ``None``."""
-        if StoragePolicy(out_of_core=out_of_core).streams(source):
-            return None
-        try:
-            return source.materialize()
-        finally:
-            source.release()
-
-    def _fit_out_of_core(
-        self,
-        source: Source,
-        y: Any,
-        progress: Callable[[int, int, Candidate], None] | None,
-        plan: SeedPlan,
-    ) -> Synthesizer:
-        """Fit on data too large for memory: streamed, or data-parallel on a dask cluster.
-
-        Passes: one first pass (bounds, integer columns, moments, reservoir sample), one more
-        for the moments after a support transform, then per candidate a pass of hard
-        assignments, one per EM iteration and one to score it; the whitened data is persisted
-        on a dask cluster when it fits.
-        """
-        if y is not None:
-            raise ValueError(
-                "Class-conditional fitting (y=...) needs the data in memory; fit one "
-                "Synthesizer per class on that class's rows instead."
-            )
-        if hasattr(source, "persist_data"):
-            source.persist_data = False  # read twice at most; the whitened data is persisted
-        model: Source = source
-        Z: Source | None = None
-        try:
-            summary = source.summary(sources.SAMPLE_ROWS)
-            n, d = summary.n_samples, summary.n_features
-            if n < 2:
-                raise ValueError(
-                    f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
-                    "required by Synthesizer."
-                )
-            assert summary.moments is not None and summary.integer_columns is not None
-            self.n_features_in_ = d
-            if source.feature_names is not None:
-                self.feature_names_in_ = source.feature_names
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self._remember_columns(None)  # samples come back as arrays
-            lower, upper, integer = self._support_bounds(
-                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
-            )
-            transform = self._make_support_transform(lower, upper, integer)
-            moments = summary.moments
-            if transform is not None:
-                seed = int(plan.stream("support_noise").generate_state(1, np.uint64)[0] >> 1)
-                model = source.mapped(SupportMap(transform, seed))
-                if hasattr(model, "persist_data"):
-                    model.persist_data = False
-                mapped = model.summary(sources.SAMPLE_ROWS).moments
-                assert mapped is not None
-                moments = mapped
-            whitener = Whitener(
-                self.reduce, whiten=self.whiten, scale=self.scale
-            ).fit_from_moments(moments)
-            if whitener.n_components_ == 0:  # every column constant: the data is one point
-                self.model_ = WhitenedMixture(
-                    whitener, PointMass(), transform, lower, upper, integer, self.support
-                )
-                return self
-            grid = self._grid(summary.sample)
-            notes = [f"fitted out of core ({source.kind}, {n} rows)"]
-            criterion = self.criterion
-            if criterion == "heldout":
-                criterion = "bic"
-                notes.append(
-                    "criterion 'heldout' needs the rows in memory; out-of-core selection used "
-                    "BIC (consistent, and close to held-out scores at this many rows)"
-                )
-            if self.guard:
-                notes.append("memorisation guard skipped: it needs the rows in memory")
-            Z = model.whitened(whitener)
-            # candidates share their passes over the source (the cluster's, on dask)
-            result, mixture = select(
-                grid, InformationCriterion(criterion, Z), estimator=self._template(),
-                seeds=plan, search=self.search, one_se=self.one_se, progress=progress,
-            )
-        finally:
-            for held in (Z, model, source):
-                if held is not None:
-                    held.release()
-        self._warn_if_not_converged(mixture, stacklevel=4)
-        self.model_ = WhitenedMixture(
-            whitener, mixture, transform, lower, upper, integer, self.support,
-            dataclasses.replace(result, notes=(*result.notes, *notes)),
-        )
-        return self
-
     def _store(self, ckpt: SweepCheckpoint | None, X: Array) -> SweepStore | None:
         """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
             return None
-        from mixsynth.checkpoint import fingerprint
-
         return ckpt.store(fingerprint(X, self.get_params()))
 
     def _template(self) -> GaussianMixture:
@@ -529,10 +544,32 @@ class Synthesizer(SaveMixin, BaseEstimator):
     ) -> tuple[Array, Array, NDArray[np.bool_]]:
         """The observed bounds (or the bounds the user gave) and the integer columns."""
         if self.bounds is not None:
-            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
-                      for b in self.bounds)
-            if np.any(lo > hi):
-                raise ValueError("bounds: every lower bound must be <= its upper bound.")
+            seen_lo, seen_hi = lo, hi
+            try:
+                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
+                          for b in self.bounds)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"bounds must be (lower, upper), each a number or one per column "
+                    f"({lo.shape[0]}), got {self.bounds!r}."
+                ) from None
+            for j in range(lo.shape[0]):
+                name = self._column_name(j)
+                if np.isnan(lo[j]) or np.isnan(hi[j]):
+                    raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
+                                     "no bound.")
+                if lo[j] > hi[j]:
+                    raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
+                                     f"exceeds the upper bound {hi[j]!r}.")
+                if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
+                    # allowed (samples are then held inside them), but never silently
+                    warnings.warn(
+                        f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
+                        f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
+                        "inside the bounds, so they will not look like those rows.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
         return lo, hi, integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
@@ -764,17 +801,116 @@ class Synthesizer(SaveMixin, BaseEstimator):
         return self.model_.integer_columns
 
 
-def _cluster_runner() -> ClusterRunner | None:
-    """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
-    when there is none (``distributed`` is not even imported unless something loaded it)."""
-    if "distributed" not in sys.modules:
-        return None
-    from mixsynth.distributed import ClusterRunner, current_client  # the edge layer, on demand
-
-    client = current_client()
-    return None if client is None else ClusterRunner(client)
-
-
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, for messages (``'a'`` rather than ``np.str_('a')``)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------------------ model files
+# How a Synthesizer is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _check_synthesizer_params(s: Synthesizer) -> None:
+    if s.support not in SUPPORTS:
+        raise ValueError(f"support must be one of {SUPPORTS}, got {s.support!r}")
+    if s.scale not in ("std", "none") or not isinstance(s.whiten, bool):
+        raise ValueError("scale must be 'std' or 'none' and whiten a bool")
+
+
+def _finish_synthesizer(s: Synthesizer, where: str) -> None:
+    d = s.n_features_in_
+    _same_length(where, s, d, "feature_names_in_", "_columns", "_dtypes", "lower_bounds_",
+                 "upper_bounds_", "integer_columns_")
+    if (s._columns is None) != (s._dtypes is None):
+        raise ModelFileError(f"{where}: columns and dtypes must both be given or both be null")
+    if not np.all(s.lower_bounds_ <= s.upper_bounds_):
+        raise ModelFileError(f"{where}: a lower bound exceeds its upper bound")
+    single = (s.whitener_, s.mixture_, s.selection_, s.support_transform_)
+    if s.classes_ is None:
+        if s.whitener_ is None or hasattr(s, "class_models_") or s.class_priors_ is not None:
+            raise ModelFileError(f"{where}: a synthesizer needs a whitener and no classes")
+        if s.whitener_.n_features_in_ != d:
+            raise ModelFileError(f"{where}: the whitener has {s.whitener_.n_features_in_} "
+                                 f"features, expected {d}")
+        k = s.whitener_.n_components_
+        if (s.mixture_ is None) != (k == 0):
+            raise ModelFileError(f"{where}: the mixture must be null exactly when the whitener "
+                                 "keeps no direction")
+        if s.mixture_ is not None and s.mixture_.n_features_in_ != k:
+            raise ModelFileError(f"{where}: the mixture has {s.mixture_.n_features_in_} "
+                                 f"features, expected {k} (the whitened directions)")
+        del s.class_priors_  # not an attribute of an ordinary synthesizer
+        return
+    models = getattr(s, "class_models_", None)
+    if any(x is not None for x in single) or models is None or s.class_priors_ is None:
+        raise ModelFileError(f"{where}: a class-conditional synthesizer needs class models and "
+                             "priors, and no whitener, mixture, selection or support transform "
+                             "of its own")
+    if len(models) != len(s.classes_):
+        raise ModelFileError(f"{where}: {len(models)} class models for {len(s.classes_)} classes")
+    for i, m in enumerate(models):
+        if m.classes_ is not None or m.n_features_in_ != d:
+            raise ModelFileError(f"{where}: class model {i} must be a plain synthesizer over "
+                                 f"{d} features")
+
+
+def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
+    """A synthesizer from its checked parameters and fitted pieces: its model object is a
+    :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
+    :class:`~mixsynth.model.WhitenedMixture` (over a point mass when the mixture is null)."""
+    s = Synthesizer(**{k: getattr(ns, k) for k in _SYNTHESIZER.param_names()})
+    s.n_features_in_ = ns.n_features_in_
+    if hasattr(ns, "feature_names_in_"):
+        s.feature_names_in_ = ns.feature_names_in_
+    s._columns, s._dtypes = ns._columns, ns._dtypes
+    memorization = getattr(ns, "memorization_", None)
+    if ns.classes_ is not None:
+        s.model_ = ClassConditional(ns.classes_, ns.class_priors_, ns.class_models_,
+                                    memorization)
+    else:  # the file stores a point mass as a null mixture
+        mixture = PointMass() if ns.mixture_ is None else ns.mixture_
+        s.model_ = WhitenedMixture(
+            ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
+            ns.integer_columns_, s.support, ns.selection_, memorization,
+        )
+    return s
+
+
+def _memorization(value: Any) -> dict[str, Any] | None:
+    out = _from_json(value, objects=True)
+    if out is not None and not isinstance(out, dict):
+        raise TypeError(f"expected an object or null, got {_short(value)}")
+    return out
+
+
+_SYNTHESIZER = Table(
+    cls=Synthesizer,
+    attrs=(
+        Attr("n_features_in_", _int(1)),
+        _FEATURE_NAMES,
+        Attr("_columns", _labels_or_none, _encode_columns),
+        Attr("_dtypes", _dtypes, _encode_dtypes),
+        Attr("lower_bounds_", _bound_array),
+        Attr("upper_bounds_", _bound_array),
+        Attr("integer_columns_", _bool_array),
+        Attr("classes_", _classes, _encode_classes),
+        Attr("selection_", _selection, _encode_selection),
+        Attr("memorization_", _memorization, optional=True),
+    ),
+    tensors=(
+        Tensor("class_priors_", ("C",), _probabilities, optional=True),
+    ),
+    dims=lambda s: {"d": s.n_features_in_, "C": 0 if s.classes_ is None else len(s.classes_)},
+    children=(
+        Child("support_transform_", "support", "support_transform", "support_transform"),
+        Child("whitener_", "whitener", "whitener", "whitener"),
+        Child("mixture_", "mixture", "mixture", "mixture"),
+        Child("class_models_", "synthesizer", "class_models", "class", many=True),
+    ),
+    check_params=_check_synthesizer_params,
+    finish=_finish_synthesizer,
+    build=_build_synthesizer,  # its fitted state is a model object, built from the pieces
+)
+
+register("synthesizer", _SYNTHESIZER, kind="synthesizer",
+         fitted=lambda s: check_is_fitted(s, "integer_columns_"))

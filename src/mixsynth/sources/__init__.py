@@ -20,7 +20,8 @@ cache of in-memory data) belong to the kernels (:mod:`.kernels`), not to the dat
 | ``dispatch`` | :func:`as_source` (total), :func:`is_out_of_core` |
 | ``storage`` | :class:`StoragePolicy`, :data:`IN_MEMORY_BYTES` |
 
-``SAMPLE_ROWS`` and ``IN_MEMORY_BYTES`` are read from this package when used: set them here.
+``SAMPLE_ROWS`` is read from this package when used; the default memory budget from
+``mixsynth.sources.storage.IN_MEMORY_BYTES`` (or give ``StoragePolicy(memory_budget=...)``).
 """
 
 from __future__ import annotations

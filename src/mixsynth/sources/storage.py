@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mixsynth.sources import summary as _summary
 from mixsynth.sources.base import Source
 from mixsynth.sources.memory import ArraySource
 
@@ -42,18 +43,14 @@ class StoragePolicy:
         """The budget in bytes."""
         if self.memory_budget is not None:
             return int(self.memory_budget)
-        import mixsynth.sources  # the package's value, so that tests and users may set it
-
-        return int(mixsynth.sources.IN_MEMORY_BYTES)
+        return int(IN_MEMORY_BYTES)  # read when deciding: ``sources.storage.IN_MEMORY_BYTES``
 
     def nbytes(self, source: Source) -> int:
         """The size of ``source`` as float64: from its metadata, else from its first pass
         (which validates the rows on the way)."""
-        import mixsynth.sources
-
         nbytes = source.nbytes_hint
         if nbytes is None:
-            summary = source.summary(mixsynth.sources.SAMPLE_ROWS)
+            summary = source.summary(_summary.SAMPLE_ROWS)
             nbytes = summary.n_samples * summary.n_features * 8
         return int(nbytes)
 
