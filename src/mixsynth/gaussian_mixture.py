@@ -934,7 +934,22 @@ def _finish_mixture(gm: GaussianMixture, where: str) -> None:
         )
 
 
-_MIXTURE = Table(
+@dataclass(frozen=True)
+class _MixtureTable(Table):
+    """The mixture's table; ``shrinkage`` and ``n_factors`` are recorded only when set, so a
+    model of the four covariance types is the same file, byte for byte, as before they
+    existed (a missing parameter loads as its default)."""
+
+    def get_params(self, est: Any) -> dict[str, Any]:
+        params = super().get_params(est)
+        if params.get("shrinkage") == 0:
+            del params["shrinkage"]
+        if params.get("n_factors", 0) is None:
+            del params["n_factors"]
+        return params
+
+
+_MIXTURE = _MixtureTable(
     cls=GaussianMixture,
     attrs=(
         Attr("n_features_in_", _int(1)),
