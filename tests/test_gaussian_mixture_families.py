@@ -9,6 +9,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixsynth import GaussianMixture
 from mixsynth.core import family, suffstats
@@ -176,3 +177,16 @@ def test_model_files_round_trip_the_families(rng, tmp_path, kw):
         np.testing.assert_array_equal(back.loadings_, gm.loadings_)
     else:
         assert not hasattr(back, "loadings_")
+
+
+@parametrize_with_checks(
+    [
+        GaussianMixture(n_components=2, shrinkage=10.0, random_state=0),
+        GaussianMixture(n_components=2, covariance_type="factor", n_factors=0, random_state=0),
+    ],
+    expected_failed_checks=lambda est: {
+        "check_sample_weight_equivalence_on_dense_data": "initialisation permutes labels",
+    },
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
