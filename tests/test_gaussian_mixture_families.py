@@ -117,7 +117,7 @@ def test_hundreds_of_dimensions(rng):
     ({"covariance_type": "factor"}, "needs n_factors"),
     ({"covariance_type": "full", "n_factors": 2}, "applies to covariance_type='factor'"),
     ({"covariance_type": "diag", "shrinkage": 5.0}, "applies to covariance_type='full'"),
-    ({"covariance_type": "factor", "n_factors": 3}, "smaller than the number of features"),
+    ({"covariance_type": "factor", "n_factors": 3}, "smaller than n_features = 3"),
     ({"covariance_type": "factor", "n_factors": 1, "precisions_init": np.ones((2, 3))},
      "precisions_init is not supported"),
 ])
@@ -183,6 +183,7 @@ def test_model_files_round_trip_the_families(rng, tmp_path, kw):
     [
         GaussianMixture(n_components=2, shrinkage=10.0, random_state=0),
         GaussianMixture(n_components=2, covariance_type="factor", n_factors=0, random_state=0),
+        GaussianMixture(n_components=2, covariance_type="factor", n_factors=1, random_state=0),
     ],
     expected_failed_checks=lambda est: {
         "check_sample_weight_equivalence_on_dense_data": "initialisation permutes labels",

@@ -335,8 +335,8 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         if self.covariance_type == "factor" and self.n_factors is not None \
                 and self.n_factors >= d:
             raise ValueError(
-                f"n_factors={self.n_factors} must be smaller than the number of features "
-                f"({d}); n_factors = n_features - 1 already allows any covariance."
+                f"n_factors={self.n_factors} must be smaller than n_features = {d} "
+                "(n_factors = n_features - 1 already allows any covariance)."
             )
         self._check_initial_parameters(d)
         self._check_supports_k(summary)
