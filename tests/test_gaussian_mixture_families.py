@@ -191,3 +191,18 @@ def test_model_files_round_trip_the_families(rng, tmp_path, kw):
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("kw", [{"shrinkage": 30.0},
+                                {"covariance_type": "factor", "n_factors": 2}])
+def test_a_dask_array_fits_the_families_as_in_memory(rng, kw):
+    da = pytest.importorskip("dask.array")
+    X = _blobs(rng, d=4)
+    settings = {"random_state": 0, "tol": 0.0, "max_iter": 8, **kw}
+    with pytest.warns(Warning, match="did not converge"):
+        a = GaussianMixture(3, **settings).fit(X)
+    with pytest.warns(Warning, match="did not converge"):
+        b = GaussianMixture(3, **settings).fit(da.from_array(X, chunks=(150, 4)))
+    assert a.family_ == b.family_
+    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-8, atol=1e-10)
