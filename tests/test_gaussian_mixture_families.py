@@ -206,3 +206,13 @@ def test_a_dask_array_fits_the_families_as_in_memory(rng, kw):
     assert a.family_ == b.family_
     np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-10)
     np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-8, atol=1e-10)
+
+
+def test_a_warm_start_with_other_settings_starts_afresh(rng):
+    X = _blobs(rng, d=4)
+    gm = GaussianMixture(3, covariance_type="factor", n_factors=1, warm_start=True,
+                         random_state=0, tol=1e-3, max_iter=500).fit(X)
+    gm.set_params(n_factors=2).fit(X)
+    assert gm.family_ == "factor(2)" and gm.loadings_.shape == (3, 4, 2)
+    gm.set_params(covariance_type="full", n_factors=None, shrinkage=5.0).fit(X)
+    assert gm.family_ == "full-shrunk(5)" and not hasattr(gm, "loadings_")

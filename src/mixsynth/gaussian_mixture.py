@@ -352,7 +352,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     ) -> list[_SourceRun]:
         """The EM runs of a fit on a source (``n_init``, or one for a warm start), in order;
         k-means starts on a partial sample still await their pass of hard assignments."""
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        # a warm start continues the fitted family only (new settings: a fresh start)
+        do_init = not (self.warm_start and hasattr(self, "converged_")
+                       and getattr(self, "family_", None) == self._family_name())
         if not do_init:
             if self.verbose:
                 print("Initialization 0")
