@@ -120,6 +120,7 @@ def test_hundreds_of_dimensions(rng):
     ({"covariance_type": "factor", "n_factors": 3}, "smaller than n_features = 3"),
     ({"covariance_type": "factor", "n_factors": 1, "precisions_init": np.ones((2, 3))},
      "precisions_init is not supported"),
+    ({"covariance_type": "factor", "n_factors": 1, "missing": "em"}, "not supported"),
 ])
 def test_meaningless_settings_are_refused_at_fit(rng, kw, match):
     gm = GaussianMixture(2, **kw)  # __init__ only stores

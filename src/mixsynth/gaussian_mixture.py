@@ -59,6 +59,7 @@ from mixsynth.core import (
 )
 from mixsynth.core.families.factor import Factor, factor_covariances
 from mixsynth.core.families.gaussian import Gaussian
+from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
 from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
@@ -163,6 +164,17 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     chunk_size : int, optional
         Rows per chunk of the E-step; by default chosen to keep temporaries near 128 MiB.
         Memory, not results, depends on it.
+    missing : {"error", "em"}, default="error"
+        What NaN in ``X`` means. "error" (scikit-learn's behaviour): NaN is refused, naming its
+        column and first row. "em": NaN marks a missing value, handled by exact EM over each
+        row's observed coordinates (the E-step uses the marginal density of the observed
+        values, the M-step the conditional expectations of the missing ones; see
+        docs/engine.md, "Missing values"); nothing is imputed. The k-means initialisation runs
+        on the rows with each missing value replaced by its column's observed mean (a start
+        only: EM then works on the observed values). ``score_samples``, ``score``,
+        ``predict_proba`` and ``predict`` use the marginal density over each row's observed
+        values (0 for a row with none observed). A column with no observed value is an error
+        at ``fit``; ±inf is always an error. Data given in memory only.
 
     Attributes
     ----------
@@ -220,6 +232,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "missing": [StrOptions({"error", "em"})],
     }
 
     def __init__(
@@ -242,6 +255,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         chunk_size: int | None = None,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -260,6 +274,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.missing = missing
 
     # ------------------------------------------------------------------ fitting
 
@@ -303,7 +318,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         scikit-learn's messages), then the shared-pass fit over it."""
         source = as_source(
             X_in, sample_weight_in, seed=sample_seed(self.random_state), estimator=self,
-            ensure_min_samples=2,
+            ensure_min_samples=2, allow_nan=self.missing == "em",
         )
         owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
         try:
@@ -337,6 +352,12 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             raise ValueError(
                 f"n_factors={self.n_factors} must be smaller than n_features = {d} "
                 "(n_factors = n_features - 1 already allows any covariance)."
+            )
+        if self.covariance_type == "factor" and self.missing != "error":
+            raise ValueError(
+                f"missing={self.missing!r} is not supported with covariance_type='factor' "
+                "yet (EM over observed coordinates exists for the Gaussian covariance types); "
+                "use missing='error' or another covariance type."
             )
         self._check_initial_parameters(d)
         self._check_supports_k(summary)
@@ -545,6 +566,10 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         all rows, as in memory.
         """
         S = summary.sample - shift
+        if self.missing == "em" and has_missing(S):
+            # k-means needs complete rows: a missing value starts at its column's observed
+            # mean (the shift, so 0 here); EM then uses only the observed values
+            S = np.where(np.isnan(S), 0.0, S)
         overridden = (
             self.weights_init is not None and self.means_init is not None
             and self.precisions_init is not None
@@ -641,7 +666,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         """``fn(chunk, params)`` over the validated rows of ``X`` in E-step-sized chunks,
         concatenated (``empty`` when there are no rows): the body of every per-row method."""
         check_is_fitted(self)
-        X = check_input(X, estimator=self, reset=False)
+        X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
         params = self._params()
         rows = self.chunk_size or _rows_per_chunk(
             X.shape[1], self.n_components, self._params().covariance_type
@@ -936,22 +961,7 @@ def _finish_mixture(gm: GaussianMixture, where: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _MixtureTable(Table):
-    """The mixture's table; ``shrinkage`` and ``n_factors`` are recorded only when set, so a
-    model of the four covariance types is the same file, byte for byte, as before they
-    existed (a missing parameter loads as its default)."""
-
-    def get_params(self, est: Any) -> dict[str, Any]:
-        params = super().get_params(est)
-        if params.get("shrinkage") == 0:
-            del params["shrinkage"]
-        if params.get("n_factors", 0) is None:
-            del params["n_factors"]
-        return params
-
-
-_MIXTURE = _MixtureTable(
+_MIXTURE = Table(
     cls=GaussianMixture,
     attrs=(
         Attr("n_features_in_", _int(1)),
@@ -972,6 +982,8 @@ _MIXTURE = _MixtureTable(
     ),
     dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
     finish=_finish_mixture,
+    # written only when set: files of models without them keep their bytes
+    later_params=(("missing", "error"), ("shrinkage", 0.0), ("n_factors", None)),
 )
 
 register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",
