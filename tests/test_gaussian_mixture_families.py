@@ -217,3 +217,15 @@ def test_a_warm_start_with_other_settings_starts_afresh(rng):
     assert gm.family_ == "factor(2)" and gm.loadings_.shape == (3, 4, 2)
     gm.set_params(covariance_type="full", n_factors=None, shrinkage=5.0).fit(X)
     assert gm.family_ == "full-shrunk(5)" and not hasattr(gm, "loadings_")
+
+
+def test_the_shrunk_family_fits_with_missing_values(rng):
+    X = _blobs(rng, d=4)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    plain = GaussianMixture(3, missing="em", random_state=0).fit(X)
+    zero = GaussianMixture(3, missing="em", shrinkage=0.0, random_state=0).fit(X)
+    np.testing.assert_array_equal(plain.lower_bounds_, zero.lower_bounds_)
+    shrunk = GaussianMixture(3, missing="em", shrinkage=50.0, random_state=0).fit(X)
+    assert shrunk.family_ == "full-shrunk(50)" and np.all(np.isfinite(shrunk.score_samples(X)))
+    off = ~np.eye(4, dtype=bool)
+    assert np.abs(shrunk.covariances_[:, off]).sum() < np.abs(plain.covariances_[:, off]).sum()
