@@ -444,7 +444,7 @@ def fit_table(
 # ------------------------------------------------------------------------------ model files
 # How a TableMixture is stored in a model file (mixsynth.modelfile): the child "table" of a
 # synthesizer. Attrs: ``codec`` (TableCodec.to_dict: kinds, dtypes, categories in order,
-# units), ``family_name`` ("full+categorical:3,2"), ``n_components``, ``missingness``,
+# units), ``family_name`` ("full-categorical(3,2)"), ``n_components``, ``missingness``,
 # ``missing``, ``candidates``; tensors ``mean``, ``scale`` (c,), ``weights`` (K,), ``means``
 # (K, c), ``precisions_cholesky`` (by covariance type), ``log_theta`` (K, L).
 

@@ -166,7 +166,7 @@ def test_missing_codes_are_marginalised(rng: np.random.Generator) -> None:
 
 def test_bad_names_and_codes() -> None:
     with pytest.raises(ValueError, match="Malformed"):
-        family("full+categorical:3,x")
+        family("full-categorical(3,x)")
     with pytest.raises(ValueError, match="levels"):
         Categorical("full", (0,))
     with pytest.raises(ValueError, match="codes"):

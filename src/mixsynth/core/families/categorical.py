@@ -22,7 +22,7 @@ distribution with a symmetric Dirichlet prior (:data:`ALPHA`)::
 where ``observed[k, j]``, the responsibility mass of rows where column ``j`` is observed, is the
 sum of the column's counts. No level gets probability zero.
 
-The layout (levels per column) is part of the family's name: ``"full+categorical:3,2,2"``. The
+The layout (levels per column) is part of the family's name: ``"full-categorical(3,2,2)"``. The
 name in a model file is enough to rebuild the family (:func:`~mixsynth.core.families.family`
 builds it on first use), and one instance per layout holds no changing state, as every family.
 ``Params.extra["log_theta"]`` (K, L) holds the log-probabilities.
@@ -30,13 +30,14 @@ builds it on first use), and one instance per layout holds no changing state, as
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp
 
-from mixsynth.core.families import Family, family, register_factory
+from mixsynth.core.families import Family, family, register_parametric
 from mixsynth.core.params import Params
 from mixsynth.core.stats import Stats
 
@@ -48,8 +49,9 @@ Array = NDArray[np.float64]
 #: an observation per level, which keeps rare levels (and rare missingness) close to their
 #: observed rate while giving no level probability zero.
 ALPHA = 0.5
-#: What a mixed family's name contains between the Gaussian type and the layout.
-MARKER = "+categorical:"
+#: What a mixed family's name contains between the Gaussian type and the layout:
+#: ``"full-categorical(3,2)"`` (a parametric family, :func:`register_parametric`).
+MARKER = "-categorical("
 #: How far from one a stored column distribution may sum.
 _PROB_ATOL = 1e-8
 _NK_EPS = 10 * np.finfo(np.float64).eps
@@ -74,7 +76,7 @@ class Categorical(Family):
         self.gaussian = family(gaussian)
         self.levels = tuple(int(n) for n in levels)
         self.n_levels = int(sum(self.levels))
-        self.name = f"{gaussian}{MARKER}{','.join(map(str, self.levels))}"
+        self.name = f"{gaussian}{MARKER}{','.join(map(str, self.levels))})"
         self._starts = np.concatenate([[0], np.cumsum(self.levels)[:-1]]).astype(np.intp)
         self._column = np.repeat(np.arange(len(self.levels)), self.levels)  # level -> column
         self._width = np.asarray(self.levels, dtype=np.float64)[self._column]  # L_j per level
@@ -244,14 +246,21 @@ class Categorical(Family):
 
     # ------------------------------------------------------------------ sampling
     def sample_grouped(
-        self, params: Params, counts: NDArray[np.intp], rng: np.random.Generator
+        self,
+        params: Params,
+        counts: NDArray[np.intp],
+        rng: np.random.Generator,
+        temperature: float = 1.0,
     ) -> Array:
         n = int(counts.sum())
         d = params.n_features
-        Xc = (self.gaussian.sample_grouped(self._gaussian_params(params), counts, rng)
-              if d else np.zeros((n, 0)))
+        Xc = (self.gaussian.sample_grouped(self._gaussian_params(params), counts, rng,
+                                           temperature) if d else np.zeros((n, 0)))
         labels = np.repeat(np.arange(counts.size), counts)
-        theta = np.exp(np.asarray(params.extra["log_theta"]))
+        # at temperature t, p_t ∝ p^(1/t) per column (the seam's rule for discrete families);
+        # each column's cumulative sum is normalised below, so no renormalisation here
+        log_theta = np.asarray(params.extra["log_theta"]) / temperature
+        theta = np.exp(log_theta - log_theta.max(axis=1, keepdims=True))
         codes = np.empty((n, len(self.levels)), dtype=np.intp)
         for j, (s, m) in enumerate(zip(self._starts, self.levels, strict=True)):
             cum = np.cumsum(theta[:, s : s + m], axis=1)[labels]
@@ -263,22 +272,22 @@ class Categorical(Family):
 def categorical_family(gaussian: str, levels: tuple[int, ...] | list[int]) -> Categorical:
     """The mixed family of a covariance type and a layout (built and registered on first use).
     """
-    fam = family(f"{gaussian}{MARKER}{','.join(str(int(n)) for n in levels)}")
+    fam = family(f"{gaussian}{MARKER}{','.join(str(int(n)) for n in levels)})")
     assert isinstance(fam, Categorical)
     return fam
 
 
-def _from_name(name: str) -> Categorical:
-    gaussian, _, layout = name.partition(MARKER)
-    try:
-        levels = tuple(int(n) for n in layout.split(","))
-    except ValueError:
-        raise ValueError(f"Malformed mixed family name {name!r}: expected e.g. "
-                         f"'full{MARKER}3,2'.") from None
-    fam = Categorical(gaussian, levels)
-    if fam.name != name:
-        raise ValueError(f"Malformed mixed family name {name!r}; did you mean {fam.name!r}?")
-    return fam
+def _factory(gaussian: str) -> Callable[[str], Categorical]:
+    def build(layout: str) -> Categorical:
+        try:
+            levels = tuple(int(n) for n in layout.split(","))
+        except ValueError:
+            raise ValueError(f"Malformed mixed family layout {layout!r}: expected levels per "
+                             f"column, e.g. '{gaussian}{MARKER}3,2)'.") from None
+        return Categorical(gaussian, levels)
+
+    return build
 
 
-register_factory(MARKER, _from_name)
+for _gaussian in ("full", "tied", "diag", "spherical"):
+    register_parametric(f"{_gaussian}{MARKER[:-1]}", _factory(_gaussian))
