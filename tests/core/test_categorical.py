@@ -171,3 +171,15 @@ def test_bad_names_and_codes() -> None:
         Categorical("full", (0,))
     with pytest.raises(ValueError, match="codes"):
         categorical_family("full", (2,)).one_hot(np.array([[2]]))
+
+
+def test_temperature_sharpens_or_flattens_the_levels(rng: np.random.Generator) -> None:
+    fam = categorical_family("diag", (3,))
+    theta = np.array([[0.6, 0.3, 0.1]])
+    params = Params(np.ones(1), np.zeros((1, 1)), np.ones((1, 1)), fam.name,
+                    {"log_theta": np.log(theta)})
+    for t in (0.5, 2.0):
+        X = fam.sample_grouped(params, np.array([30000]), rng, temperature=t)
+        want = theta[0] ** (1 / t) / np.sum(theta[0] ** (1 / t))
+        got = np.bincount(fam.codes(X[:, 1:])[:, 0], minlength=3) / 30000
+        np.testing.assert_allclose(got, want, atol=0.015)
