@@ -405,6 +405,14 @@ def _bound_array(value: Any) -> NDArray[np.float64]:
     return np.array([_float(v, finite=False) for v in _list(value)], dtype=np.float64)
 
 
+def _decimals_array(value: Any) -> NDArray[np.int64]:
+    """Decimal places per column: whole numbers from -1 (none detected) to 15."""
+    out = np.array([_int(-1)(v) for v in _list(value)], dtype=np.int64)
+    if np.any(out > 15):
+        raise ValueError("decimal places must be at most 15")
+    return out
+
+
 def _bool_array(value: Any) -> NDArray[np.bool_]:
     return np.array([_bool(v) for v in _list(value)], dtype=bool)
 
@@ -780,6 +788,7 @@ def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
         s.model_ = WhitenedMixture(
             ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
             ns.integer_columns_, s.support, ns.selection_, memorization,
+            getattr(ns, "decimals_", None),
         )
     return s
 
@@ -788,6 +797,9 @@ def _check_support_params(t: Any) -> None:
     eps = getattr(t, "eps", None)
     if not isinstance(eps, float) or not 0.0 < eps < 0.5:
         raise ValueError(f"eps must be a float in (0, 0.5), got {_short(eps)}")
+    margin = getattr(t, "margin", 0.0)
+    if not isinstance(margin, float) or not 0.0 <= margin <= 1.0:
+        raise ValueError(f"margin must be a float in [0, 1], got {_short(margin)}")
 
 
 def _finish_support(t: Any, where: str) -> None:
@@ -821,8 +833,10 @@ _SUPPORT = Table(
     ),
     check_params=_check_support_params,
     finish=_finish_support,
-    record_params=("eps",),
-    build=lambda t: SupportTransform(t.lower, t.upper, t.integer, t.active, t.eps),
+    record_params=("eps", "margin"),
+    # files written before margins existed have none: their transforms had no margin
+    build=lambda t: SupportTransform(t.lower, t.upper, t.integer, t.active, t.eps,
+                                     float(getattr(t, "margin", 0.0))),
 )
 
 _WHITENER = Table(
@@ -876,6 +890,7 @@ _SYNTHESIZER = Table(
         Attr("lower_bounds_", _bound_array),
         Attr("upper_bounds_", _bound_array),
         Attr("integer_columns_", _bool_array),
+        Attr("decimals_", _decimals_array, optional=True),  # files before decimals: none
         Attr("classes_", _classes, _encode_classes),
         Attr("selection_", _selection, _encode_selection),
         Attr("memorization_", _memorization, optional=True),
