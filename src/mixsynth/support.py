@@ -100,14 +100,17 @@ def decimals_of(X: Array) -> NDArray[np.int64]:
 
 
 def widen_bounds(
-    lower: Array, upper: Array, integer: NDArray[np.bool_], fraction: float = MARGIN_FRACTION
+    lower: Array, upper: Array, integer: NDArray[np.bool_], fraction: float = MARGIN_FRACTION,
+    decimals: NDArray[np.int64] | None = None,
 ) -> tuple[Array, Array]:
     """Observed bounds widened by ``fraction`` of the range (continuous columns only).
 
     Integer columns keep their observed bounds (their margin is in the transform's interval,
     :data:`MARGIN_CELLS`, and samples stay whole numbers within what was seen); constant
     columns and infinite bounds are left alone. A bound is never moved across zero: a column
-    observed non-negative (amounts, concentrations) stays non-negative.
+    observed non-negative (amounts, concentrations) stays non-negative. With ``decimals``, a
+    widened bound is rounded outwards to the column's precision, so values rounded to it stay
+    within the bounds.
 
     Returns
     -------
@@ -120,6 +123,11 @@ def widen_bounds(
     new_hi = np.where(ok, hi + m, hi)
     new_lo = np.where((lo >= 0) & (new_lo < 0), 0.0, new_lo)
     new_hi = np.where((hi <= 0) & (new_hi > 0), 0.0, new_hi)
+    if decimals is not None:
+        for j in np.flatnonzero(ok & (decimals >= 0)):
+            step = 10.0 ** -int(decimals[j])
+            new_lo[j] = np.round(np.floor(new_lo[j] / step) * step, int(decimals[j]))
+            new_hi[j] = np.round(np.ceil(new_hi[j] / step) * step, int(decimals[j]))
     return new_lo, new_hi
 
 

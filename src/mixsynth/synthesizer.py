@@ -358,12 +358,13 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     self.feature_names_in_ = source.feature_names
                 elif hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
-            lower, upper, integer, given = self._support_bounds(
-                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
-            )
             # recorded precision: from every row in memory, from the sample when streamed
             decimals = decimals_of(source.X if isinstance(source, ArraySource)
                                    else summary.sample)
+            lower, upper, integer, given = self._support_bounds(
+                summary.moments.minimum, summary.moments.maximum, summary.integer_columns,
+                decimals,
+            )
             transform = self._make_support_transform(lower, upper, integer, given, decimals)
             whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale)
             Z: Array | Source
@@ -573,7 +574,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self._dtypes = list(X.dtypes)
 
     def _support_bounds(
-        self, lo: Array, hi: Array, integer: NDArray[np.bool_]
+        self, lo: Array, hi: Array, integer: NDArray[np.bool_], decimals: NDArray[np.int64]
     ) -> tuple[Array, Array, NDArray[np.bool_], NDArray[np.bool_]]:
         """The bounds, the integer columns and which bounds the user gave.
 
@@ -583,7 +584,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """
         d = lo.shape[0]
         given = np.zeros(d, dtype=bool)
-        lo, hi = widen_bounds(lo, hi, integer)
+        lo, hi = widen_bounds(lo, hi, integer, decimals=decimals)
         if isinstance(self.bounds, Mapping):
             lo, hi = lo.copy(), hi.copy()
             for key, pair in self.bounds.items():
