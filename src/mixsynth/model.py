@@ -127,7 +127,8 @@ class WhitenedMixture:
     support : {"clip", "truncate"} or None
         What sampling does with rows outside the bounds: ``"clip"`` reflects a value beyond a
         bound back inside (``lo + (lo - x)``) and clips what is still outside, so no mass piles
-        up exactly at the bound; ``"truncate"`` redraws the row. Integer columns are rounded,
+        up exactly at the bound (models saved before ``decimals`` existed only clip, so they
+        sample the same rows as before); ``"truncate"`` redraws the row. Integer columns are rounded,
         and columns of ``decimals`` rounded to their observed precision, unless ``None``.
     selection : SelectionResult or None
         The sweep that chose ``mixture`` (``None`` for a point mass).
@@ -299,9 +300,10 @@ class WhitenedMixture:
 
     def _apply_support(self, X: Array, fixed: Fixed) -> Array:
         free = self._free_mask(fixed)
-        if self.support is not None:
+        if self.support is not None and self.decimals is not None:
             # reflect, then clip what a reflection sends past the other bound: clipping alone
-            # piled every draw beyond a bound onto it (13-18 % of a breast-cancer column)
+            # piled every draw beyond a bound onto it (13-18 % of a breast-cancer column).
+            # Models saved before decimals were recorded keep clipping: the same rows.
             lo, hi = self.lower_bounds[free], self.upper_bounds[free]
             V = X[:, free]
             V = np.where(V < lo, 2.0 * lo - V, V)

@@ -72,9 +72,10 @@ _MAX_DECIMALS = 6
 def decimals_of(X: Array) -> NDArray[np.int64]:
     """The decimal places each column is recorded with, or -1 when none up to 6 fits.
 
-    A column has ``p`` decimals when every finite value times ``10**p`` is within ``1e-6`` of a
-    whole number (relative to the value, so float noise such as ``0.1 + 0.2`` does not count
-    as a 17th decimal); integer columns have 0.
+    A column has ``p`` decimals when every finite value times ``10**p`` is a whole number up
+    to float rounding (64 ulps, so ``0.1 + 0.2`` does not count as a 17th decimal) and
+    rounding to ``p`` decimals keeps every distinct value distinct (so data on a scale of
+    ``1e-200`` is not "0 decimals"); integer columns have 0.
 
     Parameters
     ----------
@@ -92,8 +93,9 @@ def decimals_of(X: Array) -> NDArray[np.int64]:
             continue
         for p in range(_MAX_DECIMALS + 1):
             scaled = col * 10.0**p
-            tol = 1e-6 * np.maximum(1.0, np.abs(scaled))
-            if np.all(np.abs(scaled - np.round(scaled)) <= tol):
+            tol = 64 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(scaled))
+            if (np.all(np.abs(scaled - np.round(scaled)) <= tol)
+                    and np.unique(np.round(col, p)).size == np.unique(col).size):
                 out[j] = p
                 break
     return out
