@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -12,7 +14,7 @@ from mixsynth.seeding import SeedPlan
 from mixsynth.selection.evaluators import Evaluator, InformationCriterion, Outcome
 from mixsynth.selection.plans import Plan, expected_count, search_plan
 from mixsynth.selection.result import Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import MapStyleRunner, Runner, SerialRunner, Task, as_runner
+from mixsynth.selection.runners import Runner, SerialRunner, Task
 
 __all__ = ["CandidateStore", "select"]
 
@@ -37,7 +39,7 @@ def select(
     seeds: SeedPlan,
     search: str = "auto",
     one_se: bool = False,
-    runner: Runner | MapStyleRunner | None = None,
+    runner: Runner | None = None,
     store: CandidateStore | None = None,
     progress: ProgressFn | None = None,
     share_passes: bool = True,
@@ -66,8 +68,8 @@ def select(
         standard error of the best.
     runner : Runner, optional
         Runs the candidate tasks (:mod:`mixsynth.selection.runners`): default
-        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes; an object with the
-        earlier ``map(task dicts)`` protocol (``distributed.ClusterRunner``) is adapted.
+        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes;
+        :class:`ClusterRunner` for a Dask cluster.
     store : CandidateStore, optional
         Candidates an interrupted run finished are taken as they are (their seeds and the
         abandonment reference are those of an uninterrupted run, so the sweep ends the same);
@@ -94,7 +96,7 @@ def select(
     sign = 1.0 if higher else -1.0  # internally: larger is better
     shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)
               and evaluator.shares_passes)
-    run_tasks = SerialRunner() if runner is None else as_runner(runner)
+    run_tasks = SerialRunner() if runner is None else runner
     task_evaluator = evaluator.for_tasks()  # what travels with each task
     known = store.known() if store is not None else {}
     done: dict[Config, Outcome] = {}
@@ -189,7 +191,40 @@ def select(
             if merged:
                 run(merged)
         order.sort(key=rank.__getitem__)
-    return _choose(grid, order, done, evaluator, one_se, configured, seeds, index)
+    result, mixture = _choose(grid, order, done, evaluator, one_se, configured, seeds, index)
+    best = result.best
+    if done[best.config].mixture is None and best.config in known:
+        # The winner was taken from the store: a resume file is not trusted to decide the
+        # model. Its record is checked by evaluating it again (one candidate; seeds make it
+        # exact); a record that does not match discards what the store held.
+        again = Task(configured(best.config), seeds.candidate(index[best.config]),
+                     task_evaluator).run()
+        if not math.isclose(again.candidate.score, best.score, rel_tol=1e-9, abs_tol=1e-9):
+            warnings.warn(
+                f"The resume file's record of candidate {best.config} does not match a "
+                f"re-evaluation (score {best.score!r} recorded, {again.candidate.score!r} "
+                "now); its records are ignored and the sweep is run again.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return select(grid, evaluator, estimator=estimator, seeds=seeds, search=search,
+                          one_se=one_se, runner=runner, store=_Untrusted(store),
+                          progress=progress, share_passes=share_passes)
+    return result, mixture
+
+
+class _Untrusted:
+    """A store whose records are not taken (they failed a check); new ones are kept."""
+
+    def __init__(self, store: CandidateStore | None) -> None:
+        self.store = store
+
+    def known(self) -> Mapping[Config, Candidate]:
+        return {}
+
+    def record(self, candidate: Candidate) -> None:
+        if self.store is not None:
+            self.store.record(candidate)
 
 
 def _choose(

@@ -48,7 +48,11 @@ def test_interrupted_sweep_resumes_to_the_same_model(rng, tmp_path, monkeypatch,
     fresh = Synthesizer(**kw).fit(X)
 
     total = len(fresh.selection_.candidates)
-    assert len(evaluated) == total - 3  # the three finished candidates were not fitted again
+    # the three finished candidates were not fitted again, except the winner when it is one of
+    # them: a resume file does not decide the model unchecked
+    finished = {c.config for c in fresh.selection_.candidates[:3]}
+    rechecked = int(fresh.selection_.best.config in finished)
+    assert len(evaluated) == total - 3 + rechecked
     assert resumed.selection_ == fresh.selection_.__class__(
         **{**vars(fresh.selection_), "candidates": resumed.selection_.candidates}
     )
@@ -84,3 +88,51 @@ def test_class_conditional_sweeps_resume(rng, tmp_path):
     b, _ = fresh.sample(20, random_state=2)
     np.testing.assert_array_equal(a, b)
     assert not ckpt.exists()
+
+
+def _resume_file(tmp_path, X, kw, edit):
+    """A resume file of an interrupted sweep, its first entry changed by ``edit``."""
+    import json
+
+    ckpt = tmp_path / "sweep.partial"
+    with pytest.raises(KeyboardInterrupt):
+        Synthesizer(**kw).fit(X, progress=_interrupt_after(3), checkpoint=ckpt)
+    doc = json.loads(ckpt.read_text())
+    (entries,) = doc["sweeps"].values()
+    edit(entries)
+    ckpt.write_text(json.dumps(doc))
+    return ckpt
+
+
+@pytest.mark.parametrize("criterion", ["heldout", "bic"])
+def test_a_forged_finished_candidate_does_not_decide_the_model(rng, tmp_path, criterion):
+    X = _data(rng)
+    kw = dict(n_components=[1, 2, 3, 4], criterion=criterion, guard=False, random_state=3)
+    fresh = Synthesizer(**kw).fit(X)
+    assert fresh.selection_.best.n_components > 1
+
+    def forge(entries):  # K = 1 claims a score no other candidate can beat
+        entries[0]["score"] = 1e6 if criterion == "heldout" else -1e6
+
+    ckpt = _resume_file(tmp_path, X, kw, forge)
+    with pytest.warns(UserWarning, match="does not match a re-evaluation"):
+        resumed = Synthesizer(**kw).fit(X, checkpoint=ckpt)
+    assert resumed.selection_.best.config == fresh.selection_.best.config
+    np.testing.assert_allclose(resumed.selection_.scores, fresh.selection_.scores, rtol=1e-12)
+
+
+def test_a_damaged_entry_is_evaluated_again_with_a_warning(rng, tmp_path):
+    X = _data(rng)
+    kw = dict(n_components=[1, 2, 3, 4], criterion="bic", guard=False, random_state=3)
+
+    def damage(entries):
+        entries[0]["n_components"] = "two"
+        entries[1]["score"] = None
+        entries[2] = ["not", "a", "candidate"]
+
+    ckpt = _resume_file(tmp_path, X, kw, damage)
+    with pytest.warns(UserWarning, match="3 entries of the resume file could not be read"):
+        resumed = Synthesizer(**kw).fit(X, checkpoint=ckpt)
+    fresh = Synthesizer(**kw).fit(X)
+    assert resumed.selection_.best.config == fresh.selection_.best.config
+    np.testing.assert_allclose(resumed.selection_.scores, fresh.selection_.scores, rtol=1e-12)
