@@ -126,10 +126,11 @@ class WhitenedMixture:
     integer_columns : ndarray of bool of shape (n_features,)
     support : {"clip", "truncate"} or None
         What sampling does with rows outside the bounds: ``"clip"`` reflects a value beyond a
-        bound back inside (``lo + (lo - x)``) and clips what is still outside, so no mass piles
-        up exactly at the bound (models saved before ``decimals`` existed only clip, so they
-        sample the same rows as before); ``"truncate"`` redraws the row. Integer columns are rounded,
-        and columns of ``decimals`` rounded to their observed precision, unless ``None``.
+        bound back inside (``lo + (lo - x)``) and clips what is still outside, so no mass
+        piles up exactly at the bound (models saved before ``decimals`` existed only clip,
+        so they sample the same rows as before); ``"truncate"`` redraws the row. Integer
+        columns are rounded, and columns of ``decimals`` rounded to their observed precision,
+        unless ``None``.
     selection : SelectionResult or None
         The sweep that chose ``mixture`` (``None`` for a point mass).
     memorization : dict or None

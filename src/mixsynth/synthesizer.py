@@ -625,7 +625,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     f"or {{column: (lo, hi)}}, got {self.bounds!r}."
                 ) from None
             given[:] = True
-        for j in np.flatnonzero(given):
+        for j in map(int, np.flatnonzero(given)):
             name = self._column_name(j)
             if np.isnan(lo[j]) or np.isnan(hi[j]):
                 raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "

@@ -33,8 +33,6 @@ from mixsynth.selection.evaluators import (
     make_folds,
 )
 from mixsynth.selection.plans import GRID_LIMIT, candidate_grid
-from mixsynth.selection.result import CRITERIA, Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import ClusterRunner, ProcessRunner, Runner, SerialRunner, Task
 from mixsynth.selection.realism import (
     Realism,
     RealismFold,
@@ -43,6 +41,8 @@ from mixsynth.selection.realism import (
     make_realism_folds,
     two_sample_auc,
 )
+from mixsynth.selection.result import CRITERIA, Candidate, Config, ProgressFn, SelectionResult
+from mixsynth.selection.runners import ClusterRunner, ProcessRunner, Runner, SerialRunner, Task
 from mixsynth.selection.select import CandidateStore, select
 
 __all__ = [
