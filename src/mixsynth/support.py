@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
-from mixsynth.modelfile import ModelFileError, Table, Tensor, register
+from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.values import _short
 
 __all__ = [
@@ -203,6 +203,13 @@ class SupportTransform:
         return cls(lower.copy(), upper.copy(), integer & active, active, float(eps),
                    float(margin))
 
+    @property
+    def margin_(self) -> float:
+        """The margin, for model files: absent (an AttributeError) when there is none."""
+        if self.margin == 0.0:
+            raise AttributeError("no margin")
+        return self.margin
+
     def _start(self) -> Array:
         """Left end of each active column's interval (integers: ``lo - margin``)."""
         return (self.lower - np.where(self.integer, self.margin, 0.0))[self.active]
@@ -268,13 +275,16 @@ class SupportTransform:
 # How a SupportTransform is stored in a model file (mixsynth.modelfile), registered at import.
 
 
+def _margin(value: Any) -> float:
+    if not isinstance(value, float) or not 0.0 < value <= 1.0:
+        raise ValueError(f"margin must be a float in (0, 1], got {_short(value)}")
+    return value
+
+
 def _check_support_params(t: Any) -> None:
     eps = getattr(t, "eps", None)
     if not isinstance(eps, float) or not 0.0 < eps < 0.5:
         raise ValueError(f"eps must be a float in (0, 0.5), got {_short(eps)}")
-    margin = getattr(t, "margin", 0.0)
-    if not isinstance(margin, float) or not 0.0 <= margin <= 1.0:
-        raise ValueError(f"margin must be a float in [0, 1], got {_short(margin)}")
 
 
 def _finish_support(t: Any, where: str) -> None:
@@ -290,7 +300,9 @@ def _finish_support(t: Any, where: str) -> None:
 
 _SUPPORT = Table(
     cls=SupportTransform,
-    attrs=(),
+    # the margin is written only when there is one, so a transform without one (every file
+    # written before margins existed) saves back to the same bytes
+    attrs=(Attr("margin_", _margin, optional=True),),
     tensors=(
         Tensor("lower", ("d",), finite=False),
         Tensor("upper", ("d",), finite=False),
@@ -299,10 +311,10 @@ _SUPPORT = Table(
     ),
     check_params=_check_support_params,
     finish=_finish_support,
-    record_params=("eps", "margin"),
+    record_params=("eps",),
     # files written before margins existed have none: their transforms had no margin
     build=lambda t: SupportTransform(t.lower, t.upper, t.integer, t.active, t.eps,
-                                     float(getattr(t, "margin", 0.0))),
+                                     float(getattr(t, "margin_", 0.0))),
 )
 
 register("support", _SUPPORT)

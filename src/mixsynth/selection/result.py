@@ -25,6 +25,11 @@ ProgressFn = Callable[[int, int, "Candidate"], None]
 Array = NDArray[np.float64]
 
 
+#: Candidate fields written to a dictionary only when measured.
+_OPTIONAL = ("heldout_loglik", "heldout_median", "auc", "auc_se", "near_copy_rate",
+             "holdout_near_copy_rate")
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One evaluated candidate of a selection sweep.
@@ -105,8 +110,13 @@ class Candidate:
         return self.score_std / math.sqrt(len(self.fold_scores))
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary; the optional measurements are left out when absent, so a
+        candidate of a criterion without them is written as before they existed."""
         out = asdict(self)
         out["fold_scores"] = list(self.fold_scores)
+        for name in _OPTIONAL:
+            if out[name] is None:
+                del out[name]
         return out
 
 
