@@ -40,6 +40,8 @@ FULL_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
 FULL_REGS = (1e-6, 1e-3, 1e-2, 1e-1)
 QUICK_KS = (2, 4, 8, 16)
 QUICK_REGS = (1e-2, 1e-1)
+#: Text from this line on in the output file is kept when the table is regenerated.
+NOTES_MARKER = "<!-- notes: kept when the benchmark regenerates the table above -->"
 
 
 def _log(msg: str) -> None:
@@ -204,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         "training digits have numbers: its test log-likelihood collapses.",
     ]
     text = "\n".join(lines) + "\n"
+    out = Path(args.out)
+    if args.out != "-" and out.exists():
+        # hand-written notes below the marker survive a regeneration
+        old = out.read_text(encoding="utf-8")
+        if NOTES_MARKER in old:
+            text += "\n" + old[old.index(NOTES_MARKER):]
     if args.out != "-":
         with atomic_write(Path(args.out), "w", overwrite=True) as fh:
             fh.write(text)
