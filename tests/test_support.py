@@ -157,3 +157,17 @@ def test_cli_bounds(tmp_path) -> None:
     bad = runner.invoke(cli_main, ["fit", str(tmp_path / "t.csv"), "-o", str(tmp_path / "n"),
                                    "--bounds", "a=3"])
     assert bad.exit_code != 0 and "COLUMN=LO:HI" in bad.output
+
+
+def test_cli_criterion_realism(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"a": rng.integers(2, 9, 150), "b": np.round(rng.normal(5, 1, 150), 2)}
+                 ).to_csv(tmp_path / "t.csv", index=False)
+    out = CliRunner().invoke(cli_main, [
+        "fit", str(tmp_path / "t.csv"), "-o", str(tmp_path / "m"), "--components", "1,2",
+        "--criterion", "realism", "--cv", "3", "--no-guard"])
+    assert out.exit_code == 0, out.output
+    assert "AUC" in out.output
+    model = load(tmp_path / "m")
+    assert model.selection_.criterion == "realism"
+    assert model.selection_.best.auc is not None

@@ -154,3 +154,47 @@ def test_synthesizer_criterion_realism(rng) -> None:
 def test_unknown_criterion_names_realism() -> None:
     with pytest.raises(ValueError, match="realism"):
         Synthesizer(criterion="nope").fit(np.arange(20.0).reshape(10, 2))
+
+
+def _heldout(k: int, score: float, folds: tuple[float, ...], abandoned: bool = False
+             ) -> Candidate:
+    return Candidate(k, "full", 1e-3, score=score, score_std=float(np.std(folds, ddof=1)),
+                     fold_scores=folds, aic=0.0, bic=0.0, log_likelihood=score,
+                     n_parameters=k, converged=True, n_iter=1, fit_time=0.0,
+                     abandoned=abandoned, heldout_loglik=score, heldout_median=score + 1.0)
+
+
+def test_table_compares_like_with_like_and_says_when_k_is_at_the_edge() -> None:
+    cands = (
+        _heldout(1, -10.0, (-10.0, -10.5, -9.5)),
+        _heldout(2, -30.0, (-30.0, -31.0), abandoned=True),
+        _heldout(4, -9.0, (-9.0, -9.2, -8.8)),
+    )
+    text = SelectionResult("heldout", cands, best_index=2, n_folds=3).format_table()
+    lines = text.splitlines()
+    abandoned = next(line for line in lines if line.lstrip().startswith("2 "))
+    assert "stopped 2/3 folds" in abandoned and "-30.0" not in abandoned
+    best = next(line for line in lines if line.lstrip().startswith("4 "))
+    se = float(np.std((-9.0, -9.2, -8.8), ddof=1)) / np.sqrt(3)
+    assert f"± {se:.3f}" in best  # one standard error of the mean over the folds
+    assert "-8.00" in best  # the median beside the mean
+    assert any(line.startswith("± : one standard error") for line in lines)
+    assert "note: the chosen K=4 is the largest searched" in text
+    inside = SelectionResult("heldout", cands, best_index=0, n_folds=3)
+    assert inside.k_edge() is None  # K=1 is the smallest, but nothing is smaller
+    # a candidate without the optional measurements is written as before they existed
+    assert "auc" not in cands[0].to_dict() and "heldout_median" in cands[0].to_dict()
+
+
+def test_evaluate_reports_the_median_beside_the_mean(rng) -> None:
+    from mixsynth import evaluate
+
+    X = rng.standard_normal((300, 2))
+    s = Synthesizer(n_components=1, guard=False, random_state=0).fit(X[:200])
+    H = X[200:].copy()
+    H[0] = 40.0  # one extreme row moves the mean, not the median
+    rep = evaluate(X[:200], s.sample(100, random_state=0), H, model=s)
+    per_row = s.score_samples(H)
+    assert rep.heldout_log_likelihood == pytest.approx(np.mean(per_row))
+    assert rep.heldout_log_likelihood_median == pytest.approx(np.median(per_row))
+    assert rep.heldout_log_likelihood < rep.heldout_log_likelihood_median - 5
