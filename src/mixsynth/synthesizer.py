@@ -122,8 +122,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
     support_transform : {"auto", "logit"} or None, default="auto"
         Map bounded columns to the real line before whitening
         (:class:`~mixsynth.support.SupportTransform`: integers dequantised, then a squeezed
-        logit), so samples respect the bounds by construction instead of by clipping. On digits
-        it raised the held-out log-likelihood from -117.6 to -90.9 per digit. ``"auto"``
+        logit, its squeeze chosen from the data: :func:`~mixsynth.support.squeeze_for`), so
+        samples respect the bounds by construction instead of by clipping. ``"auto"``
         transforms integer-valued columns (counts, pixels, ratings: bounded by nature) and
         columns given finite ``bounds``; ``"logit"`` every column with finite bounds, observed
         ones included (it distorts continuous columns whose range is only what was observed);
@@ -184,6 +184,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
         Class-conditional: the widest over the classes.
     integer_columns_ : ndarray of bool of shape (n_features,)
         Columns whose observed values are all whole numbers; samples are rounded there.
+    decimals_ : ndarray of int of shape (n_features,)
+        Decimal places each column was recorded with (-1: none detected); samples are rounded
+        to them. Not for a class-conditional synthesizer (each class model has its own).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When fitted on a DataFrame with string column names.
