@@ -198,3 +198,14 @@ def test_evaluate_reports_the_median_beside_the_mean(rng) -> None:
     assert rep.heldout_log_likelihood == pytest.approx(np.mean(per_row))
     assert rep.heldout_log_likelihood_median == pytest.approx(np.median(per_row))
     assert rep.heldout_log_likelihood < rep.heldout_log_likelihood_median - 5
+
+
+def test_a_realism_candidate_survives_the_resume_file() -> None:
+    import json
+
+    from mixsynth.selection.checkpoint import _candidate
+
+    c = _cand(3, 0.7, -12.0)
+    assert _candidate(json.loads(json.dumps(c.to_dict()))) == c
+    damaged = {**c.to_dict(), "auc": "high"}
+    assert _candidate(damaged) is None

@@ -15,7 +15,7 @@ from mixsynth.modelfile.values import _from_json, _short, _to_json
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["CRITERIA", "Candidate", "Config", "ProgressFn", "SelectionResult"]
+__all__ = ["CRITERIA", "OPTIONAL_FIELDS", "Candidate", "Config", "ProgressFn", "SelectionResult"]
 
 #: Criteria known to :func:`~mixsynth.selection.select`.
 CRITERIA: tuple[str, ...] = ("heldout", "aic", "bic", "realism")
@@ -26,7 +26,7 @@ Array = NDArray[np.float64]
 
 
 #: Candidate fields written to a dictionary only when measured.
-_OPTIONAL = ("heldout_loglik", "heldout_median", "auc", "auc_se", "near_copy_rate",
+OPTIONAL_FIELDS = ("heldout_loglik", "heldout_median", "auc", "auc_se", "near_copy_rate",
              "holdout_near_copy_rate")
 
 
@@ -114,7 +114,7 @@ class Candidate:
         candidate of a criterion without them is written as before they existed."""
         out = asdict(self)
         out["fold_scores"] = list(self.fold_scores)
-        for name in _OPTIONAL:
+        for name in OPTIONAL_FIELDS:
             if out[name] is None:
                 del out[name]
         return out
