@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -48,12 +48,17 @@ from mixsynth.core import (
     covariances_from_stats,
     e_step,
     estimate_weighted_log_prob,
+    factor_name,
+    family,
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
     run_em_lockstep,
     sample_mixture,
+    shrunk_name,
 )
+from mixsynth.core.families.factor import Factor, factor_covariances
+from mixsynth.core.families.gaussian import Gaussian
 from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
@@ -75,15 +80,44 @@ SINGLE_THREAD_FLOPS = 3e8
 
 
 def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters: covariances + means + (K - 1) weights."""
-    K, d = n_components, n_features
-    cov = {
-        "full": K * d * (d + 1) / 2.0,
-        "diag": K * d,
-        "tied": d * (d + 1) / 2.0,
-        "spherical": K,
-    }[covariance_type]
-    return int(cov + K * d + K - 1)
+    """Free parameters: covariances + means + (K - 1) weights, as the family named
+    ``covariance_type`` counts them (:meth:`mixsynth.core.Family.n_parameters`)."""
+    return family(covariance_type).n_parameters(n_components, n_features)
+
+
+def family_name(covariance_type: str, shrinkage: float = 0.0, n_factors: int | None = None
+                ) -> str:
+    """The core family (:func:`mixsynth.core.family`) of the estimator's settings.
+
+    ``("full", 0)`` → ``"full"``; ``("full", 200)`` → ``"full-shrunk(200)"``;
+    ``("factor", n_factors=5)`` → ``"factor(5)"``; the other types are their own names.
+
+    Raises
+    ------
+    ValueError
+        For a combination that means nothing: shrinkage with a type other than "full",
+        ``n_factors`` with a type other than "factor", "factor" without ``n_factors``.
+    """
+    if shrinkage and covariance_type != "full":
+        raise ValueError(
+            f"shrinkage={shrinkage!r} applies to covariance_type='full' only, got "
+            f"covariance_type={covariance_type!r}; set shrinkage=0."
+        )
+    if covariance_type == "factor":
+        if n_factors is None:
+            raise ValueError(
+                "covariance_type='factor' needs n_factors, the number of factors per "
+                "component (an integer >= 0; 0 is a diagonal covariance)."
+            )
+        return factor_name(n_factors)
+    if n_factors is not None:
+        raise ValueError(
+            f"n_factors={n_factors!r} applies to covariance_type='factor' only, got "
+            f"covariance_type={covariance_type!r}; set n_factors=None."
+        )
+    if covariance_type == "full":
+        return shrunk_name(shrinkage)
+    return covariance_type
 
 
 class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
@@ -95,7 +129,18 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : {"full", "tied", "diag", "spherical", "factor"}, default="full"
+        The four of scikit-learn, and "factor": a mixture of factor analysers,
+        ``Σ_k = W_k W_k^T + Ψ_k`` with ``n_factors`` columns in ``W_k`` and ``Ψ_k`` diagonal
+        (:mod:`mixsynth.core.families.factor`), EM in ``O(n K d q)`` per iteration.
+    shrinkage : float, default=0.0
+        ``τ >= 0``, "full" only: each covariance is shrunk toward its own diagonal,
+        ``Σ_k = (N_k S_k + τ diag S_k) / (N_k + τ)`` (MAP under a conjugate prior worth ``τ``
+        rows; :mod:`mixsynth.core.families.shrunk`). ``0`` is plain maximum likelihood. AIC and
+        BIC count the parameters of "full" (the prior removes none).
+    n_factors : int, optional
+        ``q >= 0``, required by "factor" and refused by the other types; ``0`` is a diagonal
+        covariance. AIC and BIC count ``K (d q - q (q - 1) / 2 + d)`` covariance parameters.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean per-sample log-likelihood.
     reg_covar : float, default=1e-6
@@ -133,12 +178,22 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
     Attributes
     ----------
+    family_ : str
+        The core component family fitted (:func:`mixsynth.core.family`): "full", "tied",
+        "diag", "spherical", ``"full-shrunk(τ)"`` or ``"factor(q)"``.
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
+        Shape by covariance type as in scikit-learn; "factor": ``W W^T + Ψ``,
+        (n_components, n_features, n_features).
     precisions_ : ndarray
+        The inverses of ``covariances_`` ("factor": by Woodbury's identity).
     precisions_cholesky_ : ndarray
-        ``precision = P @ P.T``.
+        ``precision = P @ P.T`` ("factor": the lower Cholesky factors of ``precisions_``).
+    loadings_ : ndarray of shape (n_components, n_features, n_factors)
+        "factor" only: ``W``.
+    noise_variance_ : ndarray of shape (n_components, n_features)
+        "factor" only: the diagonal of ``Ψ``.
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
@@ -161,7 +216,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn's contract
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical", "factor"})],
+        "shrinkage": [Interval(Real, 0.0, None, closed="left")],
+        "n_factors": [Interval(Integral, 0, None, closed="left"), None],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -183,6 +240,8 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         n_components: int = 1,
         *,
         covariance_type: str = "full",
+        shrinkage: float = 0.0,
+        n_factors: int | None = None,
         tol: float = 1e-3,
         reg_covar: float = 1e-6,
         max_iter: int = 100,
@@ -200,6 +259,8 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
+        self.shrinkage = shrinkage
+        self.n_factors = n_factors
         self.tol = tol
         self.reg_covar = reg_covar
         self.max_iter = max_iter
@@ -271,7 +332,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         the shift the fit works about (the weighted mean: the expanded kernels stay accurate
         for data with a large offset, and the fit is shift-equivariant), the rows per E-step
         chunk, and for rows held in memory the cache the fit's kernels keep between passes."""
-        K, cov_type = self.n_components, self.covariance_type
+        K, cov_type = self.n_components, self._family_name()
         summary = source.summary(max(sources.SAMPLE_ROWS, 50 * K))
         n, d = summary.n_samples, summary.n_features
         if n < 2 or d < 1:
@@ -286,12 +347,25 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if self.covariance_type == "factor" and self.n_factors is not None \
+                and self.n_factors >= d:
+            raise ValueError(
+                f"n_factors={self.n_factors} must be smaller than n_features = {d} "
+                "(n_factors = n_features - 1 already allows any covariance)."
+            )
+        if self.covariance_type == "factor" and self.missing != "error":
+            raise ValueError(
+                f"missing={self.missing!r} is not supported with covariance_type='factor' "
+                "yet (EM over observed coordinates exists for the Gaussian covariance types); "
+                "use missing='error' or another covariance type."
+            )
         self._check_initial_parameters(d)
         self._check_supports_k(summary)
         rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
         cache = None
         if source.in_memory:  # the centred rows (and packed products) kept across iterations
-            cache = ChunkCache(cov_type == "full" and ChunkCache.packs_fit(n, d))
+            packs = getattr(family(cov_type), "layout", None) == "full"
+            cache = ChunkCache(packs and ChunkCache.packs_fit(n, d))
         return summary, summary.weighted_mean, rows, cache
 
     def _source_starts(
@@ -299,14 +373,14 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     ) -> list[_SourceRun]:
         """The EM runs of a fit on a source (``n_init``, or one for a warm start), in order;
         k-means starts on a partial sample still await their pass of hard assignments."""
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        # a warm start continues the fitted family only (new settings: a fresh start)
+        do_init = not (self.warm_start and hasattr(self, "converged_")
+                       and getattr(self, "family_", None) == self._family_name())
         if not do_init:
             if self.verbose:
                 print("Initialization 0")
-            params = Params(
-                self.weights_, self.means_ - shift, self.precisions_cholesky_,
-                self.covariance_type,
-            )
+            fitted = self._params()
+            params = replace(fitted, means=fitted.means - shift)
             return [
                 _SourceRun(self, shift, rows, cache, params, None, float(self.lower_bound_))
             ]
@@ -346,9 +420,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 stacklevel=stacklevel,
             )
         p = result.params
-        self._set_params(
-            Params(p.weights, p.means + shift, p.precisions_cholesky, p.covariance_type)
-        )
+        self._set_params(replace(p, means=p.means + shift))
         self.converged_ = bool(result.converged)
         self.n_iter_ = int(result.n_iter)
         self.lower_bound_ = float(result.lower_bound)
@@ -393,8 +465,18 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             f"in a uniform sample of {len(rows)} of the {n} rows; decrease n_components."
         )
 
+    def _family_name(self) -> str:
+        """The core family of the settings (:func:`family_name`); raises on a combination
+        that means nothing."""
+        return family_name(self.covariance_type, self.shrinkage, self.n_factors)
+
     def _check_initial_parameters(self, d: int) -> None:
         K, cov_type = self.n_components, self.covariance_type
+        if cov_type == "factor" and self.precisions_init is not None:
+            raise ValueError(
+                "precisions_init is not supported with covariance_type='factor' (its "
+                "covariances are loadings and noise variances); leave it None."
+            )
         if self.weights_init is not None:
             wts = np.asarray(self.weights_init, dtype=np.float64)
             if wts.shape != (K,):
@@ -468,7 +550,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         # centres of the second moments: the initial means, so the scatter is computed exactly
         nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps
         centers = (R.T @ X) / nk[:, None]
-        stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
+        stats = accumulate(X, R, centers, self._family_name())  # exact centred form
         return self._params_from_initial_stats(stats, shift)
 
     def _initial_start_source(
@@ -503,38 +585,79 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     def _params_from_initial_stats(self, stats: Stats, shift: Array) -> Params:
         """Initial parameters from statistics, then overridden by any ``*_init``."""
         K, d = self.n_components, stats.sx.shape[1]
+        if not isinstance(stats.family, Gaussian):
+            # another family's own start (factor: probabilistic PCA of the scatter)
+            params = stats.family.m_step(stats, self.reg_covar)
+            if self.weights_init is not None:
+                params = replace(
+                    params, weights=np.asarray(self.weights_init, dtype=np.float64).copy()
+                )
+            if self.means_init is not None:
+                params = replace(
+                    params, means=np.asarray(self.means_init, dtype=np.float64) - shift
+                )
+            return params
+        cov_type = stats.covariance_type
         weights, means, cov = covariances_from_stats(stats, self.reg_covar)
         if self.weights_init is not None:
             weights = np.asarray(self.weights_init, dtype=np.float64).copy()
         if self.means_init is not None:
             means = np.asarray(self.means_init, dtype=np.float64) - shift
         if self.precisions_init is None:
-            pc = precisions_cholesky_from_covariances(cov, self.covariance_type)
+            pc = precisions_cholesky_from_covariances(cov, cov_type)
         else:
             pc = precisions_cholesky_from_precisions(
-                np.asarray(self.precisions_init, dtype=np.float64), self.covariance_type
+                np.asarray(self.precisions_init, dtype=np.float64), cov_type
             )
         assert means.shape == (K, d)
-        return Params(weights, means, pc, self.covariance_type)
+        return Params(weights, means, pc, cov_type)
 
     lower_bound_: float
 
     def _set_params(self, params: Params) -> None:
+        """The fitted attributes from core parameters of any family.
+
+        Parameters named by the bare covariance type (as a model file's reader rebuilds a
+        Gaussian fit) take the family of the estimator's settings: a shrunk fit stores the
+        full family's factors and scores and samples like them.
+        """
+        name = params.covariance_type
+        self.family_ = self._family_name() if name == self.covariance_type else name
         self.weights_ = params.weights
         self.means_ = params.means
+        fam = family(name)
+        if isinstance(fam, Factor):
+            W, psi = params.extra["loadings"], params.extra["noise_variance"]
+            self.loadings_, self.noise_variance_ = W, psi
+            self.covariances_ = factor_covariances(W, psi)
+            self.precisions_ = _factor_precisions(W, psi)
+            self.precisions_cholesky_ = np.asarray(
+                np.linalg.cholesky(self.precisions_), dtype=np.float64
+            )
+            return
+        for stale in ("loadings_", "noise_variance_"):  # from an earlier fit as "factor"
+            if hasattr(self, stale):
+                delattr(self, stale)
         self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = precisions_from_precisions_cholesky(
-            params.precisions_cholesky, params.covariance_type
-        )
-        self.covariances_ = covariances_from_precisions_cholesky(
-            params.precisions_cholesky, params.covariance_type
-        )
+        self.precisions_ = precisions_from_precisions_cholesky(params.precisions_cholesky, name)
+        self.covariances_ = covariances_from_precisions_cholesky(params.precisions_cholesky, name)
 
     def _params(self) -> Params:
         check_is_fitted(self)
-        return Params(
-            self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
-        )
+        name = getattr(self, "family_", None) or self._family_name()
+        fam = family(name)
+        if isinstance(fam, Factor):
+            return fam.params(self.weights_, self.means_, self.loadings_, self.noise_variance_)
+        return Params(self.weights_, self.means_, self.precisions_cholesky_, name)
+
+    @property
+    def params_(self) -> Params:
+        """The fitted parameters as core :class:`~mixsynth.core.Params` (family name in
+        ``covariance_type``, a family's own arrays in ``extra``):
+        ``mixsynth.core.family(gm.family_).to_tensors(gm.params_)`` are the model-file
+        tensors of any family, and ``gm._set_params(family(name).from_tensors(tensors))``
+        restores them."""
+        return self._params()
 
 
     # ---------------------------------------------------------------- inference
@@ -546,7 +669,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
         params = self._params()
         rows = self.chunk_size or _rows_per_chunk(
-            X.shape[1], self.n_components, self.covariance_type
+            X.shape[1], self.n_components, self._params().covariance_type
         )
         parts = [fn(X[start : start + rows], params) for start in range(0, X.shape[0], rows)]
         return np.concatenate(parts) if parts else empty
@@ -592,7 +715,8 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         )
 
     def _n_parameters(self) -> int:
-        return _n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+        name = self._params().covariance_type
+        return _n_parameters(self.n_components, self.means_.shape[1], name)
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
@@ -605,7 +729,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         return float(-2.0 * self.score(X) * n + self._n_parameters() * np.log(n))
 
     def sample(
-        self, n_samples: int = 1, random_state: SeedLike = None
+        self, n_samples: int = 1, random_state: SeedLike = None, temperature: float = 1.0
     ) -> tuple[Array, NDArray[np.intp]]:
         """Draw rows from the fitted mixture, in random order.
 
@@ -614,6 +738,11 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         n_samples : int, default=1
         random_state : None, int, Generator or SeedSequence
             Per-call seed: the same seed gives the same rows; ``None`` gives fresh rows.
+        temperature : float, default=1.0
+            ``t > 0``: rows of component ``k`` are drawn from ``N(μ_k, t Σ_k)`` (the weights
+            and means are the model's). ``t = 1`` is the model itself (the same rows as
+            without the argument); ``t < 1`` trades diversity for typical rows. See
+            :func:`mixsynth.core.sample_mixture`.
 
         Returns
         -------
@@ -624,7 +753,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         params = self._params()
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
             raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}.")
-        return sample_mixture(params, int(n_samples), as_generator(random_state))
+        return sample_mixture(
+            params, int(n_samples), as_generator(random_state), temperature=temperature
+        )
 
 
 @dataclass(eq=False)
@@ -675,7 +806,7 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
             label_stats = source.label_stats_many(
                 [r.centers for r in waiting if r.centers is not None],
                 [r.shift for r in waiting],
-                [r.estimator.covariance_type for r in waiting],
+                [r.estimator._family_name() for r in waiting],
                 [r.rows for r in waiting],
             )
             for r, stats in zip(waiting, label_stats, strict=True):
@@ -729,7 +860,8 @@ def score_on_source(estimators: Sequence[GaussianMixture], source: Source) -> li
                 f"X has {source.n_features} features, but {type(est).__name__} is expecting "
                 f"{d} features as input."
             )
-        rows.append(est.chunk_size or _rows_per_chunk(d, est.n_components, est.covariance_type))
+        name = params[-1].covariance_type
+        rows.append(est.chunk_size or _rows_per_chunk(d, est.n_components, name))
     scores = []
     for ll, n in source.loglik_many(params, rows):
         if n <= 0:
@@ -749,15 +881,32 @@ def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
     return max(256, CHUNK_BYTES // per_row)
 
 
+def _factor_precisions(W: Array, psi: Array) -> Array:
+    """``(W W^T + Ψ)^{-1} = Ψ^{-1} - Ψ^{-1} W (I + W^T Ψ^{-1} W)^{-1} W^T Ψ^{-1}`` (Woodbury),
+    shape (K, d, d): for the fitted attributes, not EM."""
+    _, d, q = W.shape
+    scaled = W / psi[:, :, None]
+    M = np.swapaxes(W, 1, 2) @ scaled
+    M[:, np.arange(q), np.arange(q)] += 1.0
+    prec = -(scaled @ np.linalg.solve(M, np.swapaxes(scaled, 1, 2)))
+    prec[:, np.arange(d), np.arange(d)] += 1.0 / psi
+    return np.asarray(0.5 * (prec + np.swapaxes(prec, 1, 2)))
+
+
 # ------------------------------------------------------------------------------ model files
 # How a GaussianMixture is stored in a model file (mixsynth.modelfile), registered at import.
 
 
 def _precision_cholesky_shape(gm: GaussianMixture) -> Shape:
     K, d = gm.n_components, gm.n_features_in_
-    return {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[
-        gm.covariance_type
-    ]
+    return {
+        "full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,),
+        "factor": (K, d, d),  # the Cholesky factors of the precisions, kept for scikit-learn
+    }[gm.covariance_type]
+
+
+def _loadings_shape(gm: GaussianMixture) -> Shape:
+    return (gm.n_components, gm.n_features_in_, int(gm.n_factors or 0))
 
 
 def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> str | None:
@@ -777,6 +926,31 @@ def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> st
 
 def _finish_mixture(gm: GaussianMixture, where: str) -> None:
     _same_length(where, gm, gm.n_features_in_, "feature_names_in_")
+    try:
+        name = gm._family_name()  # the recorded covariance_type, shrinkage and n_factors
+    except ValueError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    is_factor = gm.covariance_type == "factor"
+    for attr in ("loadings_", "noise_variance_"):
+        if (getattr(gm, attr, None) is None) == is_factor:
+            raise ModelFileError(
+                f"tensor '{where}.{attr.strip('_')}' is "
+                f"{'missing' if is_factor else 'present'} for covariance_type="
+                f"{gm.covariance_type!r}"
+            )
+        if not is_factor and hasattr(gm, attr):
+            delattr(gm, attr)  # the optional tensor was absent: no attribute, as after fit
+    if is_factor:
+        try:
+            params = family(name).from_tensors({
+                "weights": gm.weights_, "means": gm.means_, "loadings": gm.loadings_,
+                "noise_variance": gm.noise_variance_,
+            })
+        except ValueError as exc:
+            raise ModelFileError(f"{where}: {exc}") from None
+        with np.errstate(all="ignore"):
+            gm._set_params(params)
+        return
     with np.errstate(all="ignore"):
         gm._set_params(Params(gm.weights_, gm.means_, gm.precisions_cholesky_,
                               gm.covariance_type))
@@ -801,10 +975,15 @@ _MIXTURE = Table(
         Tensor("weights_", ("K",), _probabilities),
         Tensor("means_", ("K", "d")),
         Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
+        # covariance_type="factor" only (absent otherwise); shrinkage and n_factors are
+        # parameters, recorded with the others
+        Tensor("loadings_", _loadings_shape, optional=True),
+        Tensor("noise_variance_", ("K", "d"), _positive, optional=True),
     ),
     dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
     finish=_finish_mixture,
-    later_params=(("missing", "error"),),
+    # written only when set: files of models without them keep their bytes
+    later_params=(("missing", "error"), ("shrinkage", 0.0), ("n_factors", None)),
 )
 
 register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",

@@ -168,10 +168,12 @@ class IdentityCovariance(Family):
         return self.params(nk / nk.sum(), stats.sx / nk[:, None])
 
     def sample_grouped(
-        self, params: Params, counts: NDArray[np.intp], rng: np.random.Generator
+        self, params: Params, counts: NDArray[np.intp], rng: np.random.Generator,
+        temperature: float = 1.0,
     ) -> Array:
         labels = np.repeat(np.arange(counts.size), counts)
-        return params.means[labels] + rng.standard_normal((labels.size, params.n_features))
+        noise = rng.standard_normal((labels.size, params.n_features)) * np.sqrt(temperature)
+        return params.means[labels] + noise
 
 
 class _Renamed(IdentityCovariance):

@@ -5,11 +5,14 @@ map-reduce of additive sufficient statistics (:mod:`~mixsynth.core.stats`), one 
 loop (:mod:`~mixsynth.core.em`). What differs by kind of component (statistics, M-step,
 log-density, sampling, parameter count, model-file tensors) is a component family
 (:mod:`~mixsynth.core.families`); the four Gaussian covariance types are
-:mod:`~mixsynth.core.families.gaussian`.
+:mod:`~mixsynth.core.families.gaussian`, full covariances shrunk toward their diagonals
+``"full-shrunk(τ)"`` :mod:`~mixsynth.core.families.shrunk`, mixtures of factor analysers
+``"factor(q)"`` :mod:`~mixsynth.core.families.factor`.
 """
 
 from mixsynth.core.em import EMResult, IterationInfo, run_em, run_em_lockstep
-from mixsynth.core.families import Family, family, family_names, register
+from mixsynth.core.families import Family, family, family_names, register, register_parametric
+from mixsynth.core.families.factor import Factor, factor_name
 from mixsynth.core.families.gaussian import (
     COVARIANCE_TYPES,
     covariances_from_precisions_cholesky,
@@ -19,6 +22,7 @@ from mixsynth.core.families.gaussian import (
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
 )
+from mixsynth.core.families.shrunk import Shrunk, shrunk_name
 from mixsynth.core.kernels import pack_outer
 from mixsynth.core.params import Params
 from mixsynth.core.sampling import sample_mixture
@@ -35,9 +39,11 @@ from mixsynth.core.stats import (
 __all__ = [
     "COVARIANCE_TYPES",
     "EMResult",
+    "Factor",
     "Family",
     "IterationInfo",
     "Params",
+    "Shrunk",
     "Stats",
     "accumulate",
     "covariances_from_precisions_cholesky",
@@ -45,6 +51,7 @@ __all__ = [
     "e_step",
     "estimate_log_prob",
     "estimate_weighted_log_prob",
+    "factor_name",
     "family",
     "family_names",
     "log_det_cholesky",
@@ -54,8 +61,10 @@ __all__ = [
     "precisions_cholesky_from_precisions",
     "precisions_from_precisions_cholesky",
     "register",
+    "register_parametric",
     "run_em",
     "run_em_lockstep",
     "sample_mixture",
+    "shrunk_name",
     "suffstats",
 ]

@@ -138,7 +138,8 @@ class StatsKernel(ChunkKernel):
 
     @property
     def packs(self) -> bool:  # type: ignore[override]
-        return self.params.covariance_type == "full"
+        # the full layout (a shrunk full covariance too) uses the packed products
+        return getattr(self.params.family, "layout", None) == "full"
 
     def __call__(self, X: Array, w: Array | None, packed: Array | None = None) -> Stats:
         return suffstats(X, self.params, w, packed)

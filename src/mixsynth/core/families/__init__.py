@@ -10,13 +10,21 @@ them branches on the name. A new family is a subclass registered with :func:`reg
 The four Gaussian covariance types ("full", "tied", "diag", "spherical") are registered by
 :mod:`mixsynth.core.families.gaussian`, which ``import mixsynth.core`` always loads.
 
+A family with a hyper-parameter is one instance per value, named canonically as
+``"prefix(value)"``: ``"full-shrunk(200)"`` (:mod:`~mixsynth.core.families.shrunk`),
+``"factor(5)"`` (:mod:`~mixsynth.core.families.factor`). Such a prefix is registered once with
+:func:`register_parametric`; :func:`family` builds (and registers) the instance the first time
+its name is asked for, so a name read back from a model file resolves in a fresh process.
+
 This module imports nothing from the rest of the core at run time, so any core module may
 look a family up without an import cycle.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +35,14 @@ if TYPE_CHECKING:
     from mixsynth.core.params import Params
     from mixsynth.core.stats import Stats
 
-__all__ = ["Family", "family", "family_names", "register", "unregister"]
+__all__ = [
+    "Family",
+    "family",
+    "family_names",
+    "register",
+    "register_parametric",
+    "unregister",
+]
 
 Array = NDArray[np.float64]
 
@@ -43,6 +58,14 @@ class Family(ABC):
     Statistics are :class:`~mixsynth.core.stats.Stats` whose ``covariance_type`` is the family's
     name; what ``sxx`` holds (its shape) is the family's business, as long as statistics of
     disjoint chunks add up (``a + b``).
+
+    **Temperature.** :meth:`sample_grouped` takes a ``temperature`` ``t > 0``; ``t = 1`` is the
+    model itself. A continuous family scales each component's covariance by ``t`` (a Gaussian
+    draw's noise by ``sqrt(t)``, the mean unchanged); a discrete family (categorical columns)
+    scales its log-probabilities by ``1 / t`` and renormalises, ``p_t ∝ p^(1/t)``. Either way
+    ``t < 1`` concentrates each component on its most likely values (less diversity, more
+    typical rows) and ``t > 1`` spreads it. The mixing weights are never tempered: the
+    proportions of the components stay those of the model.
     """
 
     #: The registry key, stored as ``Params.covariance_type`` and in model files.
@@ -140,10 +163,15 @@ class Family(ABC):
     # ------------------------------------------------------------------ sampling
     @abstractmethod
     def sample_grouped(
-        self, params: Params, counts: NDArray[np.intp], rng: np.random.Generator
+        self,
+        params: Params,
+        counts: NDArray[np.intp],
+        rng: np.random.Generator,
+        temperature: float = 1.0,
     ) -> Array:
         """``counts[k]`` rows drawn from component ``k``, grouped by component in order,
-        shape (counts.sum(), d). :func:`~mixsynth.core.sample_mixture` draws the counts and
+        shape (counts.sum(), d), at ``temperature`` (see the class docstring; already checked
+        to be finite and positive). :func:`~mixsynth.core.sample_mixture` draws the counts and
         shuffles the rows."""
 
     def __repr__(self) -> str:
@@ -151,6 +179,27 @@ class Family(ABC):
 
 
 _REGISTRY: dict[str, Family] = {}
+_PARAMETRIC: dict[str, Callable[[str], Family]] = {}
+_PARAMETRIC_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)\((.*)\)$")
+
+
+def register_parametric(prefix: str, factory: Callable[[str], Family]) -> None:
+    """Resolve names ``"prefix(argument)"`` with ``factory(argument)``.
+
+    The factory parses the argument (raising ``ValueError`` with what is wrong) and returns the
+    family instance for it, whose :attr:`Family.name` is the canonical spelling (``family``
+    accepts other spellings of the same value, e.g. ``"full-shrunk(200.0)"``, and returns the
+    instance named ``"full-shrunk(200)"``). It may return an already registered family (the
+    shrinkage ``0`` is plain ``"full"``).
+
+    Raises
+    ------
+    ValueError
+        When another factory already has that prefix.
+    """
+    if prefix in _PARAMETRIC and _PARAMETRIC[prefix] is not factory:
+        raise ValueError(f"A parametric family {prefix!r} is already registered.")
+    _PARAMETRIC[prefix] = factory
 
 
 def register(new: Family) -> Family:
@@ -183,8 +232,14 @@ def family(name: str) -> Family:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        known = ", ".join(repr(k) for k in _REGISTRY)
-        raise ValueError(f"Unknown component family {name!r}; known: {known}.") from None
+        pass
+    match = _PARAMETRIC_NAME.match(name) if isinstance(name, str) else None
+    if match is not None and match.group(1) in _PARAMETRIC:
+        built = _PARAMETRIC[match.group(1)](match.group(2).strip())
+        # setdefault: two threads building the same family keep one instance
+        return _REGISTRY.setdefault(built.name, built)
+    known = ", ".join([repr(k) for k in _REGISTRY] + [f"'{p}(...)'" for p in _PARAMETRIC])
+    raise ValueError(f"Unknown component family {name!r}; known: {known}.") from None
 
 
 def family_names() -> tuple[str, ...]:

@@ -304,12 +304,19 @@ class Gaussian(Family):
         return Params(weights, means, self.precisions_cholesky_from_covariances(cov), self.name)
 
     def sample_grouped(
-        self, params: Params, counts: NDArray[np.intp], rng: np.random.Generator
+        self,
+        params: Params,
+        counts: NDArray[np.intp],
+        rng: np.random.Generator,
+        temperature: float = 1.0,
     ) -> Array:
         # With precision = P P^T the covariance is P^{-T} P^{-1}, so a row is mu + z P^{-1}
-        # for z ~ N(0, I) (row-vector form of mu + P^{-T} z).
+        # for z ~ N(0, I) (row-vector form of mu + P^{-T} z); at temperature t the covariance
+        # is t times that, i.e. z ~ N(0, t I).
         labels = np.repeat(np.arange(counts.size), counts)
         Z = rng.standard_normal((labels.size, params.n_features))
+        if temperature != 1.0:
+            Z *= np.sqrt(temperature)
         X = self._draw(Z, params.precisions_cholesky, counts, labels)
         X += params.means[labels]
         return X
@@ -383,14 +390,18 @@ class Full(_Triangular):
     def log_det_cholesky(self, pc: Array, n_features: int) -> Array | float:
         return np.sum(np.log(np.diagonal(pc, axis1=1, axis2=2)), axis=1)
 
+    def _scatter(self, stats: Stats, delta: Array, u: Array) -> Array:
+        """``Σ r (x - mu)(x - mu)^T`` per component, shape (K, d, d)."""
+        du = delta[:, :, None] * u[:, None, :]
+        scatter = stats.sxx - du - np.swapaxes(du, 1, 2)
+        scatter += stats.nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+        return scatter
+
     def _covariance(
         self, stats: Stats, delta: Array, u: Array, nk: Array, reg_covar: float
     ) -> Array:
         d = delta.shape[1]
-        du = delta[:, :, None] * u[:, None, :]
-        scatter = stats.sxx - du - np.swapaxes(du, 1, 2)
-        scatter += stats.nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
-        cov = scatter / nk[:, None, None]
+        cov = self._scatter(stats, delta, u) / nk[:, None, None]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))  # exact symmetry for the Cholesky
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return cov
