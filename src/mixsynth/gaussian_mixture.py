@@ -16,12 +16,15 @@ the pass over the data differs.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from numbers import Integral, Real
 from typing import Any
 
@@ -34,7 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from mixsynth import sources
 from mixsynth._saving import SaveMixin
@@ -51,6 +54,7 @@ from mixsynth.core import (
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
+    pruning,
     run_em_lockstep,
     sample_mixture,
 )
@@ -58,7 +62,13 @@ from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
-__all__ = ["GaussianMixture", "fit_on_source", "score_on_source"]
+__all__ = [
+    "GaussianMixture",
+    "blas_threads",
+    "fit_on_source",
+    "score_on_source",
+    "shared_initialisation",
+]
 
 Array = NDArray[np.float64]
 
@@ -68,6 +78,104 @@ CHUNK_BYTES = 128 * 2**20
 #: only add overhead at that size, and on a busy machine oversubscription made small fits (and
 #: scikit-learn's KMeans initialisation) 10-45x slower here.
 SINGLE_THREAD_FLOPS = 3e8
+#: Bytes of initial clusterings a :func:`shared_initialisation` block keeps (oldest dropped first).
+INIT_CACHE_BYTES = 256 * 2**20
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """One thread-pool controller per process: ``threadpool_limits`` scans the loaded libraries
+    at every call (~1.3 ms here), a kept controller switches in ~15 us. Made at the first fit,
+    after numpy, scipy and scikit-learn (whose OpenMP runtime k-means uses) are loaded."""
+    return ThreadpoolController()
+
+
+def blas_threads(limit: int | None) -> AbstractContextManager[Any]:
+    """At most ``limit`` BLAS/OpenMP threads within the block (``None``: no change, no cost)."""
+    if limit is None:
+        return nullcontext()
+    return _controller().limit(limits=limit)
+
+
+def _blas_threads_now() -> int:
+    """The BLAS threads a product would use now (the largest over the loaded BLAS libraries)."""
+    info = _controller().select(user_api="blas").info()
+    return max((int(lib["num_threads"]) for lib in info), default=1)
+
+
+@contextmanager
+def _pass_threads(limit: int | None) -> Iterator[None]:
+    """At most ``limit`` BLAS threads, and the E-step told how many it has (its choice of
+    pass depends on it: :func:`mixsynth.core.pruning.pruning_may_pay`) and how to hold BLAS
+    to one thread for its pruned pass."""
+    with blas_threads(limit):
+        threads = pruning.BLAS_THREADS.set(limit if limit is not None else _blas_threads_now())
+        one = pruning.ONE_THREAD.set(_one_blas_thread)
+        try:
+            yield
+        finally:
+            pruning.ONE_THREAD.reset(one)
+            pruning.BLAS_THREADS.reset(threads)
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    return blas_threads(1)
+
+
+@dataclass(eq=False)
+class _InitCache:
+    """Initial clusterings of one :func:`shared_initialisation` block, by what determines them."""
+
+    entries: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    nbytes: int = 0
+    hits: int = 0
+
+    def put(self, key: tuple[Any, ...], value: tuple[Any, ...], size: int) -> None:
+        self.entries[key] = value
+        self.nbytes += size
+        while self.nbytes > INIT_CACHE_BYTES and len(self.entries) > 1:
+            old = next(iter(self.entries))
+            self.nbytes -= self.entries.pop(old)[-1]
+
+
+_INIT_CACHE: ContextVar[_InitCache | None] = ContextVar("mixsynth_init_cache", default=None)
+
+
+@contextmanager
+def shared_initialisation() -> Iterator[_InitCache]:
+    """Fits within this block share their initial clustering when it is the same computation.
+
+    The k-means (``"kmeans"``) or seeding (``"k-means++"``, ``"random_from_data"``) result of an
+    initialisation depends only on the rows, their weights, ``n_components``, ``init_params``
+    and the random state, not on ``covariance_type`` or ``reg_covar``. Fits that repeat it (the
+    candidates of a sweep that differ only in those, on the same fold, from the same seed) take
+    the result of the first, and leave their random state where computing it would have: every
+    fit is exactly the fit made without the block. Nested blocks share the outer one's cache.
+    """
+    current = _INIT_CACHE.get()
+    if current is not None:
+        yield current
+        return
+    box = _InitCache()
+    token = _INIT_CACHE.set(box)
+    try:
+        yield box
+    finally:
+        _INIT_CACHE.reset(token)
+
+
+def _digest(a: Array | None) -> bytes | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(a.view(np.uint8).reshape(-1), digest_size=16)
+    h.update(repr((a.shape, a.dtype.str)).encode())
+    return h.digest()
+
+
+def _state_key(random_state: np.random.RandomState) -> tuple[Any, ...]:
+    name, keys, pos, has_gauss, gauss = random_state.get_state()
+    return (name, _digest(keys), int(pos), int(has_gauss), float(gauss))
 
 
 def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
@@ -418,6 +526,28 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 raise ValueError(f"'{cov_type} precision' should be positive")
 
     def _initial_resp(self, X: Array, w: Array | None, random_state: Any) -> Array:
+        """Initial responsibilities, shared within a :func:`shared_initialisation` block."""
+        cache = _INIT_CACHE.get()
+        if cache is None or self.init_params == "random":
+            return self._initial_resp_computed(X, w, random_state)
+        key = (self.init_params, self.n_components, _digest(X), _digest(w),
+               _state_key(random_state))
+        hit = cache.entries.get(key)
+        if hit is None:
+            resp = self._initial_resp_computed(X, w, random_state)
+            rows, cols = np.nonzero(resp)  # one-hot: a label per row, or K seeded rows
+            rows, cols = rows.astype(np.int32), cols.astype(np.int32)
+            cache.put(key, (rows, cols, random_state.get_state(), rows.nbytes + cols.nbytes),
+                      rows.nbytes + cols.nbytes)
+            return resp
+        rows, cols, after, _ = hit
+        cache.hits += 1
+        random_state.set_state(after)
+        resp = np.zeros((X.shape[0], self.n_components))
+        resp[rows, cols] = 1.0
+        return resp
+
+    def _initial_resp_computed(self, X: Array, w: Array | None, random_state: Any) -> Array:
         n, K = X.shape[0], self.n_components
         if self.init_params == "kmeans":
             labels = (
@@ -644,7 +774,7 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
         summary.n_samples * est.n_components * summary.n_features**2 < SINGLE_THREAD_FLOPS
         for est, (summary, _, _, _) in zip(estimators, setups, strict=True)
     )
-    with threadpool_limits(limits=1) if small else nullcontext():
+    with _pass_threads(1 if small else None):
         runs: list[_SourceRun] = []
         for est, (summary, shift, rows, cache) in zip(estimators, setups, strict=True):
             runs.extend(est._source_starts(summary, shift, rows, cache))

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from sklearn.base import clone
 
-from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.gaussian_mixture import GaussianMixture, shared_initialisation
 from mixsynth.seeding import SeedPlan
 from mixsynth.selection.evaluators import Evaluator, InformationCriterion, Outcome
 from mixsynth.selection.plans import Plan, expected_count, search_plan
@@ -47,8 +47,11 @@ def select(
     Parameters
     ----------
     grid : sequence of (n_components, covariance_type, reg_covar)
-        Candidate ``i`` is seeded by ``seeds.candidate(i)``, whatever order or process it runs
-        in; the groups of one (covariance type, reg_covar) are searched by a plan
+        Candidate ``i`` is seeded by ``seeds.candidate(j)``, ``j`` the first candidate of the
+        grid with the same ``n_components`` (so that candidates differing only in covariance
+        type or reg_covar start from the same clustering, computed once per K and fold:
+        :func:`~mixsynth.gaussian_mixture.shared_initialisation`), whatever order or process it
+        runs in; the groups of one (covariance type, reg_covar) are searched by a plan
         (:mod:`mixsynth.selection.plans`).
     evaluator : HeldOut or InformationCriterion
         How a candidate is scored (:mod:`mixsynth.selection.evaluators`).
@@ -89,7 +92,29 @@ def select(
     """
     if search not in ("auto", "grid"):
         raise ValueError(f"search must be 'auto' or 'grid', got {search!r}.")
-    index = {c: i for i, c in enumerate(grid)}
+    with shared_initialisation():
+        return _select(grid, evaluator, estimator, seeds, search, one_se, runner, store,
+                       progress, share_passes)
+
+
+def _select(
+    grid: Sequence[Config],
+    evaluator: Evaluator,
+    estimator: GaussianMixture,
+    seeds: SeedPlan,
+    search: str,
+    one_se: bool,
+    runner: Runner | MapStyleRunner | None,
+    store: CandidateStore | None,
+    progress: ProgressFn | None,
+    share_passes: bool,
+) -> tuple[SelectionResult, GaussianMixture]:
+    """The body of :func:`select`, within one :func:`shared_initialisation` block."""
+    first_of_k: dict[int, int] = {}
+    for i, (k, _, _) in enumerate(grid):
+        first_of_k.setdefault(k, i)
+    # the seed index of each candidate: the first candidate with its K (see ``grid``)
+    index = {c: first_of_k[c[0]] for c in grid}
     higher = evaluator.criterion == "heldout"
     sign = 1.0 if higher else -1.0  # internally: larger is better
     shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)

@@ -1,0 +1,152 @@
+"""The speed paths of fitting and selection, each against the path it replaces: the shared
+initial clustering (one k-means per K and fold in a sweep), the kept thread-pool controller."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from mixsynth import GaussianMixture, Whitener
+from mixsynth import gaussian_mixture as gm_module
+from mixsynth.core import pruning
+from mixsynth.gaussian_mixture import blas_threads, shared_initialisation
+from mixsynth.seeding import SeedPlan
+from mixsynth.selection import HeldOut, InformationCriterion, candidate_grid, make_folds, select
+
+
+def _data(rng: np.random.Generator, n: int = 400) -> np.ndarray:
+    centres = rng.normal(scale=4.0, size=(4, 3))
+    return centres[rng.integers(0, 4, n)] + rng.normal(size=(n, 3))
+
+
+def _assert_same_fit(a: GaussianMixture, b: GaussianMixture) -> None:
+    for name in ("weights_", "means_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.n_iter_ == b.n_iter_ and a.lower_bound_ == b.lower_bound_
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+def test_shared_initialisation_gives_the_fits_made_alone(
+    rng: np.random.Generator, init_params: str
+) -> None:
+    """Within the block, fits differing in covariance type and reg_covar (and a second
+    initialisation, which needs the random state advanced as the first left it) reuse the
+    first fit's clustering and equal the fits made without the block, exactly."""
+    X = _data(rng)
+    configs = [(cov, reg) for cov in ("full", "diag", "tied", "spherical")
+               for reg in (1e-6, 1e-2)]
+
+    def fits() -> list[GaussianMixture]:
+        return [GaussianMixture(4, covariance_type=cov, reg_covar=reg, n_init=2,
+                                init_params=init_params, random_state=7).fit(X)
+                for cov, reg in configs]
+
+    alone = fits()
+    with shared_initialisation() as cache:
+        shared = fits()
+        with shared_initialisation() as inner:  # nested: the same cache
+            assert inner is cache
+    assert cache.hits == 2 * (len(configs) - 1)  # two initialisations per fit, after the first
+    for a, b in zip(alone, shared, strict=True):
+        _assert_same_fit(a, b)
+    # another seed, other rows, weights or K are other clusterings
+    with shared_initialisation() as cache:
+        GaussianMixture(4, init_params=init_params, random_state=7).fit(X)
+        GaussianMixture(4, init_params=init_params, random_state=8).fit(X)
+        GaussianMixture(3, init_params=init_params, random_state=7).fit(X)
+        GaussianMixture(4, init_params=init_params, random_state=7).fit(X[1:])
+        GaussianMixture(4, init_params=init_params, random_state=7).fit(
+            X, sample_weight=np.linspace(0.5, 1.5, X.shape[0]))
+        assert cache.hits == 0
+
+
+def test_shared_initialisation_keeps_within_its_budget(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X = _data(rng)
+    monkeypatch.setattr(gm_module, "INIT_CACHE_BYTES", X.shape[0] * 8 * 2)  # two clusterings
+    with shared_initialisation() as cache:
+        for seed in range(4):
+            GaussianMixture(3, random_state=seed).fit(X)
+        assert len(cache.entries) == 2 and cache.nbytes <= gm_module.INIT_CACHE_BYTES
+
+
+@contextmanager
+def _no_sharing() -> Iterator[None]:
+    yield
+
+
+@pytest.mark.parametrize("criterion", ["heldout", "bic"])
+def test_a_sweep_clusters_once_per_k_and_fold_with_the_results_of_no_sharing(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, criterion: str
+) -> None:
+    """Candidates with the same K share their seed, so the sweep runs one k-means per K and
+    fold; its candidates and winner equal those of the sweep without the shared cache."""
+    from sklearn import cluster
+
+    X = _data(rng, 300)
+    plan = SeedPlan.from_random_state(3)
+    w = Whitener(None).fit(X)
+    Z = w.transform(X)
+    folds, _ = make_folds(X, w, 3, plan)
+    grid = candidate_grid([1, 2, 3, 4], ["full", "diag"], [1e-6, 1e-2])
+    calls: list[int] = []
+    original = cluster.KMeans.fit
+
+    def counted(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append(self.n_clusters)
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(cluster.KMeans, "fit", counted)
+
+    def sweep() -> tuple:  # type: ignore[type-arg]
+        ev = HeldOut(folds, Z) if criterion == "heldout" else InformationCriterion("bic", Z)
+        return select(grid, ev, estimator=GaussianMixture(tol=1e-4), seeds=plan, search="grid")
+
+    result, mixture = sweep()
+    n_sets = 3 if criterion == "heldout" else 1  # folds, or all rows
+    # one k-means per K and set of rows (+ the held-out winner's refit on every row)
+    assert len(calls) == 4 * n_sets + (criterion == "heldout")
+    calls.clear()
+    select_module = importlib.import_module("mixsynth.selection.select")
+    monkeypatch.setattr(select_module, "shared_initialisation", _no_sharing)
+    result0, mixture0 = sweep()
+    assert len(calls) > 4 * n_sets + (criterion == "heldout")  # (abandoned folds skipped)
+    assert [(c.config, c.score, c.fold_scores, c.n_iter) for c in result.candidates] == [
+        (c.config, c.score, c.fold_scores, c.n_iter) for c in result0.candidates]
+    _assert_same_fit(mixture, mixture0)
+
+
+def test_thread_limits_and_the_pass_told_its_threads(rng: np.random.Generator) -> None:
+    """``blas_threads(None)`` changes nothing; a fit tells the E-step how many BLAS threads it
+    has (one for small problems), and restores the setting after."""
+    from threadpoolctl import threadpool_info
+
+    before = [lib["num_threads"] for lib in threadpool_info()]
+    with blas_threads(None):
+        assert [lib["num_threads"] for lib in threadpool_info()] == before
+    with blas_threads(1):
+        assert all(lib["num_threads"] == 1 for lib in threadpool_info()
+                   if lib["user_api"] == "blas")
+    assert [lib["num_threads"] for lib in threadpool_info()] == before
+    seen: list[tuple[int, bool]] = []
+    original = pruning.pruned_full_sums
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        seen.append((pruning.BLAS_THREADS.get(), pruning.ONE_THREAD.get() is not None))
+        return original(*a, **k)
+
+    import mixsynth.core.gaussian_pass as gp
+
+    old = gp.pruned_full_sums
+    gp.pruned_full_sums = spy
+    try:
+        GaussianMixture(3, random_state=0).fit(_data(rng))
+    finally:
+        gp.pruned_full_sums = old
+    assert seen and all(s == (1, True) for s in seen)
+    assert pruning.BLAS_THREADS.get() == 1 and pruning.ONE_THREAD.get() is None
