@@ -150,3 +150,49 @@ def test_thread_limits_and_the_pass_told_its_threads(rng: np.random.Generator) -
         gp.pruned_full_sums = old
     assert seen and all(s == (1, True) for s in seen)
     assert pruning.BLAS_THREADS.get() == 1 and pruning.ONE_THREAD.get() is None
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_plusplus_chooses_scikit_learns_centres(
+    rng: np.random.Generator, weighted: bool
+) -> None:
+    """Same indices, same centres (bit for bit) and the random state left where scikit-learn
+    leaves it, for several K, on data with ties (repeated rows) too."""
+    from sklearn.cluster import kmeans_plusplus
+
+    from mixsynth.gaussian_mixture import kmeans_plusplus_indices
+
+    X = _data(rng, 500)
+    X[250:300] = X[0]  # repeated rows: zero distances, ties in the potentials
+    w = rng.uniform(0.1, 2.0, X.shape[0]) if weighted else None
+    for K, seed in ((1, 0), (2, 1), (7, 2), (60, 3), (200, 4)):
+        ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+        c1, i1 = kmeans_plusplus_indices(X, K, ours, w)
+        c2, i2 = kmeans_plusplus(X, K, random_state=theirs, sample_weight=w)
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_array_equal(c1, c2)
+        assert ours.randint(2**31) == theirs.randint(2**31)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++"])
+def test_fits_seeded_by_the_fast_kmeans_plusplus_equal_the_reference(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, init_params: str
+) -> None:
+    """A fit whose k-means (or k-means++ start) is seeded by ``kmeans_plusplus_indices`` equals
+    the fit seeded by scikit-learn's own k-means++, exactly (weighted and not, n_init=2)."""
+    from sklearn.cluster import kmeans_plusplus
+
+    X = _data(rng, 600)
+    w = rng.uniform(0.5, 1.5, X.shape[0])
+
+    def fits() -> list[GaussianMixture]:
+        return [GaussianMixture(k, n_init=2, init_params=init_params, random_state=s).fit(
+            X, sample_weight=sw) for k, s, sw in ((3, 0, None), (9, 1, w), (25, 2, None))]
+
+    fast = fits()
+    monkeypatch.setattr(gm_module, "_KMeansPlusPlus", lambda w: "k-means++")
+    monkeypatch.setattr(gm_module, "kmeans_plusplus_indices",
+                        lambda X, K, rs, w: kmeans_plusplus(X, K, random_state=rs,
+                                                            sample_weight=w))
+    for a, b in zip(fast, fits(), strict=True):
+        _assert_same_fit(a, b)

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -66,6 +66,7 @@ __all__ = [
     "GaussianMixture",
     "blas_threads",
     "fit_on_source",
+    "kmeans_plusplus_indices",
     "score_on_source",
     "shared_initialisation",
 ]
@@ -95,6 +96,75 @@ def blas_threads(limit: int | None) -> AbstractContextManager[Any]:
     if limit is None:
         return nullcontext()
     return _controller().limit(limits=limit)
+
+
+def _squared_distances(A: Array, X: Array, x_sq: Array) -> Array:
+    """``|a - x|^2`` of rows of ``A`` to rows of ``X``, by scikit-learn's expression for
+    float64 (``sklearn.metrics.pairwise._euclidean_distances``), operation for operation."""
+    D = -2 * (A @ X.T)
+    D += np.einsum("ij,ij->i", A, A)[:, None]
+    D += x_sq[None, :]
+    np.maximum(D, 0, out=D)
+    return D
+
+
+def kmeans_plusplus_indices(
+    X: Array, n_clusters: int, random_state: np.random.RandomState,
+    sample_weight: Array | None = None,
+) -> tuple[Array, NDArray[np.intp]]:
+    """k-means++ seeding: the centres and rows :func:`sklearn.cluster.kmeans_plusplus` chooses
+    from the same ``random_state`` (left in the same state), without its validation per step.
+
+    The same draws (``choice``, then ``uniform`` of ``2 + int(log K)`` trials per centre) and
+    the same float64 operations in the same order (squared distances, cumulative potentials,
+    ``searchsorted``, ``argmin``), so the same indices, bit for bit; the tests compare them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+    n_clusters : int
+    random_state : RandomState
+    sample_weight : ndarray of shape (n_samples,), optional
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    indices : ndarray of shape (n_clusters,)
+    """
+    n = X.shape[0]
+    if n < n_clusters:
+        raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}.")
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    trials = 2 + int(np.log(n_clusters))
+    indices = np.full(n_clusters, -1, dtype=int)
+    center_id = random_state.choice(n, p=w / w.sum())
+    indices[0] = center_id
+    closest = _squared_distances(X[center_id, np.newaxis], X, x_sq)
+    current_pot = closest @ w
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=trials) * current_pot
+        candidates = np.searchsorted(np.cumsum(w * closest), rand_vals)
+        np.clip(candidates, None, closest.size - 1, out=candidates)
+        dist = _squared_distances(X[candidates], X, x_sq)
+        np.minimum(closest, dist, out=dist)
+        pots = dist @ w.reshape(-1, 1)
+        best = np.argmin(pots)
+        current_pot = pots[best]
+        closest = dist[best]
+        indices[c] = candidates[best]
+    return X[indices], indices
+
+
+@dataclass(frozen=True)
+class _KMeansPlusPlus:
+    """``KMeans(init=...)``: k-means++ on the rows KMeans hands over (its centred copy), with
+    the row weights KMeans does not pass to a callable."""
+
+    sample_weight: Array | None
+
+    def __call__(self, X: Array, n_clusters: int, random_state: Any) -> Array:
+        return kmeans_plusplus_indices(X, n_clusters, random_state, self.sample_weight)[0]
 
 
 def _blas_threads_now() -> int:
@@ -550,8 +620,11 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     def _initial_resp_computed(self, X: Array, w: Array | None, random_state: Any) -> Array:
         n, K = X.shape[0], self.n_components
         if self.init_params == "kmeans":
+            # scikit-learn's k-means, seeded by the same k-means++ without its per-step
+            # validation: the callable receives KMeans' own centred rows and random state
             labels = (
-                KMeans(n_clusters=K, n_init=1, random_state=random_state)
+                KMeans(n_clusters=K, n_init=1, random_state=random_state,
+                       init=_KMeansPlusPlus(w))
                 .fit(X, sample_weight=w)
                 .labels_
             )
@@ -567,7 +640,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             resp[idx, np.arange(K)] = 1.0
         else:  # k-means++
             resp = np.zeros((n, K))
-            _, idx = kmeans_plusplus(X, K, random_state=random_state, sample_weight=w)
+            _, idx = kmeans_plusplus_indices(X, K, random_state, w)
             resp[idx, np.arange(K)] = 1.0
         return resp
 
