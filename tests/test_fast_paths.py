@@ -196,3 +196,45 @@ def test_fits_seeded_by_the_fast_kmeans_plusplus_equal_the_reference(
                                                             sample_weight=w))
     for a, b in zip(fast, fits(), strict=True):
         _assert_same_fit(a, b)
+
+
+def test_heldout_screening_then_every_fold_for_the_short_list(rng: np.random.Generator) -> None:
+    """A held-out sweep searches on the first SCREEN_FOLDS folds, then evaluates the SHORTLIST
+    best on every fold, each exactly as the full evaluation alone gives it; the winner is the
+    best of those, and the screened-out candidates keep their screening scores (abandoned)."""
+    from sklearn.base import clone
+
+    from mixsynth.selection.select import SCREEN_FOLDS, SHORTLIST
+
+    X = _data(rng, 300)
+    plan = SeedPlan.from_random_state(4)
+    w = Whitener(None).fit(X)
+    Z = w.transform(X)
+    folds, _ = make_folds(X, w, 4, plan)
+    grid = candidate_grid([1, 2, 3, 4, 5], "full", [1e-6, 1e-1])
+    template = GaussianMixture(tol=1e-4)
+    result, mixture = select(grid, HeldOut(folds, Z), estimator=template, seeds=plan)
+    assert any("screened" in note for note in result.notes)
+    complete = [c for c in result.candidates if not c.abandoned]
+    assert len(complete) == SHORTLIST
+    first_of_k = {k: i for i, (k, _, _) in reversed(list(enumerate(grid)))}
+    screen_scores = {}
+    for cand in result.candidates:
+        seed = plan.candidate(first_of_k[cand.n_components])
+        alone = HeldOut(folds).evaluate(clone(template).set_params(
+            n_components=cand.n_components, reg_covar=cand.reg_covar), seed).candidate
+        if cand.abandoned:
+            assert len(cand.fold_scores) == SCREEN_FOLDS
+            assert cand.fold_scores == alone.fold_scores[:SCREEN_FOLDS]
+        else:
+            assert cand.fold_scores == alone.fold_scores and cand.score == alone.score
+        screen_scores[cand.config] = np.mean(cand.fold_scores[:SCREEN_FOLDS])
+    # the short list is the best by the screening score, the winner the best of it
+    ranked = sorted(screen_scores, key=lambda c: -screen_scores[c])
+    assert {c.config for c in complete} == set(ranked[:SHORTLIST])
+    assert result.best == max(complete, key=lambda c: c.score)
+    assert mixture.n_components == result.best.n_components
+    # the one-standard-error rule needs every full score: no screening
+    result1, _ = select(grid, HeldOut(folds, Z), estimator=template, seeds=plan, one_se=True)
+    assert not any("screened" in note for note in result1.notes)
+    assert all(len(c.fold_scores) == 4 for c in result1.candidates if not c.abandoned)
