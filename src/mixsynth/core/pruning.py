@@ -54,8 +54,8 @@ _DIST_SLACK = 1e-13
 BLAS_THREADS: ContextVar[int] = ContextVar("mixsynth_blas_threads", default=1)
 #: A context-manager factory that holds BLAS to one thread, given by the caller that manages
 #: the thread pools (``None``: nothing to hold). The pruned pass runs under it: its products
-#: are many small ones, which threads only slow down (the same pass at 2 threads measured
-#: 0.82 s against 0.48 s at 1 on the (100k, 50, 100) problem).
+#: are many small ones (on the (100k, 50, 100) problem the default measured 0.82 s per iteration
+#: at 2 threads, issue 13, against 0.48 s at 1, docs/benchmarks.md).
 ONE_THREAD: ContextVar[Callable[[], AbstractContextManager[Any]] | None] = ContextVar(
     "mixsynth_one_thread", default=None
 )
