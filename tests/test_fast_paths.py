@@ -94,12 +94,12 @@ def test_a_sweep_clusters_once_per_k_and_fold_with_the_results_of_no_sharing(
     Z = w.transform(X)
     folds, _ = make_folds(X, w, 3, plan)
     grid = candidate_grid([1, 2, 3, 4], ["full", "diag"], [1e-6, 1e-2])
-    calls: list[int] = []
+    calls: list[tuple[int, bytes]] = []
     original = cluster.KMeans.fit
 
-    def counted(self, *a, **k):  # type: ignore[no-untyped-def]
-        calls.append(self.n_clusters)
-        return original(self, *a, **k)
+    def counted(self, X, *a, **k):  # type: ignore[no-untyped-def]
+        calls.append((self.n_clusters, np.ascontiguousarray(X).tobytes()))
+        return original(self, X, *a, **k)
 
     monkeypatch.setattr(cluster.KMeans, "fit", counted)
 
@@ -108,14 +108,16 @@ def test_a_sweep_clusters_once_per_k_and_fold_with_the_results_of_no_sharing(
         return select(grid, ev, estimator=GaussianMixture(tol=1e-4), seeds=plan, search="grid")
 
     result, mixture = sweep()
-    n_sets = 3 if criterion == "heldout" else 1  # folds, or all rows
-    # one k-means per K and set of rows (+ the held-out winner's refit on every row)
-    assert len(calls) == 4 * n_sets + (criterion == "heldout")
+    # one k-means per K and set of rows (fold, or every row), whatever the covariance type
+    # and reg_covar
+    assert len(calls) == len(set(calls))
+    assert len({k for k, _ in calls}) == 4
+    n_shared = len(calls)
     calls.clear()
     select_module = importlib.import_module("mixsynth.selection.select")
     monkeypatch.setattr(select_module, "shared_initialisation", _no_sharing)
     result0, mixture0 = sweep()
-    assert len(calls) > 4 * n_sets + (criterion == "heldout")  # (abandoned folds skipped)
+    assert len(calls) > n_shared and len(calls) > len(set(calls))
     assert [(c.config, c.score, c.fold_scores, c.n_iter) for c in result.candidates] == [
         (c.config, c.score, c.fold_scores, c.n_iter) for c in result0.candidates]
     _assert_same_fit(mixture, mixture0)
