@@ -234,11 +234,11 @@ def shared_initialisation() -> Iterator[_InitCache]:
         _INIT_CACHE.reset(token)
 
 
-def _digest(a: Array | None) -> bytes | None:
+def _digest(a: NDArray[Any] | None) -> bytes | None:
     if a is None:
         return None
     a = np.ascontiguousarray(a)
-    h = hashlib.blake2b(a.view(np.uint8).reshape(-1), digest_size=16)
+    h = hashlib.blake2b(memoryview(a.view(np.uint8).reshape(-1)), digest_size=16)
     h.update(repr((a.shape, a.dtype.str)).encode())
     return h.digest()
 

@@ -237,13 +237,14 @@ def _select(
     if screen is not None:
         # the short list on every fold, each as the full evaluation gives it alone (fold j
         # from the j-th child of its seed: its first folds are those it was screened on)
+        n_folds = len(screen.folds) if evaluator.n_folds is None else evaluator.n_folds
         ranked = sorted(order, key=lambda c: -stage_score(c))
         short = ranked[:SHORTLIST]
         full = [c for c in short
-                if len(done[c].candidate.fold_scores) < evaluator.n_folds
-                and not (c in known and len(known[c].fold_scores) == evaluator.n_folds)]
+                if len(done[c].candidate.fold_scores) < n_folds
+                and not (c in known and len(known[c].fold_scores) == n_folds)]
         for c in short:
-            if c not in full and len(done[c].candidate.fold_scores) < evaluator.n_folds:
+            if c not in full and len(done[c].candidate.fold_scores) < n_folds:
                 done[c] = Outcome(known[c], None)  # finished by an interrupted run
         outcomes = run_tasks.run([
             Task(configured(c), seeds.candidate(index[c]), evaluator.for_tasks(), ())
@@ -257,7 +258,7 @@ def _select(
                 progress(len(done), len(done), out.candidate)
         for c in ranked[SHORTLIST:]:  # screened out: scores over the screening folds only
             done[c] = Outcome(dataclasses.replace(done[c].candidate, abandoned=True), None)
-        notes = (f"screened every candidate on {SCREEN_FOLDS} of {evaluator.n_folds} folds; "
+        notes = (f"screened every candidate on {SCREEN_FOLDS} of {n_folds} folds; "
                  f"the best {min(SHORTLIST, len(order))} on all folds",)
     return _choose(grid, order, done, evaluator, one_se, configured, seeds, index, notes)
 
