@@ -238,14 +238,16 @@ def _digest(a: NDArray[Any] | None) -> bytes | None:
     if a is None:
         return None
     a = np.ascontiguousarray(a)
-    h = hashlib.blake2b(memoryview(a.view(np.uint8).reshape(-1)), digest_size=16)
+    h = hashlib.blake2b(a.tobytes(), digest_size=16)
     h.update(repr((a.shape, a.dtype.str)).encode())
     return h.digest()
 
 
 def _state_key(random_state: np.random.RandomState) -> tuple[Any, ...]:
-    name, keys, pos, has_gauss, gauss = random_state.get_state()
-    return (name, _digest(keys), int(pos), int(has_gauss), float(gauss))
+    state = random_state.get_state(legacy=True)
+    assert isinstance(state, tuple)
+    return (str(state[0]), _digest(np.asarray(state[1])), int(state[2]), int(state[3]),
+            float(state[4]))
 
 
 def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
