@@ -16,12 +16,8 @@ import dask.dataframe as dd
 import pandas as pd
 
 from mixsynth import GaussianMixture, Synthesizer, sources
-from mixsynth.distributed import (
-    ClusterRunner,
-    cluster,
-    current_client,
-    sample_dask,
-)
+from mixsynth.distributed import cluster, current_client, sample_dask
+from mixsynth.selection import ClusterRunner
 from mixsynth.sources import DaskSource
 
 from .sources.test_streamed import _blobs, assert_same_fit
@@ -100,13 +96,13 @@ def test_synthesizer_candidates_run_as_cluster_tasks(rng, dask_client, monkeypat
     kw = dict(n_components=[1, 2, 3, 4], reg_covar=1e-6, random_state=4, guard=False)
     want = Synthesizer(**kw).fit(X)
     submitted = []
-    real_map = ClusterRunner.map
+    real_run = ClusterRunner.run
 
     def spy(self, tasks):
-        submitted.extend(t["config"] for t in tasks)
-        return real_map(self, tasks)
+        submitted.extend(t.config for t in tasks)
+        return real_run(self, tasks)
 
-    monkeypatch.setattr(ClusterRunner, "map", spy)
+    monkeypatch.setattr(ClusterRunner, "run", spy)
     with dask_client.as_current():
         got = Synthesizer(**kw).fit(da.from_array(X, chunks=300) if as_dask else X)
     assert sorted(submitted) == sorted(c.config for c in want.selection_.candidates)
@@ -117,7 +113,7 @@ def test_synthesizer_candidates_run_as_cluster_tasks(rng, dask_client, monkeypat
 
 
 def test_synthesizer_streams_large_dask_data_on_the_cluster(rng, dask_client, monkeypatch):
-    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(sources.storage, "IN_MEMORY_BYTES", 0)
     X = np.c_[_blobs(rng, n=1200), rng.integers(0, 4, size=1200)]
     with dask_client.as_current():
         synth = Synthesizer(n_components=[2, 3], reg_covar=1e-6, random_state=0).fit(

@@ -22,18 +22,19 @@ PACKAGE = SRC / "mixsynth"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("mixsynth.core",)),
     ("foundation", (
-        "mixsynth._version", "mixsynth.seeding", "mixsynth.validation", "mixsynth.io",
+        "mixsynth._version", "mixsynth._testhooks", "mixsynth.seeding", "mixsynth.validation",
+        "mixsynth.io",
         "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
-        "mixsynth.persistence.format",
+        "mixsynth.modelfile",
     )),
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support")),
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
-        "mixsynth.evaluation", "mixsynth.models", "mixsynth.plotting",
+        "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
     )),
     ("edges", (
-        "mixsynth.persistence", "mixsynth.checkpoint", "mixsynth.io.readers",
+        "mixsynth.persistence", "mixsynth.io.readers",
         "mixsynth.io.writers", "mixsynth.io.images", "mixsynth.io.dask_files",
         "mixsynth.distributed", "mixsynth.report",
     )),

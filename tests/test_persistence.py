@@ -59,7 +59,7 @@ def _round_trip(model: Any, tmp_path: Path, name: str = "model.safetensors") -> 
 
 def _assert_same_attributes(a: Any, b: Any) -> None:
     """The loaded object has every attribute of the saved one (a new fitted attribute that the
-    tables in mixsynth.persistence miss fails here), nested estimators included."""
+    tables kept next to the classes miss fails here), nested estimators included."""
     assert type(a) is type(b)
     assert sorted(vars(a)) == sorted(vars(b))
     for name in ("whitener_", "mixture_", "support_transform_"):

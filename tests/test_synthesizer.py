@@ -87,7 +87,9 @@ def test_truncate_redraws_instead_of_clipping(rng):
 def test_user_bounds(rng):
     X = rng.normal(size=(300, 2))
     s = Synthesizer(n_components=1, bounds=([-0.5, -np.inf], [0.5, np.inf]), random_state=0)
-    S = s.fit(X).sample(500, random_state=0)
+    with pytest.warns(UserWarning, match="bounds for column 0 .* the data holds values from"):
+        s.fit(X)  # bounds that exclude some of the data: allowed, never silently
+    S = s.sample(500, random_state=0)
     assert S[:, 0].min() >= -0.5 and S[:, 0].max() <= 0.5
     assert S[:, 1].min() < -0.5  # unbounded column untouched
 
@@ -371,3 +373,24 @@ def test_iter_sample_makes_its_chunk_seeds_lazily(rng: np.random.Generator, seed
     children = np.random.SeedSequence(seed).spawn(2)
     np.testing.assert_array_equal(first, s.sample(7, children[0]))
     np.testing.assert_array_equal(second, s.sample(7, children[1]))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (dict(cv=0), "cv must be an integer >= 2"),
+        (dict(cv=1), "cv must be an integer >= 2"),
+        (dict(cv=2.5), "cv must be an integer >= 2"),
+        (dict(n_jobs=0), "n_jobs must be None"),
+        (dict(bounds=(np.nan, 100.0)), "bounds for column 0 are NaN"),
+        (dict(bounds=(5.0, 1.0)), "exceeds the upper bound"),
+        (dict(bounds=((0, 0, 0), 1.0)), "bounds must be"),
+    ],
+)
+def test_invalid_settings_are_refused_at_fit_with_a_clear_message(rng, params, message):
+    # cv=0 raised ZeroDivisionError; n_jobs=0, NaN bounds and bounds excluding the data were
+    # accepted silently
+    X = rng.uniform(-3.0, 3.0, size=(60, 2))
+    synth = Synthesizer(n_components=[1, 2], **params)  # __init__ only stores
+    with pytest.raises(ValueError, match=message):
+        synth.fit(X)

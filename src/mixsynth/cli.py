@@ -243,7 +243,6 @@ def demo_digits(ctx: click.Context, out_dir: Path, quick: bool, seed: int, force
 
 # --------------------------------------------------------------------- option parsing
 
-_COVARIANCES = ("full", "tied", "diag", "spherical")
 _READ_HELP = """\b
 Data (DATA, --real, --synthetic, --holdout, --data):
   .csv .txt (comma)  .tsv .tab (tab)  .parquet .pq  .npy (2-D)  a folder of images
@@ -322,11 +321,13 @@ def _components(ctx: click.Context, param: click.Parameter,
 
 
 def _covariance(ctx: click.Context, param: click.Parameter, value: str) -> str | list[str]:
+    from mixsynth.core import COVARIANCE_TYPES
+
     types = [t.strip().lower() for t in value.split(",") if t.strip()]
-    unknown = [t for t in types if t not in _COVARIANCES]
+    unknown = [t for t in types if t not in COVARIANCE_TYPES]
     if not types or unknown:
         raise click.BadParameter(f"unknown covariance type {', '.join(unknown) or value!r}; "
-                                 f"use one or more of {', '.join(_COVARIANCES)}.")
+                                 f"use one or more of {', '.join(COVARIANCE_TYPES)}.")
     return types[0] if len(types) == 1 else types
 
 
@@ -575,14 +576,7 @@ def _check_model_path(path: str) -> None:
 def _save_model(model: Any, path: str, *, force: bool, extra: dict[str, Any]) -> None:
     from mixsynth import persistence
 
-    save: Callable[..., Any] = persistence.save
-    try:
-        save(model, path, overwrite=force, extra=extra)
-    except TypeError as exc:
-        if "extra" not in str(exc):
-            raise
-        # A persistence module without ``extra``: the model alone (image shape not kept).
-        save(model, path, overwrite=force)
+    persistence.save(model, path, overwrite=force, extra=extra)
 
 
 @contextlib.contextmanager

@@ -5,8 +5,8 @@ when dask input is given or a cluster is asked for.
 
 - :func:`cluster`: the context manager behind ``--workers N`` / ``--scheduler-address``; it
   closes what it opened, Ctrl-C included.
-- :class:`ClusterRunner`: the candidates of a selection sweep as tasks on the cluster, the
-  shared data scattered once.
+- the candidates of a selection sweep run on the cluster through
+  :class:`mixsynth.selection.ClusterRunner` whenever a client is current;
 - :func:`sample_dask`: a dask array of generated rows, chunk ``i`` seeded exactly as chunk ``i``
   of :meth:`Synthesizer.iter_sample <mixsynth.Synthesizer.iter_sample>`.
 
@@ -16,7 +16,7 @@ Sources of dask data (:class:`~mixsynth.sources.DaskSource`) live in :mod:`mixsy
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from mixsynth.seeding import SeedLike, spawn_seeds
 from mixsynth.sources.dask import _import, current_client
 
-__all__ = ["ClusterRunner", "cluster", "current_client", "sample_dask"]
+__all__ = ["cluster", "current_client", "sample_dask"]
 
 Array = NDArray[np.float64]
 
@@ -85,50 +85,6 @@ def cluster(
             client = distributed.Client(local, set_as_default=set_as_default)
             stack.callback(client.close)
         yield client
-
-
-class ClusterRunner:
-    """Runs the candidate tasks of :func:`mixsynth.selection.select` on a dask cluster.
-
-    The data every task shares (whitened rows, folds) is scattered to the workers once, each
-    candidate is a task with one BLAS thread, and an interruption cancels what is queued.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self._shared: dict[int, tuple[Any, Any]] = {}
-
-    def _share(self, obj: Any) -> Any:
-        if obj is None or (isinstance(obj, (list, tuple)) and len(obj) == 0):
-            return obj
-        key = id(obj)
-        if key not in self._shared:  # the object is kept alive with its future: ids stay unique
-            future = self.client.scatter([obj], broadcast=True, hash=False)[0]
-            self._shared[key] = (obj, future)
-        return self._shared[key][1]
-
-    def map(self, tasks: Sequence[dict[str, Any]]) -> list[Any]:
-        from mixsynth.selection import _evaluate
-
-        futures: list[Any] = []
-        try:
-            for task in tasks:
-                t = dict(task)
-                t["Z"] = self._share(t.get("Z"))
-                t["folds"] = self._share(t.get("folds", ()))
-                t["params"] = {**t["params"], "_blas_threads": 1}
-                futures.append(self.client.submit(_evaluate, pure=False, **t))
-            return list(self.client.gather(futures))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.client.cancel(futures)
-            raise
-
-    def close(self) -> None:
-        shared, self._shared = self._shared, {}
-        if shared:
-            with contextlib.suppress(Exception):
-                self.client.cancel([f for _, f in shared.values()])
 
 
 # --------------------------------------------------------------------------- sampling

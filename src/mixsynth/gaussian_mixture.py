@@ -58,6 +58,9 @@ from mixsynth.core import (
     run_em_lockstep,
     sample_mixture,
 )
+from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
+from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
 from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
@@ -930,3 +933,64 @@ def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
     """
     per_row = 8 * (4 * K + 2 * d)
     return max(256, CHUNK_BYTES // per_row)
+
+
+# ------------------------------------------------------------------------------ model files
+# How a GaussianMixture is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _precision_cholesky_shape(gm: GaussianMixture) -> Shape:
+    K, d = gm.n_components, gm.n_features_in_
+    return {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[
+        gm.covariance_type
+    ]
+
+
+def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> str | None:
+    if gm.covariance_type in ("diag", "spherical"):
+        return _positive(a, gm)
+    d = a.shape[-1]
+    mats = a.reshape(-1, d, d)
+    # P with precision = P P^T: upper from covariances (P = L^-T), lower from precisions_init
+    lower = np.all(np.triu(mats, 1) == 0, axis=(1, 2))
+    upper = np.all(np.tril(mats, -1) == 0, axis=(1, 2))
+    if not np.all(lower | upper):
+        return f"is not triangular (component {int(np.argmin(lower | upper))})"
+    if not np.all(np.diagonal(mats, axis1=1, axis2=2) > 0):
+        return "has a diagonal entry <= 0"
+    return None
+
+
+def _finish_mixture(gm: GaussianMixture, where: str) -> None:
+    _same_length(where, gm, gm.n_features_in_, "feature_names_in_")
+    with np.errstate(all="ignore"):
+        gm._set_params(Params(gm.weights_, gm.means_, gm.precisions_cholesky_,
+                              gm.covariance_type))
+    if not (np.all(np.isfinite(gm.precisions_)) and np.all(np.isfinite(gm.covariances_))):
+        raise ModelFileError(
+            f"tensor '{where}.precisions_cholesky': the precisions or covariances it implies "
+            "are not finite"
+        )
+
+
+_MIXTURE = Table(
+    cls=GaussianMixture,
+    attrs=(
+        Attr("n_features_in_", _int(1)),
+        _FEATURE_NAMES,
+        Attr("converged_", _bool),
+        Attr("n_iter_", _int(0)),
+        Attr("lower_bound_", _lower_bound),
+        Attr("lower_bounds_", _floats),
+    ),
+    tensors=(
+        Tensor("weights_", ("K",), _probabilities),
+        Tensor("means_", ("K", "d")),
+        Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
+    ),
+    dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
+    finish=_finish_mixture,
+)
+
+register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",
+         fitted=lambda gm: check_is_fitted(gm, "weights_"))

@@ -18,10 +18,14 @@ midpoint approximates the probability of the integer).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, logit
+
+from mixsynth.modelfile import ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.values import _short
 
 __all__ = ["SupportTransform"]
 
@@ -123,3 +127,42 @@ class SupportTransform:
         U[:, ints] = np.floor(U[:, ints])
         X[:, cols] = np.clip(U, self.lower[cols], self.upper[cols])
         return X
+
+
+# ------------------------------------------------------------------------------ model files
+# How a SupportTransform is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _check_support_params(t: Any) -> None:
+    eps = getattr(t, "eps", None)
+    if not isinstance(eps, float) or not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must be a float in (0, 0.5), got {_short(eps)}")
+
+
+def _finish_support(t: Any, where: str) -> None:
+    active = t.active
+    if np.any(t.integer & ~active):
+        raise ModelFileError(f"tensor '{where}.integer' marks a column that is not active")
+    lo, hi = t.lower[active], t.upper[active]
+    if not (np.all(np.isfinite(lo) & np.isfinite(hi)) and np.all(hi > lo)):
+        raise ModelFileError(
+            f"tensor '{where}.active' marks a column without finite, distinct bounds"
+        )
+
+
+_SUPPORT = Table(
+    cls=SupportTransform,
+    attrs=(),
+    tensors=(
+        Tensor("lower", ("d",), finite=False),
+        Tensor("upper", ("d",), finite=False),
+        Tensor("integer", ("d",), mask=True),
+        Tensor("active", ("d",), mask=True),
+    ),
+    check_params=_check_support_params,
+    finish=_finish_support,
+    record_params=("eps",),
+    build=lambda t: SupportTransform(t.lower, t.upper, t.integer, t.active, t.eps),
+)
+
+register("support", _SUPPORT)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -24,9 +24,24 @@ from mixsynth.model import (
     WhitenedMixture,
     pooled_memorization,
 )
+from mixsynth.modelfile import Attr, Child, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import (
+    _bool_array,
+    _bound_array,
+    _classes,
+    _dtypes,
+    _encode_classes,
+    _encode_columns,
+    _encode_dtypes,
+    _int,
+    _labels_or_none,
+)
+from mixsynth.modelfile.tables import _FEATURE_NAMES, _probabilities, _same_length
+from mixsynth.modelfile.values import _from_json, _short
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import (
     Candidate,
+    ClusterRunner,
     Evaluator,
     HeldOut,
     InformationCriterion,
@@ -36,17 +51,14 @@ from mixsynth.selection import (
     make_folds,
     select,
 )
+from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
+from mixsynth.selection.result import _encode_selection, _selection
 from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
-if TYPE_CHECKING:
-    from mixsynth.checkpoint import SweepCheckpoint, SweepStore  # the edge layer: types only
-    from mixsynth.distributed import ClusterRunner
-
 __all__ = ["MemorizationWarning", "Synthesizer"]
-
 
 
 Array = NDArray[np.float64]
@@ -257,8 +269,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """
         ckpt = None
         if checkpoint is not None:
-            from mixsynth.checkpoint import SweepCheckpoint
-
             ckpt = SweepCheckpoint(checkpoint)
         self._fit(X, y, progress, ckpt, out_of_core, SeedPlan.from_random_state(self.random_state))
         if ckpt is not None:
@@ -306,6 +316,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         self._criterion()
+        if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
+            raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        if self.n_jobs is not None and (
+            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
+            or self.n_jobs == 0
+        ):
+            raise ValueError(
+                f"n_jobs must be None, a positive number of processes or -1 (one per core), "
+                f"got {self.n_jobs!r}."
+            )
 
     def _fit_source(
         self,
@@ -398,7 +418,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 evaluator = InformationCriterion(criterion, Z)
             # in memory the candidates are tasks (local processes, or the current cluster's);
             # streamed, each batch of them shares its passes over the source (the cluster's)
-            runner = _cluster_runner() if in_memory else None
+            runner = ClusterRunner.current() if in_memory else None
             try:
                 selection, mixture = select(
                     grid, evaluator, estimator=self._template(), seeds=plan,
@@ -444,8 +464,6 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """This sweep's store in the checkpoint, keyed by the data and the settings."""
         if ckpt is None:
             return None
-        from mixsynth.checkpoint import fingerprint
-
         return ckpt.store(fingerprint(X, self.get_params()))
 
     def _template(self) -> GaussianMixture:
@@ -526,10 +544,32 @@ class Synthesizer(SaveMixin, BaseEstimator):
     ) -> tuple[Array, Array, NDArray[np.bool_]]:
         """The observed bounds (or the bounds the user gave) and the integer columns."""
         if self.bounds is not None:
-            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
-                      for b in self.bounds)
-            if np.any(lo > hi):
-                raise ValueError("bounds: every lower bound must be <= its upper bound.")
+            seen_lo, seen_hi = lo, hi
+            try:
+                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
+                          for b in self.bounds)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"bounds must be (lower, upper), each a number or one per column "
+                    f"({lo.shape[0]}), got {self.bounds!r}."
+                ) from None
+            for j in range(lo.shape[0]):
+                name = self._column_name(j)
+                if np.isnan(lo[j]) or np.isnan(hi[j]):
+                    raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
+                                     "no bound.")
+                if lo[j] > hi[j]:
+                    raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
+                                     f"exceeds the upper bound {hi[j]!r}.")
+                if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
+                    # allowed (samples are then held inside them), but never silently
+                    warnings.warn(
+                        f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
+                        f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
+                        "inside the bounds, so they will not look like those rows.",
+                        UserWarning,
+                        stacklevel=5,
+                    )
         return lo, hi, integer
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
@@ -761,17 +801,116 @@ class Synthesizer(SaveMixin, BaseEstimator):
         return self.model_.integer_columns
 
 
-def _cluster_runner() -> ClusterRunner | None:
-    """Runs the candidates of a sweep as tasks on the current ``distributed.Client``; ``None``
-    when there is none (``distributed`` is not even imported unless something loaded it)."""
-    if "distributed" not in sys.modules:
-        return None
-    from mixsynth.distributed import ClusterRunner, current_client  # the edge layer, on demand
-
-    client = current_client()
-    return None if client is None else ClusterRunner(client)
-
-
 def _plain(value: Any) -> Any:
     """numpy scalars as Python values, for messages (``'a'`` rather than ``np.str_('a')``)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------------------ model files
+# How a Synthesizer is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _check_synthesizer_params(s: Synthesizer) -> None:
+    if s.support not in SUPPORTS:
+        raise ValueError(f"support must be one of {SUPPORTS}, got {s.support!r}")
+    if s.scale not in ("std", "none") or not isinstance(s.whiten, bool):
+        raise ValueError("scale must be 'std' or 'none' and whiten a bool")
+
+
+def _finish_synthesizer(s: Synthesizer, where: str) -> None:
+    d = s.n_features_in_
+    _same_length(where, s, d, "feature_names_in_", "_columns", "_dtypes", "lower_bounds_",
+                 "upper_bounds_", "integer_columns_")
+    if (s._columns is None) != (s._dtypes is None):
+        raise ModelFileError(f"{where}: columns and dtypes must both be given or both be null")
+    if not np.all(s.lower_bounds_ <= s.upper_bounds_):
+        raise ModelFileError(f"{where}: a lower bound exceeds its upper bound")
+    single = (s.whitener_, s.mixture_, s.selection_, s.support_transform_)
+    if s.classes_ is None:
+        if s.whitener_ is None or hasattr(s, "class_models_") or s.class_priors_ is not None:
+            raise ModelFileError(f"{where}: a synthesizer needs a whitener and no classes")
+        if s.whitener_.n_features_in_ != d:
+            raise ModelFileError(f"{where}: the whitener has {s.whitener_.n_features_in_} "
+                                 f"features, expected {d}")
+        k = s.whitener_.n_components_
+        if (s.mixture_ is None) != (k == 0):
+            raise ModelFileError(f"{where}: the mixture must be null exactly when the whitener "
+                                 "keeps no direction")
+        if s.mixture_ is not None and s.mixture_.n_features_in_ != k:
+            raise ModelFileError(f"{where}: the mixture has {s.mixture_.n_features_in_} "
+                                 f"features, expected {k} (the whitened directions)")
+        del s.class_priors_  # not an attribute of an ordinary synthesizer
+        return
+    models = getattr(s, "class_models_", None)
+    if any(x is not None for x in single) or models is None or s.class_priors_ is None:
+        raise ModelFileError(f"{where}: a class-conditional synthesizer needs class models and "
+                             "priors, and no whitener, mixture, selection or support transform "
+                             "of its own")
+    if len(models) != len(s.classes_):
+        raise ModelFileError(f"{where}: {len(models)} class models for {len(s.classes_)} classes")
+    for i, m in enumerate(models):
+        if m.classes_ is not None or m.n_features_in_ != d:
+            raise ModelFileError(f"{where}: class model {i} must be a plain synthesizer over "
+                                 f"{d} features")
+
+
+def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
+    """A synthesizer from its checked parameters and fitted pieces: its model object is a
+    :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
+    :class:`~mixsynth.model.WhitenedMixture` (over a point mass when the mixture is null)."""
+    s = Synthesizer(**{k: getattr(ns, k) for k in _SYNTHESIZER.param_names()})
+    s.n_features_in_ = ns.n_features_in_
+    if hasattr(ns, "feature_names_in_"):
+        s.feature_names_in_ = ns.feature_names_in_
+    s._columns, s._dtypes = ns._columns, ns._dtypes
+    memorization = getattr(ns, "memorization_", None)
+    if ns.classes_ is not None:
+        s.model_ = ClassConditional(ns.classes_, ns.class_priors_, ns.class_models_,
+                                    memorization)
+    else:  # the file stores a point mass as a null mixture
+        mixture = PointMass() if ns.mixture_ is None else ns.mixture_
+        s.model_ = WhitenedMixture(
+            ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
+            ns.integer_columns_, s.support, ns.selection_, memorization,
+        )
+    return s
+
+
+def _memorization(value: Any) -> dict[str, Any] | None:
+    out = _from_json(value, objects=True)
+    if out is not None and not isinstance(out, dict):
+        raise TypeError(f"expected an object or null, got {_short(value)}")
+    return out
+
+
+_SYNTHESIZER = Table(
+    cls=Synthesizer,
+    attrs=(
+        Attr("n_features_in_", _int(1)),
+        _FEATURE_NAMES,
+        Attr("_columns", _labels_or_none, _encode_columns),
+        Attr("_dtypes", _dtypes, _encode_dtypes),
+        Attr("lower_bounds_", _bound_array),
+        Attr("upper_bounds_", _bound_array),
+        Attr("integer_columns_", _bool_array),
+        Attr("classes_", _classes, _encode_classes),
+        Attr("selection_", _selection, _encode_selection),
+        Attr("memorization_", _memorization, optional=True),
+    ),
+    tensors=(
+        Tensor("class_priors_", ("C",), _probabilities, optional=True),
+    ),
+    dims=lambda s: {"d": s.n_features_in_, "C": 0 if s.classes_ is None else len(s.classes_)},
+    children=(
+        Child("support_transform_", "support", "support_transform", "support_transform"),
+        Child("whitener_", "whitener", "whitener", "whitener"),
+        Child("mixture_", "mixture", "mixture", "mixture"),
+        Child("class_models_", "synthesizer", "class_models", "class", many=True),
+    ),
+    check_params=_check_synthesizer_params,
+    finish=_finish_synthesizer,
+    build=_build_synthesizer,  # its fitted state is a model object, built from the pieces
+)
+
+register("synthesizer", _SYNTHESIZER, kind="synthesizer",
+         fitted=lambda s: check_is_fitted(s, "integer_columns_"))

@@ -40,6 +40,9 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
+from mixsynth.modelfile.attributes import _int, _nonneg_float
+from mixsynth.modelfile.tables import _FEATURE_NAMES, _positive, _same_length, _unit_interval
 from mixsynth.validation import check_input, column_label
 
 __all__ = ["ColumnMoments", "ConstantColumnsWarning", "Whitener"]
@@ -716,3 +719,47 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             out -= 0.5 * n_discarded * np.log(2.0 * np.pi * sigma2)
             out -= 0.5 * np.einsum("ij,ij->i", R, R) / sigma2
         return out
+
+
+# ------------------------------------------------------------------------------ model files
+# How a Whitener is stored in a model file (mixsynth.modelfile), registered at import.
+
+
+def _finish_whitener(w: Whitener, where: str) -> None:
+    d = w.n_features_in_
+    _same_length(where, w, d, "feature_names_in_")
+    n_varying = int(np.count_nonzero(~w.constant_mask_))
+    if w.n_components_ > n_varying:
+        raise ModelFileError(
+            f"{where}: n_components_={w.n_components_} exceeds the {n_varying} non-constant "
+            "column(s)"
+        )
+    if not np.array_equal(w.constant_values_, w.mean_[w.constant_mask_]):
+        raise ModelFileError(
+            f"tensor '{where}.constant_values' disagrees with '{where}.mean' on constant columns"
+        )
+
+
+_WHITENER = Table(
+    cls=Whitener,
+    attrs=(
+        Attr("n_features_in_", _int(1)),
+        _FEATURE_NAMES,
+        Attr("n_components_", _int(0)),
+        Attr("n_samples_", _int(1)),
+        Attr("noise_variance_", _nonneg_float),
+    ),
+    tensors=(
+        Tensor("mean_", ("d",)),
+        Tensor("scale_", ("d",), _positive),
+        Tensor("components_", ("k", "d")),
+        Tensor("explained_variance_", ("k",), _positive),
+        Tensor("explained_variance_ratio_", ("k",), _unit_interval),
+        Tensor("constant_mask_", ("d",), mask=True),
+        Tensor("constant_values_", lambda w: (int(np.count_nonzero(w.constant_mask_)),)),
+    ),
+    dims=lambda w: {"d": w.n_features_in_, "k": w.n_components_},
+    finish=_finish_whitener,
+)
+
+register("whitener", _WHITENER)

@@ -9,16 +9,15 @@ import numpy as np
 from mixsynth import GaussianMixture
 from mixsynth.seeding import SeedPlan
 from mixsynth.selection import (
+    ClusterRunner,
     InformationCriterion,
     ProcessRunner,
     Runner,
     SerialRunner,
     Task,
-    _evaluate,
     candidate_grid,
     select,
 )
-from mixsynth.selection.runners import MapRunner, as_runner
 
 
 def _sweep(runner, X):
@@ -33,19 +32,34 @@ def _same(a, b) -> None:
     np.testing.assert_array_equal(a[1].means_, b[1].means_)
 
 
-class _LegacyMap:
-    """The earlier protocol: ``map(task dicts)``, calling ``selection._evaluate`` (as
-    ``distributed.ClusterRunner`` does on its workers)."""
+class _Future:
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+class _Client:
+    """What :class:`ClusterRunner` asks of a ``distributed.Client``, run in this process: the
+    tasks travel as the cluster would send them (pickled)."""
 
     def __init__(self) -> None:
-        self.calls = 0
-        self.shared: set[int] = set()
+        self.scattered: list[object] = []
+        self.submitted = 0
 
-    def map(self, tasks):
-        self.calls += 1
-        self.shared |= {id(t["Z"]) for t in tasks} | {id(t["folds"]) for t in tasks}
-        return [_evaluate(**{**t, "params": {**t["params"], "_blas_threads": 1}})
-                for t in tasks]
+    def scatter(self, objs, broadcast, hash):
+        self.scattered.extend(objs)
+        return [_Future(pickle.loads(pickle.dumps(o))) for o in objs]
+
+    def submit(self, fn, *args, pure):
+        self.submitted += 1
+        args = [a.value if isinstance(a, _Future) else pickle.loads(pickle.dumps(a))
+                for a in args]
+        return _Future(fn(*args))
+
+    def gather(self, futures):
+        return [f.value for f in futures]
+
+    def cancel(self, futures):
+        pass
 
 
 def test_runners_agree(rng: np.random.Generator) -> None:
@@ -53,17 +67,18 @@ def test_runners_agree(rng: np.random.Generator) -> None:
     serial = _sweep(None, X)
     _same(serial, _sweep(SerialRunner(), X))
     _same(serial, _sweep(ProcessRunner(n_jobs=2), X))
-    legacy = _LegacyMap()
-    _same(serial, _sweep(legacy, X))
-    assert legacy.calls == 2  # one batch per (covariance type, reg_covar) group
-    assert len(legacy.shared) == 2  # one data object and one folds object for every task
+    client = _Client()
+    runner = ClusterRunner(client)
+    _same(serial, _sweep(runner, X))
+    runner.close()
+    assert client.submitted == 6  # one task per candidate
+    assert len(client.scattered) == 1  # the evaluator (the data) travels once for every task
 
 
-def test_protocol_and_adapter() -> None:
-    assert isinstance(SerialRunner(), Runner) and isinstance(ProcessRunner(2), Runner)
-    assert isinstance(as_runner(_LegacyMap()), MapRunner)
-    runner = ProcessRunner(2)
-    assert as_runner(runner) is runner
+def test_protocol() -> None:
+    for runner in (SerialRunner(), ProcessRunner(2), ClusterRunner(_Client())):
+        assert isinstance(runner, Runner)
+    assert ClusterRunner.current() is None  # no client: candidates run locally
 
 
 def test_a_task_is_a_picklable_value(rng: np.random.Generator) -> None:

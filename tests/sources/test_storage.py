@@ -41,7 +41,7 @@ def test_out_of_core_forces_either_way(npy, out_of_core, streams):
 def test_the_default_budget_is_read_when_deciding(npy, monkeypatch):
     _, path = npy
     assert not StoragePolicy().streams(as_source(path))
-    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(sources.storage, "IN_MEMORY_BYTES", 0)
     assert StoragePolicy().streams(as_source(path))
 
 

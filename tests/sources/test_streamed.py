@@ -308,7 +308,7 @@ def test_synthesizer_loads_small_files_and_fits_them_as_arrays(rng, tmp_path):
 
 
 def test_synthesizer_streams_large_data(rng, tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)  # everything counts as large
+    monkeypatch.setattr(sources.storage, "IN_MEMORY_BYTES", 0)  # everything counts as large
     X = np.c_[_blobs(rng, n=1500), rng.integers(0, 5, size=1500)]
     np.save(tmp_path / "x.npy", X)
     synth = Synthesizer(n_components=[1, 3, 5], reg_covar=1e-6, random_state=0).fit(

@@ -9,13 +9,13 @@ Three parts meet in :func:`select`:
   log-likelihood in the original space, paired early abandonment) or
   :class:`InformationCriterion` (AIC / BIC; on a streamed Source a batch shares its passes);
 - **runners** (:mod:`~mixsynth.selection.runners`): :class:`SerialRunner`,
-  :class:`ProcessRunner` (worker processes, a BLAS-thread cap per task), or any object with
-  ``run(tasks)`` such as a Dask cluster.
+  :class:`ProcessRunner` (worker processes, a BLAS-thread cap per task), :class:`ClusterRunner`
+  (a Dask cluster's workers), or any object with ``run(tasks)``.
 
 Candidates are clones of a template :class:`~mixsynth.GaussianMixture` (``set_params``), seeded
 by their index in the grid through the fit's :class:`~mixsynth.seeding.SeedPlan`; a store
-(:mod:`mixsynth.checkpoint`) keeps finished candidates across an interruption. ``select``
-always returns the winner fitted on every row. The result objects are in
+(:mod:`~mixsynth.selection.checkpoint`, a file) keeps finished candidates across an
+interruption. ``select`` always returns the winner fitted on every row. The result objects are in
 :mod:`~mixsynth.selection.result`.
 """
 
@@ -31,18 +31,8 @@ from mixsynth.selection.evaluators import (
 )
 from mixsynth.selection.plans import GRID_LIMIT, candidate_grid
 from mixsynth.selection.result import CRITERIA, Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import (
-    ProcessRunner,
-    Runner,
-    SerialRunner,
-    Task,
-    evaluate_task,
-)
+from mixsynth.selection.runners import ClusterRunner, ProcessRunner, Runner, SerialRunner, Task
 from mixsynth.selection.select import CandidateStore, select
-
-#: The task function of the earlier ``map(task dicts)`` runner protocol, by the name
-#: :class:`mixsynth.distributed.ClusterRunner` imports.
-_evaluate = evaluate_task
 
 __all__ = [
     "ABANDON_SE",
@@ -50,6 +40,7 @@ __all__ = [
     "GRID_LIMIT",
     "Candidate",
     "CandidateStore",
+    "ClusterRunner",
     "Config",
     "Evaluator",
     "Fold",

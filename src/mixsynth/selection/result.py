@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mixsynth.modelfile.values import _from_json, _short, _to_json
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -169,7 +171,7 @@ class SelectionResult:
     def plot(self, **kwargs: Any) -> Figure:
         """A matplotlib Figure of the criterion against K (one line per covariance type and
         reg_covar). Convenience around :func:`mixsynth.plotting.selection_figure`."""
-        from mixsynth.plotting import selection_figure  # edge layer, imported on demand
+        from mixsynth.plotting import selection_figure  # matplotlib, imported on demand
 
         return selection_figure(self, **kwargs)
 
@@ -200,3 +202,49 @@ class SelectionResult:
             n_folds=data.get("n_folds"),
             notes=tuple(data.get("notes", ())),
         )
+
+
+# ------------------------------------------------------------------------------ model files
+# How a SelectionResult (a Synthesizer's ``selection_``) is stored in a model file: the codec
+# of that attribute in the Synthesizer's table (mixsynth.modelfile).
+
+
+def _encode_selection(selection: SelectionResult | None) -> Any:
+    return None if selection is None else _to_json(selection.to_dict())
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "float | None": lambda v: v is None or _FIELD_CHECKS["float"](v),
+    "int | None": lambda v: v is None or _FIELD_CHECKS["int"](v),
+    "tuple[float, ...]": lambda v: isinstance(v, list) and all(map(_FIELD_CHECKS["float"], v)),
+    "tuple[str, ...]": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
+}
+
+
+def _check_fields(cls: type, data: dict[str, Any]) -> None:
+    """Values of the right JSON types for the dataclass ``cls`` (unknown fields: TypeError)."""
+    for f in fields(cls):
+        check = _FIELD_CHECKS.get(str(f.type))
+        if f.name in data and check is not None and not check(data[f.name]):
+            raise TypeError(f"{cls.__name__}.{f.name} = {_short(data[f.name])}")
+
+
+def _selection(value: Any) -> SelectionResult | None:
+    if value is None:
+        return None
+    data = _from_json(value, objects=True)
+    if not isinstance(data, dict) or not isinstance(data.get("candidates"), list):
+        raise ValueError("expected SelectionResult.to_dict()")
+    for cand in data["candidates"]:
+        if not isinstance(cand, dict):
+            raise TypeError("a candidate is not an object")
+        _check_fields(Candidate, cand)
+    _check_fields(SelectionResult, data)
+    result = SelectionResult.from_dict(data)
+    if result.criterion not in CRITERIA or not 0 <= result.best_index < len(result.candidates):
+        raise ValueError("criterion or best_index out of range")
+    return result

@@ -9,34 +9,20 @@ runner gives the same results.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
 
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.gaussian_mixture import blas_threads as _thread_limit
-from mixsynth.selection.evaluators import (
-    Evaluator,
-    Fold,
-    HeldOut,
-    InformationCriterion,
-    Outcome,
-)
+from mixsynth.selection.evaluators import Evaluator, Outcome
 from mixsynth.selection.result import Config
-from mixsynth.sources import Source
+from mixsynth.sources.dask import current_client
 
-__all__ = [
-    "MapRunner",
-    "MapStyleRunner",
-    "ProcessRunner",
-    "Runner",
-    "SerialRunner",
-    "Task",
-    "as_runner",
-]
+__all__ = ["ClusterRunner", "ProcessRunner", "Runner", "SerialRunner", "Task"]
 
 
 @dataclass(frozen=True)
@@ -114,70 +100,62 @@ class ProcessRunner:
         return iter(parallel(delayed(Task.run)(t, self.blas_threads) for t in tasks))
 
 
-class MapStyleRunner(Protocol):
-    """The earlier runner protocol: ``map(task dicts)`` returns the outcomes in order, each
-    task dict being the keyword arguments of :func:`evaluate_task`."""
+class ClusterRunner:
+    """Tasks on a Dask cluster: the current ``distributed.Client``'s workers.
 
-    def map(self, tasks: Sequence[dict[str, Any]]) -> Iterable[Outcome]: ...
+    What every task shares (the evaluator: whitened rows or folds) is scattered to the workers
+    once; each candidate is a task run with one BLAS thread; an interruption cancels what is
+    queued. ``distributed`` itself is only used through the client it is given.
 
-
-class MapRunner:
-    """Adapts an object with the earlier ``map(list of task dicts)`` protocol (such as
-    :class:`mixsynth.distributed.ClusterRunner`) to :class:`Runner`: each task travels as the
-    keyword arguments of :func:`evaluate_task`, which that object calls on its workers."""
-
-    def __init__(self, inner: MapStyleRunner) -> None:
-        self.inner = inner
-
-    def run(self, tasks: Sequence[Task]) -> Iterable[Outcome]:
-        return self.inner.map([_as_dict(t) for t in tasks])
-
-
-def as_runner(runner: Runner | MapStyleRunner) -> Runner:
-    """``runner`` itself when it speaks :class:`Runner`, else wrapped in :class:`MapRunner`."""
-    if isinstance(runner, Runner):
-        return runner
-    return MapRunner(runner)
-
-
-def _as_dict(task: Task) -> dict[str, Any]:
-    ev = task.evaluator
-    params = {k: task.estimator.get_params()[k] for k in ("tol", "max_iter", "n_init",
-                                                           "init_params")}
-    return dict(
-        config=task.config, seed=task.seed, criterion=ev.criterion,
-        Z=ev.Z if isinstance(ev, InformationCriterion) else None,
-        # the same objects for every task: a cluster runner scatters each once (keyed by id)
-        folds=ev.folds if isinstance(ev, HeldOut) else (),
-        params=params, reference=task.reference,
-    )
-
-
-def evaluate_task(
-    config: Config,
-    seed: np.random.SeedSequence,
-    *,
-    criterion: str,
-    Z: NDArray[np.float64] | Source | None,
-    folds: Sequence[Fold],
-    params: dict[str, Any],
-    reference: tuple[float, ...] = (),
-) -> Outcome:
-    """One task from its keyword form (the :class:`MapRunner` protocol).
-
-    ``params`` holds the template's ``tol``, ``max_iter``, ``n_init`` and ``init_params``; a
-    runner may add ``"_blas_threads"`` to it, the thread cap of that earlier protocol.
+    Parameters
+    ----------
+    client : distributed.Client
     """
-    params = dict(params)
-    blas_threads = params.pop("_blas_threads", None)
-    k, cov, reg = config
-    estimator = GaussianMixture(n_components=k, covariance_type=cov, reg_covar=reg, **params)
-    evaluator: Evaluator
-    if criterion == "heldout":
-        evaluator = HeldOut(folds)
-    elif Z is None:
-        raise ValueError(f"criterion={criterion!r} needs the whitened data Z.")
-    else:
-        evaluator = InformationCriterion(criterion, Z)
-    return Task(estimator, seed, evaluator, tuple(reference)).run(blas_threads)
 
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._shared: dict[int, tuple[Any, Any]] = {}
+
+    @classmethod
+    def current(cls) -> ClusterRunner | None:
+        """A runner on the current client's cluster, or ``None`` when there is none."""
+        client = current_client()
+        return None if client is None else cls(client)
+
+    def _share(self, obj: Any) -> Any:
+        key = id(obj)
+        if key not in self._shared:  # the object is kept alive with its future: ids stay unique
+            future = self.client.scatter([obj], broadcast=True, hash=False)[0]
+            self._shared[key] = (obj, future)
+        return self._shared[key][1]
+
+    def run(self, tasks: Sequence[Task]) -> list[Outcome]:
+        futures: list[Any] = []
+        try:
+            for task in tasks:
+                futures.append(self.client.submit(
+                    _run_on_worker, task.estimator, task.seed, self._share(task.evaluator),
+                    task.reference, pure=False,
+                ))
+            return list(self.client.gather(futures))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.client.cancel(futures)
+            raise
+
+    def close(self) -> None:
+        """Release what was scattered."""
+        shared, self._shared = self._shared, {}
+        if shared:
+            with contextlib.suppress(Exception):
+                self.client.cancel([f for _, f in shared.values()])
+
+
+def _run_on_worker(
+    estimator: GaussianMixture,
+    seed: np.random.SeedSequence,
+    evaluator: Evaluator,
+    reference: tuple[float, ...],
+) -> Outcome:
+    """One task on a worker: one BLAS thread (the worker's threads run tasks side by side)."""
+    return Task(estimator, seed, evaluator, reference).run(blas_threads=1)

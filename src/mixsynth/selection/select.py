@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -14,7 +16,7 @@ from mixsynth.seeding import SeedPlan
 from mixsynth.selection.evaluators import Evaluator, HeldOut, InformationCriterion, Outcome
 from mixsynth.selection.plans import Plan, expected_count, search_plan
 from mixsynth.selection.result import Candidate, Config, ProgressFn, SelectionResult
-from mixsynth.selection.runners import MapStyleRunner, Runner, SerialRunner, Task, as_runner
+from mixsynth.selection.runners import Runner, SerialRunner, Task
 
 __all__ = ["SCREEN_FOLDS", "SHORTLIST", "CandidateStore", "select"]
 
@@ -46,7 +48,7 @@ def select(
     seeds: SeedPlan,
     search: str = "auto",
     one_se: bool = False,
-    runner: Runner | MapStyleRunner | None = None,
+    runner: Runner | None = None,
     store: CandidateStore | None = None,
     progress: ProgressFn | None = None,
     share_passes: bool = True,
@@ -78,8 +80,8 @@ def select(
         standard error of the best.
     runner : Runner, optional
         Runs the candidate tasks (:mod:`mixsynth.selection.runners`): default
-        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes; an object with the
-        earlier ``map(task dicts)`` protocol (``distributed.ClusterRunner``) is adapted.
+        :class:`SerialRunner`; :class:`ProcessRunner` for worker processes;
+        :class:`ClusterRunner` for a Dask cluster.
     store : CandidateStore, optional
         Candidates an interrupted run finished are taken as they are (their seeds and the
         abandonment reference are those of an uninterrupted run, so the sweep ends the same);
@@ -113,7 +115,7 @@ def _select(
     seeds: SeedPlan,
     search: str,
     one_se: bool,
-    runner: Runner | MapStyleRunner | None,
+    runner: Runner | None,
     store: CandidateStore | None,
     progress: ProgressFn | None,
     share_passes: bool,
@@ -128,13 +130,14 @@ def _select(
     sign = 1.0 if higher else -1.0  # internally: larger is better
     shared = (share_passes and runner is None and isinstance(evaluator, InformationCriterion)
               and evaluator.shares_passes)
-    run_tasks = SerialRunner() if runner is None else as_runner(runner)
+    run_tasks = SerialRunner() if runner is None else runner
     screen = _screening(evaluator, grid, one_se)
     # what travels with each task: the screening folds while screening
     task_evaluator = (screen or evaluator).for_tasks()
     known = store.known() if store is not None else {}
     done: dict[Config, Outcome] = {}
     order: list[Config] = []
+    from_store: set[Config] = set()  # candidates whose outcome is a record of the store
 
     def configured(c: Config) -> GaussianMixture:
         k, cov, reg = c
@@ -168,6 +171,7 @@ def _select(
         for c in configs:
             if c in known and c not in done:  # finished by an interrupted run
                 finished(c, Outcome(known[c], None), new=False)
+                from_store.add(c)
         todo = [c for c in configs if c not in done]
         if not todo:
             return
@@ -246,21 +250,61 @@ def _select(
         for c in short:
             if c not in full and len(done[c].candidate.fold_scores) < n_folds:
                 done[c] = Outcome(known[c], None)  # finished by an interrupted run
+                from_store.add(c)
         outcomes = run_tasks.run([
             Task(configured(c), seeds.candidate(index[c]), evaluator.for_tasks(), ())
             for c in full
         ])
         for c, out in zip(full, outcomes, strict=True):
             done[c] = out
+            from_store.discard(c)  # its screening record was, this one is not
             if store is not None:
                 store.record(out.candidate)
             if progress is not None:
                 progress(len(done), len(done), out.candidate)
         for c in ranked[SHORTLIST:]:  # screened out: scores over the screening folds only
-            done[c] = Outcome(dataclasses.replace(done[c].candidate, abandoned=True), None)
+            cand = done[c].candidate
+            folds_run = cand.fold_scores[:SCREEN_FOLDS]  # (a store's record: what it ranked by)
+            done[c] = Outcome(dataclasses.replace(
+                cand, abandoned=True, fold_scores=folds_run, score=float(np.mean(folds_run)),
+                score_std=float(np.std(folds_run, ddof=1))), None)
         notes = (f"screened every candidate on {SCREEN_FOLDS} of {n_folds} folds; "
                  f"the best {min(SHORTLIST, len(order))} on all folds",)
-    return _choose(grid, order, done, evaluator, one_se, configured, seeds, index, notes)
+    result, mixture = _choose(grid, order, done, evaluator, one_se, configured, seeds, index,
+                              notes)
+    best = result.best
+    if best.config in from_store:
+        # The winner was taken from the store: a resume file is not trusted to decide the
+        # model. Its record is checked by evaluating it again (one candidate; seeds make it
+        # exact; on every fold); a record that does not match discards what the store held.
+        again = Task(configured(best.config), seeds.candidate(index[best.config]),
+                     evaluator.for_tasks()).run()
+        if not math.isclose(again.candidate.score, best.score, rel_tol=1e-9, abs_tol=1e-9):
+            warnings.warn(
+                f"The resume file's record of candidate {best.config} does not match a "
+                f"re-evaluation (score {best.score!r} recorded, {again.candidate.score!r} "
+                "now); its records are ignored and the sweep is run again.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return select(grid, evaluator, estimator=estimator, seeds=seeds, search=search,
+                          one_se=one_se, runner=runner, store=_Untrusted(store),
+                          progress=progress, share_passes=share_passes)
+    return result, mixture
+
+
+class _Untrusted:
+    """A store whose records are not taken (they failed a check); new ones are kept."""
+
+    def __init__(self, store: CandidateStore | None) -> None:
+        self.store = store
+
+    def known(self) -> Mapping[Config, Candidate]:
+        return {}
+
+    def record(self, candidate: Candidate) -> None:
+        if self.store is not None:
+            self.store.record(candidate)
 
 
 def _screening(evaluator: Evaluator, grid: Sequence[Config], one_se: bool) -> HeldOut | None:

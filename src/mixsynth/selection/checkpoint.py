@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import warnings
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +24,41 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mixsynth._version import __version__
+from mixsynth.core.families import family_names
 from mixsynth.io.atomic import atomic_write
-from mixsynth.selection import Candidate, Config
+from mixsynth.selection.result import Candidate, Config
 
 __all__ = ["SweepCheckpoint", "SweepStore", "fingerprint"]
 
 _FORMAT = "mixsynth-sweep-checkpoint"
+
+
+def _number(value: Any, *, finite: bool = True) -> bool:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return ok and (math.isfinite(value) or not finite)
+
+
+def _candidate(raw: Any) -> Candidate | None:
+    """A candidate from its JSON form, or ``None`` when any field is not what it must be."""
+    if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(Candidate)}:
+        return None
+    folds = raw["fold_scores"]
+    checks = (
+        isinstance(raw["n_components"], int) and not isinstance(raw["n_components"], bool)
+        and raw["n_components"] >= 1,
+        isinstance(raw["covariance_type"], str) and raw["covariance_type"] in family_names(),
+        _number(raw["reg_covar"]) and raw["reg_covar"] >= 0,
+        _number(raw["score"]),
+        raw["score_std"] is None or (_number(raw["score_std"]) and raw["score_std"] >= 0),
+        isinstance(folds, list) and all(_number(f) for f in folds),
+        all(_number(raw[k]) for k in ("aic", "bic", "log_likelihood", "fit_time")),
+        isinstance(raw["n_parameters"], int) and not isinstance(raw["n_parameters"], bool),
+        isinstance(raw["n_iter"], int) and not isinstance(raw["n_iter"], bool),
+        isinstance(raw["converged"], bool) and isinstance(raw["abandoned"], bool),
+    )
+    if not all(checks):
+        return None
+    return Candidate(**{**raw, "fold_scores": tuple(float(f) for f in folds)})
 
 
 def fingerprint(X: NDArray[np.float64], params: dict[str, Any]) -> str:
@@ -65,16 +97,27 @@ class SweepCheckpoint:
         return sweeps if isinstance(sweeps, dict) else {}
 
     def known(self, key: str) -> dict[Config, Candidate]:
-        """The finished candidates of the sweep ``key``."""
+        """The finished candidates of the sweep ``key``.
+
+        Every entry is checked field by field; one that is not a well-formed candidate
+        (another version's, or a damaged file's) is left out with a warning, and that
+        candidate is evaluated again.
+        """
         out: dict[Config, Candidate] = {}
+        bad = 0
         for raw in self._sweeps.get(key, []):
-            try:
-                data = dict(raw)
-                data["fold_scores"] = tuple(data.get("fold_scores", ()))
-                cand = Candidate(**data)
-            except TypeError:
-                continue  # written by another version: evaluate that candidate again
+            cand = _candidate(raw)
+            if cand is None:
+                bad += 1
+                continue
             out[cand.config] = cand
+        if bad:
+            warnings.warn(
+                f"{self.path}: {bad} entr{'y' if bad == 1 else 'ies'} of the resume file "
+                "could not be read and will be evaluated again.",
+                UserWarning,
+                stacklevel=3,
+            )
         return out
 
     def record(self, key: str, candidate: Candidate) -> None:
@@ -87,10 +130,6 @@ class SweepCheckpoint:
     def store(self, key: str) -> SweepStore:
         """The sweep ``key`` as a :class:`~mixsynth.selection.CandidateStore` for ``select``."""
         return SweepStore(self, key)
-
-    def count(self) -> int:
-        """Finished candidates over all sweeps."""
-        return sum(len(v) for v in self._sweeps.values())
 
     def discard(self) -> None:
         """Remove the file: the fit it served has finished."""
