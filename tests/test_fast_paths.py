@@ -240,3 +240,31 @@ def test_heldout_screening_then_every_fold_for_the_short_list(rng: np.random.Gen
     result1, _ = select(grid, HeldOut(folds, Z), estimator=template, seeds=plan, one_se=True)
     assert not any("screened" in note for note in result1.notes)
     assert all(len(c.fold_scores) == 4 for c in result1.candidates if not c.abandoned)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_initial_scatter_by_sorted_rows_equals_accumulate(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, weighted: bool
+) -> None:
+    """A k-means start's exact centred scatter by sorted rows equals ``accumulate``'s (the
+    reference, tiles over the nonzero responsibilities) to rounding, and so does the fit."""
+    from mixsynth.core import accumulate
+    from mixsynth.gaussian_mixture import _hard_full_stats
+
+    X = _data(rng, 500) + 50.0  # far from the origin: the centred forms matter
+    w = rng.uniform(0.0, 2.0, X.shape[0]) if weighted else None
+    labels = rng.integers(0, 6, X.shape[0])  # component 6 of 7 is empty
+    R = np.zeros((X.shape[0], 7))
+    R[np.arange(X.shape[0]), labels] = 1.0 if w is None else w
+    centers = (R.T @ X) / (R.sum(axis=0) + 1e-15)[:, None]
+    got, want = _hard_full_stats(X, R, labels, centers), accumulate(X, R, centers, "full")
+    for name in ("n", "nk", "sx", "sxx"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-12,
+                                   atol=1e-12 * np.abs(getattr(want, name)).max())
+    fast = GaussianMixture(6, random_state=0, tol=1e-5, max_iter=1000).fit(X, sample_weight=w)
+    monkeypatch.setattr(gm_module, "HARD_SCATTER_BYTES", 0)  # the reference: accumulate
+    ref = GaussianMixture(6, random_state=0, tol=1e-5, max_iter=1000).fit(X, sample_weight=w)
+    assert fast.n_iter_ == ref.n_iter_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=1e-10,
+                                   atol=1e-10, err_msg=name)

@@ -58,6 +58,7 @@ from mixsynth.core import (
     run_em_lockstep,
     sample_mixture,
 )
+from mixsynth.core.kernels import pack_outer, unpack_symmetric
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
 from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
@@ -168,6 +169,31 @@ class _KMeansPlusPlus:
 
     def __call__(self, X: Array, n_clusters: int, random_state: Any) -> Array:
         return kmeans_plusplus_indices(X, n_clusters, random_state, self.sample_weight)[0]
+
+
+#: The initial scatter of a k-means start is summed over the packed outer products of the
+#: centred rows when they take at most this many bytes (else by ``accumulate``'s tiles).
+HARD_SCATTER_BYTES = 64 * 2**20
+
+
+def _hard_full_stats(X: Array, R: Array, labels: NDArray[np.intp], centers: Array) -> Stats:
+    """The statistics ``accumulate(X, R, centers, "full")`` gives for responsibilities ``R``
+    with one nonzero per row (at ``labels``; the row's weight): the exact centred scatter
+    ``Σ r (x - c)(x - c)^T`` of each component, as the segment sums of the packed outer
+    products of ``sqrt(r) (x - c_label)``, rows sorted by label (equal to rounding)."""
+    K, d = centers.shape
+    r = R[np.arange(X.shape[0]), labels]
+    order = np.argsort(labels, kind="stable")
+    W = X[order] - centers[labels[order]]
+    W *= np.sqrt(r[order])[:, None]
+    counts = np.bincount(labels, minlength=K)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    used = np.flatnonzero(counts)
+    sums = np.add.reduceat(pack_outer(W).T, starts[used], axis=1)  # (d(d+1)/2, used)
+    sxx = np.zeros((K, d, d))
+    sxx[used] = unpack_symmetric(np.ascontiguousarray(sums.T), d)
+    return Stats(n=float(R.sum()), loglik=0.0, nk=R.sum(axis=0), sx=R.T @ X, sxx=sxx,
+                 centers=centers, covariance_type="full")
 
 
 def _blas_threads_now() -> int:
@@ -658,7 +684,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         # centres of the second moments: the initial means, so the scatter is computed exactly
         nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps
         centers = (R.T @ X) / nk[:, None]
-        stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
+        d = X.shape[1]
+        if (self.init_params == "kmeans" and self.covariance_type == "full"
+                and X.shape[0] * d * (d + 1) // 2 * 8 <= HARD_SCATTER_BYTES):
+            # one component per row: the exact centred scatter by sorted rows
+            stats = _hard_full_stats(X, R, resp.argmax(axis=1), centers)
+        else:
+            stats = accumulate(X, R, centers, self.covariance_type)  # exact centred form
         return self._params_from_initial_stats(stats, shift)
 
     def _initial_start_source(
