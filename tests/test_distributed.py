@@ -121,9 +121,13 @@ def test_synthesizer_streams_large_dask_data_on_the_cluster(rng, dask_client, mo
         )
     assert synth.selection_.criterion == "bic"
     assert any("dask" in note for note in synth.selection_.notes)
-    memory = Synthesizer(n_components=[2, 3], reg_covar=1e-6, criterion="bic", guard=False,
-                         random_state=0).fit(X)
-    assert synth.score(X) > memory.score(X) - 0.1  # as good a model as in memory
+    # the same streamed fit in this process (the same blocks, the same row-keyed noise and
+    # reservoir sample): the same model, whichever local optimum the seed leads to
+    local = Synthesizer(n_components=[2, 3], reg_covar=1e-6, random_state=0).fit(
+        [X[:400], X[400:800], X[800:]], out_of_core=True
+    )
+    assert synth.selection_.best.config == local.selection_.best.config
+    np.testing.assert_allclose(synth.score(X), local.score(X), rtol=1e-7)
     rows = synth.sample(100, random_state=1)
     assert np.all(rows[:, 3] == np.round(rows[:, 3]))
     assert _wait_until(lambda: _scheduler_tasks(dask_client) == 0)

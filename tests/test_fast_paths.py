@@ -268,3 +268,34 @@ def test_initial_scatter_by_sorted_rows_equals_accumulate(
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=1e-10,
                                    atol=1e-10, err_msg=name)
+
+
+def test_small_product_passes_hold_blas_to_one_thread(rng: np.random.Generator) -> None:
+    """The sparse exact scatter (tight components, too few rows for the pruned pass) runs under
+    the one-thread hook when the fit has more threads, and its statistics do not change."""
+    from contextlib import nullcontext
+
+    from mixsynth.core import sample_mixture, suffstats
+    from mixsynth.core._reference import suffstats_reference
+    from tests.test_core import _assert_stats_close, random_params
+
+    held: list[str] = []
+
+    class Hold:
+        def __enter__(self) -> None:
+            held.append("on")
+
+        def __exit__(self, *exc: object) -> None:
+            held.append("off")
+
+    assert isinstance(pruning.one_blas_thread(), nullcontext)  # no hook: nothing to hold
+    params = random_params(rng, K=20, d=6, covariance_type="full", spread=40.0)
+    X, _ = sample_mixture(params, 300, rng)  # < 100 d rows: no pruned pass; sparse scatter
+    t1, t2 = pruning.BLAS_THREADS.set(2), pruning.ONE_THREAD.set(Hold)
+    try:
+        got = suffstats(X, params)
+    finally:
+        pruning.ONE_THREAD.reset(t2)
+        pruning.BLAS_THREADS.reset(t1)
+    assert held and held[0] == "on" and held[-1] == "off"
+    _assert_stats_close(got, suffstats_reference(X, params))

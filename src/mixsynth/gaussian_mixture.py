@@ -59,6 +59,7 @@ from mixsynth.core import (
     sample_mixture,
 )
 from mixsynth.core.kernels import pack_outer, unpack_symmetric
+from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
 from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
@@ -324,6 +325,17 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     chunk_size : int, optional
         Rows per chunk of the E-step; by default chosen to keep temporaries near 128 MiB.
         Memory, not results, depends on it.
+    missing : {"error", "em"}, default="error"
+        What NaN in ``X`` means. "error" (scikit-learn's behaviour): NaN is refused, naming its
+        column and first row. "em": NaN marks a missing value, handled by exact EM over each
+        row's observed coordinates (the E-step uses the marginal density of the observed
+        values, the M-step the conditional expectations of the missing ones; see
+        docs/engine.md, "Missing values"); nothing is imputed. The k-means initialisation runs
+        on the rows with each missing value replaced by its column's observed mean (a start
+        only: EM then works on the observed values). ``score_samples``, ``score``,
+        ``predict_proba`` and ``predict`` use the marginal density over each row's observed
+        values (0 for a row with none observed). A column with no observed value is an error
+        at ``fit``; ±inf is always an error. Data given in memory only.
 
     Attributes
     ----------
@@ -369,6 +381,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "missing": [StrOptions({"error", "em"})],
     }
 
     def __init__(
@@ -389,6 +402,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         verbose: int = 0,
         verbose_interval: int = 10,
         chunk_size: int | None = None,
+        missing: str = "error",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -405,6 +419,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.missing = missing
 
     # ------------------------------------------------------------------ fitting
 
@@ -448,7 +463,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         scikit-learn's messages), then the shared-pass fit over it."""
         source = as_source(
             X_in, sample_weight_in, seed=sample_seed(self.random_state), estimator=self,
-            ensure_min_samples=2,
+            ensure_min_samples=2, allow_nan=self.missing == "em",
         )
         owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
         try:
@@ -706,6 +721,10 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         all rows, as in memory.
         """
         S = summary.sample - shift
+        if self.missing == "em" and has_missing(S):
+            # k-means needs complete rows: a missing value starts at its column's observed
+            # mean (the shift, so 0 here); EM then uses only the observed values
+            S = np.where(np.isnan(S), 0.0, S)
         overridden = (
             self.weights_init is not None and self.means_init is not None
             and self.precisions_init is not None
@@ -761,7 +780,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         """``fn(chunk, params)`` over the validated rows of ``X`` in E-step-sized chunks,
         concatenated (``empty`` when there are no rows): the body of every per-row method."""
         check_is_fitted(self)
-        X = check_input(X, estimator=self, reset=False)
+        X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
         params = self._params()
         rows = self.chunk_size or _rows_per_chunk(
             X.shape[1], self.n_components, self.covariance_type
@@ -1022,6 +1041,7 @@ _MIXTURE = Table(
     ),
     dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
     finish=_finish_mixture,
+    later_params=(("missing", "error"),),
 )
 
 register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["ROWS", "check_finite", "check_input", "column_label"]
+__all__ = ["ROWS", "check_finite", "check_input", "check_observed_columns", "column_label"]
 
 #: How a message counting rows says so (a file's *lines* are counted from 1: io.formats.LINES).
 ROWS = "(rows counted from 0)"
@@ -27,7 +27,12 @@ def column_label(j: int, feature_names: Any = None) -> str:
 
 
 def check_finite(
-    X: NDArray[np.floating], *, name: str = "X", feature_names: Any = None, row_offset: int = 0
+    X: NDArray[np.floating],
+    *,
+    name: str = "X",
+    feature_names: Any = None,
+    row_offset: int = 0,
+    allow_nan: bool = False,
 ) -> None:
     """Raise ``ValueError`` naming the first non-finite value's column and row.
 
@@ -42,22 +47,54 @@ def check_finite(
     row_offset : int, default=0
         Position of ``X``'s first row in the whole data (a chunk of a stream), so the message
         names the row of the data, not of the chunk.
+    allow_nan : bool, default=False
+        NaN marks a missing value (models fitted with ``missing="em"``): only ±inf is an error.
     """
     finite = np.isfinite(X)
     if finite.all():
         return
-    rows, cols = np.nonzero(~finite)
+    bad = ~finite
+    if allow_nan:
+        bad &= ~np.isnan(X)
+        if not bad.any():
+            return
+    rows, cols = np.nonzero(bad)
     order = np.lexsort((rows, cols))  # first bad column, then its first bad row
     j = int(cols[order[0]])
     first_row = int(rows[order[0]])
     kind = "NaN" if np.isnan(X[first_row, j]) else "inf"
     first_row += int(row_offset)
     bad_cols = np.unique(cols)
+    if allow_nan:
+        more = f" ({len(bad_cols)} columns have inf in all)" if len(bad_cols) > 1 else ""
+        raise ValueError(
+            f"Input {name} contains inf (inf is not allowed; NaN marks a missing value): "
+            f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}."
+        )
     more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
     raise ValueError(
         f"Input {name} contains {kind} (NaN and inf are not allowed): "
         f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}. "
-        "mixsynth does not impute missing values; drop or fill them first."
+        "mixsynth does not impute missing values; drop or fill them first (GaussianMixture "
+        "models them with missing=\"em\")."
+    )
+
+
+def check_observed_columns(
+    X: NDArray[np.floating], *, name: str = "X", feature_names: Any = None
+) -> None:
+    """Raise ``ValueError`` naming the columns of ``X`` that hold no observed value (all NaN):
+    nothing can be learnt about them."""
+    if X.shape[0] == 0:
+        return
+    empty = np.flatnonzero(np.isnan(X).all(axis=0))
+    if empty.size == 0:
+        return
+    named = ", ".join(column_label(int(j), feature_names) for j in empty[:10])
+    more = f" and {empty.size - 10} more" if empty.size > 10 else ""
+    raise ValueError(
+        f"Input {name} has no observed value in {named}{more}: every value is missing (NaN). "
+        "Leave the column out."
     )
 
 
@@ -104,6 +141,7 @@ def check_input(
     ensure_min_features: int = 1,
     row_offset: int = 0,
     feature_names: Any = None,
+    allow_nan: bool = False,
 ) -> NDArray[np.float64]:
     """Validate ``X`` into a C-contiguous float64 2-D array.
 
@@ -127,6 +165,10 @@ def check_input(
         Position of the first row in the whole data, for messages about a chunk of a stream.
     feature_names : sequence of str, optional
         Column names for messages when there is no estimator to take them from.
+    allow_nan : bool, default=False
+        NaN marks a missing value and passes (±inf is still an error naming its column and
+        first row). With ``reset=True`` (the data a model learns from), a column with no
+        observed value is an error naming it (:func:`check_observed_columns`).
 
     Returns
     -------
@@ -158,5 +200,9 @@ def check_input(
             "numeric columns, e.g. X.drop(columns=[...]); --columns on the command line) or "
             "convert it to numbers first."
         ) from None
-    check_finite(Xv, name=name, feature_names=names, row_offset=row_offset)
+    check_finite(
+        Xv, name=name, feature_names=names, row_offset=row_offset, allow_nan=allow_nan
+    )
+    if allow_nan and reset:
+        check_observed_columns(Xv, name=name, feature_names=names)
     return np.asarray(Xv, dtype=np.float64)

@@ -271,6 +271,71 @@ def _whitener_from_moments(
     )
 
 
+def _per_column_state(
+    mean: NDArray[np.float64],
+    scaled_var: NDArray[np.float64],
+    col_exp: NDArray[np.int64],
+    constant_mask: NDArray[np.bool_],
+    constant_values: NDArray[np.float64],
+    *,
+    scale: Literal["std", "none"],
+) -> _WhitenerState:
+    """Per-column standardisation, no rotation: the whitening of data with missing values.
+
+    Each non-constant column becomes one output coordinate, in column order ("components" are
+    rows of the identity), so a missing value stays missing in its own coordinate and nothing
+    else. ``scaled_var`` is each varying column's variance (ddof=1, over its observed values)
+    divided by ``4**col_exp``; with ``scale="std"`` the column is divided by its standard
+    deviation (explained variances 1), with ``"none"`` the variance is kept as the explained
+    variance (divided out when whitening).
+    """
+    d = mean.shape[0]
+    varying = ~constant_mask
+    d_var = int(np.count_nonzero(varying))
+    scale_ = np.ones(d)
+    if scale == "std":
+        scale_[varying] = np.ldexp(np.sqrt(scaled_var), col_exp)
+        lam = np.ones(d_var)
+    else:
+        g = int(col_exp.max()) if d_var else 0
+        common = g if abs(g) > _SAFE_EXP else 0
+        scale_[varying] = np.ldexp(1.0, common)
+        lam = np.ldexp(scaled_var, 2 * (col_exp - common))
+    components = np.zeros((d_var, d))
+    components[np.arange(d_var), np.flatnonzero(varying)] = 1.0
+    total = float(lam.sum())
+    return _WhitenerState(
+        mean=mean, scale=scale_, components=components, explained_variance=lam,
+        explained_variance_ratio=lam / total if total > 0 else lam, noise_variance=0.0,
+        constant_mask=constant_mask, constant_values=constant_values, rank=d_var,
+    )
+
+
+def _per_column_moments(X: NDArray[np.float64]) -> _Moments:
+    """:func:`_prescaled_moments` column by column over each column's observed (non-NaN)
+    values; the covariance returned is diagonal (the variances), which is all the per-column
+    whitening uses."""
+    d = X.shape[1]
+    mean = np.empty(d)
+    constant = np.zeros(d, dtype=bool)
+    var, exps, values = [], [], []
+    for j in range(d):  # a loop over columns: each has its own observed rows
+        col = X[:, j]
+        col = col[~np.isnan(col)][:, None]
+        _, m, cov, e, const, val = _prescaled_moments(col)
+        mean[j] = m[0]
+        constant[j] = const[0]
+        if const[0]:
+            values.append(val[0])
+        else:
+            var.append(cov[0, 0])
+            exps.append(e[0])
+    return (
+        X.shape[0], mean, np.diag(np.asarray(var, dtype=np.float64)),
+        np.asarray(exps, dtype=np.int64), constant, np.asarray(values, dtype=np.float64),
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class ColumnMoments:
     """Mergeable column moments of a chunk of rows: the streaming input of a :class:`Whitener`.
@@ -450,6 +515,18 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ``"std"`` divides each non-constant column by its standard deviation (ddof=1) before
         PCA, which suits tabular data with columns in different units; ``"none"`` is textbook
         PCA of the centred data.
+    missing : {"error", "keep"}, default="error"
+        What NaN in ``X`` means. "error": NaN is refused, naming its column and first row.
+        "keep": NaN marks a missing value and the whitening is *per column, without rotation*
+        (a principal direction mixes every column, so it is undefined for a row with a gap):
+        each column is centred on the mean of its observed values and divided by their
+        standard deviation (``scale="std"``), and each non-constant column is one output
+        coordinate, in column order (``components_`` are rows of the identity;
+        ``n_components`` is ignored: no direction is dropped). ``transform`` keeps each NaN in
+        its own coordinate, ``inverse_transform`` maps NaN back to NaN, and
+        ``residual_log_density`` is the Jacobian of the observed coordinates only. A column
+        with no observed value is an error at ``fit``; ±inf always is. Downstream, a mixture
+        fitted with ``missing="em"`` models the gaps.
 
     Attributes
     ----------
@@ -502,6 +579,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ],
         "whiten": ["boolean"],
         "scale": [StrOptions({"std", "none"})],
+        "missing": [StrOptions({"error", "keep"})],
     }
 
     def __init__(
@@ -510,10 +588,12 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         *,
         whiten: bool = True,
         scale: Literal["std", "none"] = "std",
+        missing: Literal["error", "keep"] = "error",
     ) -> None:
         self.n_components = n_components
         self.whiten = whiten
         self.scale = scale
+        self.missing = missing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: Any = None) -> Whitener:
@@ -530,9 +610,18 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         -------
         self : Whitener
         """
-        Xv = check_input(X, estimator=self, reset=True)
-        moments = _prescaled_moments(Xv)
-        state = _whitener_from_moments(*moments, n_components=self.n_components, scale=self.scale)
+        keep = self.missing == "keep"
+        Xv = check_input(X, estimator=self, reset=True, allow_nan=keep)
+        if keep:
+            _, mean, cov, col_exp, constant, values = _per_column_moments(Xv)
+            state = _per_column_state(
+                mean, np.diag(cov).copy(), col_exp, constant, values, scale=self.scale
+            )
+        else:
+            moments = _prescaled_moments(Xv)
+            state = _whitener_from_moments(
+                *moments, n_components=self.n_components, scale=self.scale
+            )
         self._adopt(state, int(Xv.shape[0]))
         return self
 
@@ -575,9 +664,16 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        state = _whitener_from_moments(
-            *moments._whitener_inputs(), n_components=self.n_components, scale=self.scale
-        )
+        inputs = moments._whitener_inputs()
+        if self.missing == "keep":  # the per-column whitening of the same (complete) rows
+            _, mean, cov, col_exp, constant, values = inputs
+            state = _per_column_state(
+                mean, np.diag(cov).copy(), col_exp, constant, values, scale=self.scale
+            )
+        else:
+            state = _whitener_from_moments(
+                *inputs, n_components=self.n_components, scale=self.scale
+            )
         self._adopt(state, n)
         return self
 
@@ -595,7 +691,10 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 ConstantColumnsWarning,
                 stacklevel=4,
             )
-        if isinstance(self.n_components, Integral) and self.n_components > state.rank:
+        if (
+            isinstance(self.n_components, Integral) and self.n_components > state.rank
+            and self.missing != "keep"
+        ):
             n_varying = int(np.count_nonzero(~state.constant_mask))
             warnings.warn(
                 f"n_components={self.n_components} exceeds the rank of the data "
@@ -624,8 +723,12 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _standardise(self, X: ArrayLike) -> NDArray[np.float64]:
         """``(x - mean_) / scale_``, after validating ``X`` against the fit."""
         check_is_fitted(self)
-        Xv = check_input(X, estimator=self, reset=False)
+        Xv = check_input(X, estimator=self, reset=False, allow_nan=self._keeps_missing)
         return (Xv - self.mean_) / self.scale_
+
+    @property
+    def _keeps_missing(self) -> bool:
+        return getattr(self, "missing", "error") == "keep"
 
     def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """Project ``X`` on the kept directions (whitened when ``whiten``).
@@ -641,7 +744,10 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         -------
         Z : ndarray of shape (n_samples, n_components_)
         """
-        Z = self._standardise(X) @ self.components_.T
+        if self._keeps_missing:  # no rotation: select, so NaN stays in its own coordinate
+            Z = self._standardise(X)[:, ~self.constant_mask_]
+        else:
+            Z = self._standardise(X) @ self.components_.T
         if self.whiten:
             Z /= np.sqrt(self.explained_variance_)
         return Z
@@ -662,7 +768,11 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X : ndarray of shape (n_samples, n_features_in_), float64
         """
         check_is_fitted(self)
-        Zv = check_input(Z, name="Z", ensure_min_samples=0, ensure_min_features=0)
+        keep = self._keeps_missing
+        Zv = check_input(
+            Z, name="Z", ensure_min_samples=0, ensure_min_features=0, allow_nan=keep,
+            reset=False,
+        )
         if Zv.shape[1] != self.n_components_:
             raise ValueError(
                 f"Z has {Zv.shape[1]} features, but Whitener is expecting "
@@ -670,7 +780,12 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             )
         if self.whiten:
             Zv = Zv * np.sqrt(self.explained_variance_)
-        X = (Zv @ self.components_) * self.scale_ + self.mean_
+        if keep:  # no rotation: each coordinate is its column (NaN stays NaN)
+            X = np.zeros((Zv.shape[0], self.n_features_in_))
+            X[:, ~self.constant_mask_] = Zv
+            X = X * self.scale_ + self.mean_
+        else:
+            X = (Zv @ self.components_) * self.scale_ + self.mean_
         X[:, self.constant_mask_] = self.constant_values_
         return X
 
@@ -694,6 +809,11 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         The density is over the non-constant columns, conditional on the constant columns having
         their constant values: constant columns contribute nothing (their values are ignored).
 
+        With ``missing="keep"`` (per column, nothing dropped) it is
+        ``-sum_{j observed} (log scale_j + 1/2 log explained_variance_j)`` over each row's
+        observed non-constant columns: the correction of the marginal density over the
+        observed values (0 for a row with none observed).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
@@ -704,6 +824,14 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         log_density : ndarray of shape (n_samples,)
         """
         U = self._standardise(X)[:, ~self.constant_mask_]
+        if self._keeps_missing:
+            # per column, nothing dropped: the Jacobian of the observed coordinates only (the
+            # density of a row with gaps is the marginal over its observed values)
+            observed = ~np.isnan(U)
+            per_coord = np.log(self.scale_[~self.constant_mask_])
+            if self.whiten:
+                per_coord = per_coord + 0.5 * np.log(self.explained_variance_)
+            return 0.0 - observed.astype(np.float64) @ per_coord  # 0.0 -: no -0.0
         d_var = U.shape[1]
         k = self.n_components_
         out = np.full(U.shape[0], -float(np.sum(np.log(self.scale_))))
@@ -760,6 +888,7 @@ _WHITENER = Table(
     ),
     dims=lambda w: {"d": w.n_features_in_, "k": w.n_components_},
     finish=_finish_whitener,
+    later_params=(("missing", "error"),),
 )
 
 register("whitener", _WHITENER)

@@ -24,7 +24,14 @@ from mixsynth.core.tiles import pairs_mahalanobis
 if TYPE_CHECKING:
     from mixsynth.core.gaussian_pass import _Sums
 
-__all__ = ["BLAS_THREADS", "ONE_THREAD", "PRUNING", "pruned_full_sums", "pruning_may_pay"]
+__all__ = [
+    "BLAS_THREADS",
+    "ONE_THREAD",
+    "PRUNING",
+    "one_blas_thread",
+    "pruned_full_sums",
+    "pruning_may_pay",
+]
 
 Array = NDArray[np.float64]
 
@@ -90,6 +97,13 @@ def _max_kept_per_row(d: int, K: int, threads: int) -> float:
     return min(_PRUNE_MAX_FRACTION * K, spare / (_KEPT_PAIR_NS + _KEPT_PAIR_D2_NS * d * d))
 
 
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """BLAS held to one thread (:data:`ONE_THREAD`) when the caller gave it more: for passes
+    made of many small products (the pruned pass, the sparse exact scatter)."""
+    hold = ONE_THREAD.get()
+    return hold() if hold is not None and BLAS_THREADS.get() > 1 else nullcontext()
+
+
 def pruning_may_pay(n_features: int, n_components: int, threads: int | None = None) -> bool:
     """Whether the pruned pass can beat the dense pass at all, keeping one component per row
     (its best case), at ``threads`` BLAS threads (default :data:`BLAS_THREADS`).
@@ -134,8 +148,7 @@ def pruned_full_sums(
     threads = BLAS_THREADS.get()
     if not pruning_may_pay(d, K, threads):
         return False
-    one_thread = ONE_THREAD.get()
-    with (one_thread() if one_thread is not None and threads > 1 else nullcontext()):
+    with one_blas_thread():
         return _pruned_full_sums(X, params, sample_weight, sums,
                                  _max_kept_per_row(d, K, threads) / K)
 

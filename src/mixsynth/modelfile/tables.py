@@ -94,10 +94,18 @@ class Table:
     #: read them, and how to build the object from a namespace holding parameters and fields.
     record_params: tuple[str, ...] | None = None
     build: Callable[[Any], Any] | None = None
+    #: Parameters an estimator gained after files were first written, with their default:
+    #: written only when they differ from it, so a model that does not use them saves the same
+    #: bytes as before; a file without them loads with the default.
+    later_params: tuple[tuple[str, Any], ...] = ()
 
     def get_params(self, est: Any) -> dict[str, Any]:
         if self.record_params is None:
-            return dict(est.get_params(deep=False))
+            params = dict(est.get_params(deep=False))
+            for name, default in self.later_params:
+                if name in params and params[name] == default:
+                    del params[name]
+            return params
         return {name: getattr(est, name) for name in self.record_params}
 
     def param_names(self) -> set[str]:

@@ -50,6 +50,7 @@ def as_source(
     seed: int = 0,
     estimator: Any = None,
     ensure_min_samples: int = 1,
+    allow_nan: bool = False,
 ) -> Source:
     """The :class:`Source` of any input (a source is returned as it is).
 
@@ -68,6 +69,9 @@ def as_source(
         feature bookkeeping and messages).
     ensure_min_samples : int, default=1
         Rows in-memory data must have.
+    allow_nan : bool, default=False
+        In-memory data may hold NaN (missing values, for ``missing="em"``); ±inf is still an
+        error, and so is a column with no observed value.
     """
     if isinstance(X, Source):
         if sample_weight is not None:
@@ -93,5 +97,6 @@ def as_source(
     if callable(X) and not hasattr(X, "__array__"):
         return IterableSource(X, sample_weight, seed=seed)
     return ArraySource(
-        X, sample_weight, seed=seed, estimator=estimator, ensure_min_samples=ensure_min_samples
+        X, sample_weight, seed=seed, estimator=estimator, ensure_min_samples=ensure_min_samples,
+        allow_nan=allow_nan,
     )

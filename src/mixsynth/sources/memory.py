@@ -45,6 +45,8 @@ class ArraySource(Source):
         Validate as this estimator's ``fit`` does: scikit-learn's feature bookkeeping
         (``n_features_in_``, ``feature_names_in_``) and its name in messages.
     ensure_min_samples : int, default=1
+    allow_nan : bool, default=False
+        NaN marks a missing value (``missing="em"``); ±inf and all-missing columns are errors.
     """
 
     kind = "in memory"
@@ -58,11 +60,13 @@ class ArraySource(Source):
         seed: int = 0,
         estimator: Any = None,
         ensure_min_samples: int = 1,
+        allow_nan: bool = False,
     ) -> None:
         super().__init__(seed)
         self._given = X
         self.X = check_input(
-            X, estimator=estimator, reset=True, ensure_min_samples=ensure_min_samples
+            X, estimator=estimator, reset=True, ensure_min_samples=ensure_min_samples,
+            allow_nan=allow_nan,
         )
         self.sample_weight = (
             None if sample_weight is None else _check_sample_weight(sample_weight, self.X)
@@ -103,11 +107,9 @@ class ArraySource(Source):
             n_samples=X.shape[0],
             n_features=X.shape[1],
             moments=ColumnMoments.from_array(X),
-            weighted_mean=(
-                np.average(X, axis=0, weights=w) if X.shape[0] else np.zeros(X.shape[1])
-            ),
+            weighted_mean=_weighted_mean(X, w),
             weight_sum=float(X.shape[0]) if w is None else float(w.sum()),
-            integer_columns=np.all(X == np.round(X), axis=0),
+            integer_columns=np.all((X == np.round(X)) | np.isnan(X), axis=0),
             sample=X,  # every row: the fit initialises on all of them
             sample_weight=w,
             complete=True,
@@ -136,3 +138,18 @@ class ArraySource(Source):
             np.ascontiguousarray(fn(self.X, index), dtype=np.float64), self.sample_weight,
             self.seed, None,
         )
+
+
+def _weighted_mean(X: Array, w: Array | None) -> Array:
+    """The (weighted) column means, over each column's observed (non-NaN) values."""
+    if not X.shape[0]:
+        return np.zeros(X.shape[1])
+    observed = ~np.isnan(X)
+    if observed.all():
+        return np.asarray(np.average(X, axis=0, weights=w))
+    mass = observed if w is None else observed * w[:, None]
+    total = mass.sum(axis=0)
+    sums = np.where(observed, X, 0.0)
+    sums = sums.sum(axis=0) if w is None else w @ sums
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, sums / np.where(total > 0, total, 1.0), 0.0)

@@ -35,6 +35,12 @@ from numpy.typing import NDArray
 from mixsynth.core.families import Family, family, register
 from mixsynth.core.gaussian_pass import gaussian_accumulate, gaussian_suffstats
 from mixsynth.core.kernels import LogDensity
+from mixsynth.core.missing import (
+    has_missing,
+    missing_accumulate,
+    missing_log_prob,
+    missing_suffstats,
+)
 from mixsynth.core.params import Params, inv_lower_triangular
 from mixsynth.core.stats import Stats
 
@@ -186,11 +192,31 @@ class Gaussian(Family):
         return None if np.all(pc > 0) else "has values <= 0"
 
     def log_prob(self, X: Array, params: Params, packed: Array | None = None) -> Array:
+        """``log p(x | k)``, shape (n, K); a row with NaN gets the marginal density over its
+        observed coordinates (:mod:`~mixsynth.core.missing`), 0 when none is observed."""
+        if has_missing(X):
+            return self._log_prob_gaps(X, params, weighted=False)
         return LogDensity(params, _sq_norm_max(X), weighted=False)(X, packed)
 
     def weighted_log_prob(self, X: Array, params: Params, packed: Array | None = None) -> Array:
+        if has_missing(X):
+            return self._log_prob_gaps(X, params, weighted=True)
         # the weights go into the kernel's constant: one addition per entry, not two
         return LogDensity(params, _sq_norm_max(X))(X, packed)
+
+    def _log_prob_gaps(self, X: Array, params: Params, *, weighted: bool) -> Array:
+        gaps = np.isnan(X).any(axis=1)
+        out = np.empty((X.shape[0], params.n_components))
+        full = ~gaps
+        if full.any():
+            Xc = X[full]
+            out[full] = LogDensity(params, _sq_norm_max(Xc), weighted=weighted)(Xc)
+        lp = missing_log_prob(X[gaps], params, self.layout)
+        if weighted:
+            with np.errstate(divide="ignore"):  # a zero weight is a legitimate -inf
+                lp += np.log(params.weights)
+        out[gaps] = lp
+        return out
 
     def statistics(
         self,
@@ -199,7 +225,47 @@ class Gaussian(Family):
         sample_weight: Array | None = None,
         packed: Array | None = None,
     ) -> Stats:
-        return gaussian_suffstats(X, params, sample_weight, packed)
+        """The E-step on one chunk (see :meth:`Family.statistics`). Complete rows go through
+        the fast pass; rows with NaN, grouped by missingness pattern, through the exact EM over
+        their observed coordinates (:func:`~mixsynth.core.missing.missing_suffstats`)."""
+        if not has_missing(X):
+            return gaussian_suffstats(X, params, sample_weight, packed)
+        gaps = np.isnan(X).any(axis=1)
+        full = ~gaps
+        w = None if sample_weight is None else np.asarray(sample_weight)
+        complete = gaussian_suffstats(
+            X[full], params, None if w is None else w[full],
+            None if packed is None else packed[full],
+        )
+        return complete + missing_suffstats(
+            X[gaps], params, self.layout, None if w is None else w[gaps]
+        )
+
+    def accumulate_observed(
+        self,
+        X: Array,
+        R: Array,
+        params: Params,
+        *,
+        loglik: float = 0.0,
+        n: float | None = None,
+    ) -> Stats:
+        """M-step statistics about ``params.means`` of rows that may hold NaN, from
+        responsibilities ``R`` (sample weights applied) computed elsewhere (a family that adds
+        other evidence to the Gaussian block's). Complete rows as :meth:`accumulate` with
+        exact forms; rows with NaN by their conditional expectations under ``params``
+        (:func:`~mixsynth.core.missing.missing_accumulate`)."""
+        if not has_missing(X):
+            return self.accumulate(X, R, params.means, loglik=loglik, n=n)
+        gaps = np.isnan(X).any(axis=1)
+        full = ~gaps
+        complete = self.accumulate(X[full], R[full], params.means, loglik=loglik, n=0.0)
+        rest = missing_accumulate(X[gaps], R[gaps], params, self.layout, n=0.0)
+        total = complete + rest
+        return Stats(
+            n=float(R.sum()) if n is None else n, loglik=loglik, nk=total.nk, sx=total.sx,
+            sxx=total.sxx, centers=total.centers, covariance_type=total.covariance_type,
+        )
 
     def accumulate(
         self,
