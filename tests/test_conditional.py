@@ -109,7 +109,9 @@ def test_truncate_with_given(rng):
     s = Synthesizer(n_components=1, criterion="bic", support="truncate", random_state=0).fit(X)
     S = s.sample(300, random_state=0, given={0: 0.5})
     assert np.all(S[:, 0] == 0.5)
-    assert np.all((S[:, 1:] >= X[:, 1:].min(0)) & (S[:, 1:] <= X[:, 1:].max(0)))
+    # within the bounds: observed, widened by a margin
+    assert np.all((S[:, 1:] >= s.lower_bounds_[1:]) & (S[:, 1:] <= s.upper_bounds_[1:]))
+    assert np.all(s.lower_bounds_ <= X.min(0)) and np.all(s.upper_bounds_ >= X.max(0))
 
 
 # ------------------------------------------------------------------ class-conditional

@@ -238,7 +238,7 @@ def test_pruned_pass_equals_the_textbook_statistics(rng, weighted):
     from mixsynth.core.gaussian_pass import _Sums
     from mixsynth.core.pruning import pruned_full_sums
 
-    params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
+    params = random_params(rng, K=24, d=24, covariance_type="full", spread=20.0)
     X, _ = sample_mixture(params, 3000, rng)
     w = rng.uniform(0.1, 2.0, size=3000) if weighted else None
     sums = _Sums(params.means, "full", "full")
@@ -253,11 +253,65 @@ def test_pruned_pass_declines_overlapping_components(rng):
     from mixsynth.core.gaussian_pass import _Sums
     from mixsynth.core.pruning import pruned_full_sums
 
-    params = random_params(rng, K=6, d=4, covariance_type="full", spread=0.3)
-    X, _ = sample_mixture(params, 1000, rng)
+    params = random_params(rng, K=24, d=24, covariance_type="full", spread=0.3)
+    X, _ = sample_mixture(params, 3000, rng)
     sums = _Sums(params.means, "full", "full")
     assert not pruned_full_sums(X, params, None, sums)
     assert not sums.nk.any()  # untouched
+
+
+def test_pruned_pass_choice_follows_the_cost_model(rng, monkeypatch):
+    """Few features: the bound costs as much as the dense pair, so the pass declines without
+    a sample test; more BLAS threads speed the dense pass only, so the same separated problem
+    that prunes at one thread declines at many; the pass holds BLAS to one thread."""
+    from mixsynth.core import pruning
+    from mixsynth.core.gaussian_pass import _Sums
+
+    assert not pruning.pruning_may_pay(6, 64, threads=1)
+    assert pruning.pruning_may_pay(32, 64, threads=1)
+    assert pruning.pruning_may_pay(24, 24, threads=1)
+    assert not pruning.pruning_may_pay(24, 24, threads=2)
+    # a modelled boundary: more threads never make the pruned pass more attractive
+    for d in (8, 16, 24, 32, 64):
+        for K in (8, 32, 128):
+            assert [pruning._max_kept_per_row(d, K, t) for t in (1, 2, 4)] == sorted(
+                (pruning._max_kept_per_row(d, K, t) for t in (1, 2, 4)), reverse=True)
+    sampled = []
+    monkeypatch.setattr(pruning, "_kept_pairs", lambda *a: sampled.append(1) or 0)
+    few = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
+    X, _ = sample_mixture(few, 3000, rng)
+    assert not pruning.pruned_full_sums(X, few, None, _Sums(few.means, "full", "full"))
+    assert not sampled  # declined by the model, before any sample test
+    monkeypatch.undo()
+
+    params = random_params(rng, K=24, d=24, covariance_type="full", spread=20.0)
+    X, _ = sample_mixture(params, 3000, rng)
+    held = []
+
+    class Hold:
+        def __enter__(self):
+            held.append("on")
+
+        def __exit__(self, *exc):
+            held.append("off")
+
+    token = pruning.BLAS_THREADS.set(2)
+    token1 = pruning.ONE_THREAD.set(Hold)
+    try:
+        assert not pruning.pruned_full_sums(X, params, None, _Sums(params.means, "full", "full"))
+        pruning.BLAS_THREADS.set(1)
+        assert pruning.pruned_full_sums(X, params, None, _Sums(params.means, "full", "full"))
+        assert held == []  # one thread already: nothing to hold
+        wide = random_params(rng, K=48, d=40, covariance_type="full", spread=30.0)
+        Xw, _ = sample_mixture(wide, 4000, rng)
+        pruning.BLAS_THREADS.set(2)
+        sums = _Sums(wide.means, "full", "full")
+        assert pruning.pruned_full_sums(Xw, wide, None, sums)
+        assert held == ["on", "off"]  # the pass ran on one thread
+        _assert_stats_close(sums.stats(4000.0), suffstats_reference(Xw, wide))
+    finally:
+        pruning.ONE_THREAD.reset(token1)
+        pruning.BLAS_THREADS.reset(token)
     _assert_stats_close(suffstats(X, params), suffstats_reference(X, params))
 
 
@@ -364,7 +418,7 @@ def test_dense_only_runs_the_dense_formulation_with_the_same_statistics(rng, mon
     responsibilities; the statistics do not change."""
     from mixsynth.core.pruning import PRUNING
 
-    params = random_params(rng, K=12, d=6, covariance_type="full", spread=20.0)
+    params = random_params(rng, K=24, d=24, covariance_type="full", spread=20.0)
     X, _ = sample_mixture(params, 3000, rng)
     calls = []
     for module_name, name in (("gaussian_pass", "centred_scatter"),  # sparse exact scatter

@@ -61,7 +61,9 @@ def test_class_conditional_is_a_composite(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(s.classes_, [3, 7])
     np.testing.assert_allclose(s.class_priors_, [0.6, 0.4])
     assert all(isinstance(c.model_, WhitenedMixture) for c in s.class_models_)
-    np.testing.assert_array_equal(s.lower_bounds_, X.min(axis=0))
+    np.testing.assert_array_equal(
+        s.lower_bounds_, np.min([c.lower_bounds_ for c in s.class_models_], axis=0))
+    assert np.all(s.lower_bounds_ <= X.min(axis=0))
     Xs, ys = s.sample(50, random_state=1, y=7)
     assert np.all(ys == 7) and Xs.shape == (50, 2)
     with pytest.raises(ValueError, match="Unknown class 5"):

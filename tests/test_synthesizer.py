@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from mixsynth import Candidate, SelectionResult, Synthesizer
+from mixsynth.support import MARGIN_FRACTION
 
 
 def _blobs(rng: np.random.Generator, n: int = 300) -> np.ndarray:
@@ -65,7 +66,10 @@ def test_samples_respect_bounds_and_integers(rng):
     assert S.shape == (2000, 4)
     assert S[:, :3].min() >= 0 and S[:, :3].max() <= 16
     np.testing.assert_array_equal(S[:, :3], np.round(S[:, :3]))
-    assert S[:, 3].min() >= X[:, 3].min() and S[:, 3].max() <= X[:, 3].max()
+    # a continuous column's observed bounds are widened by a documented margin
+    span = X[:, 3].max() - X[:, 3].min()
+    assert s.lower_bounds_[3] == pytest.approx(X[:, 3].min() - MARGIN_FRACTION * span)
+    assert S[:, 3].min() >= s.lower_bounds_[3] and S[:, 3].max() <= s.upper_bounds_[3]
     # the last column is continuous: not rounded
     assert np.any(S[:, 3] != np.round(S[:, 3]))
 
@@ -77,10 +81,11 @@ def test_truncate_redraws_instead_of_clipping(rng):
     C = clip.sample(3000, random_state=2)
     T = trunc.sample(3000, random_state=2)
     assert T.shape == (3000, 2)
-    lo, hi = X.min(0), X.max(0)
+    lo, hi = trunc.lower_bounds_, trunc.upper_bounds_  # observed, widened by a margin
     assert np.all((T >= lo) & (T <= hi))
-    # clipping piles mass on the bounds; truncation does not
-    assert np.mean(np.any((C == lo) | (C == hi), axis=1)) > 0.05
+    assert np.all((C >= lo) & (C <= hi))
+    # neither piles mass on the bounds: clip reflects draws beyond them back inside
+    assert np.mean(np.any((C == lo) | (C == hi), axis=1)) < 0.001
     assert np.mean(np.any((T == lo) | (T == hi), axis=1)) < 0.001
 
 
@@ -167,7 +172,8 @@ def test_extreme_scales(rng, offset, spread):
     s = Synthesizer(n_components=[1, 2], random_state=0).fit(X)
     S = s.sample(200, random_state=0)
     assert np.all(np.isfinite(S))
-    assert np.all((S >= X.min(0)) & (S <= X.max(0)))
+    assert np.all((S >= s.lower_bounds_) & (S <= s.upper_bounds_))
+    assert np.all(s.lower_bounds_ <= X.min(0)) and np.all(s.upper_bounds_ >= X.max(0))
     # the spread survives: samples are not collapsed onto one value
     assert np.all(np.std((S - offset) / spread, axis=0) > 0.3)
 

@@ -345,6 +345,28 @@ def _reg_covar(ctx: click.Context, param: click.Parameter,
     return regs[0] if len(regs) == 1 else regs
 
 
+def _bounds(ctx: click.Context, param: click.Parameter,
+            value: tuple[str, ...]) -> dict[str, tuple[float, float]] | None:
+    """``COL=LO:HI`` (repeatable) as ``{COL: (LO, HI)}``; an empty LO or HI is unbounded."""
+    if not value:
+        return None
+    out: dict[str, tuple[float, float]] = {}
+    for item in value:
+        col, sep, rng = item.rpartition("=")
+        lo_text, colon, hi_text = rng.partition(":")
+        if not sep or not col or not colon:
+            raise click.BadParameter(f"{item!r}: expected COLUMN=LO:HI, e.g. pixel=0:16.")
+        try:
+            lo = float(lo_text) if lo_text.strip() else float("-inf")
+            hi = float(hi_text) if hi_text.strip() else float("inf")
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: LO and HI must be numbers.") from None
+        if not lo <= hi:
+            raise click.BadParameter(f"{item!r}: LO must be <= HI.")
+        out[col] = (lo, hi)
+    return out
+
+
 def _reduce(ctx: click.Context, param: click.Parameter, value: str) -> float | int | None:
     text = value.strip().lower()
     if text in ("none", "all"):
@@ -788,8 +810,11 @@ def _plain(value: Any) -> Any:
 @click.option("--covariance", callback=_covariance, default="full", show_default=True,
               metavar="TYPES", help="Candidate covariance types, comma-separated: full, tied, "
               "diag, spherical.")
-@click.option("--criterion", type=click.Choice(["heldout", "bic", "aic"]), default="heldout",
-              show_default=True, help="How candidates are compared.")
+@click.option("--criterion", type=click.Choice(["heldout", "realism", "bic", "aic"]),
+              default="heldout", show_default=True,
+              help="How candidates are compared: held-out log-likelihood; realism (a "
+              "classifier's AUC telling generated from held-out rows, under the memorisation "
+              "guard, likelihood as floor); BIC; AIC.")
 @click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True,
               help="Folds of the held-out criterion.")
 @click.option("--reg-covar", callback=_reg_covar, default=None, metavar="R1,R2",
@@ -809,6 +834,10 @@ def _plain(value: Any) -> Any:
               default="auto", show_default=True,
               help="Model bounded columns on the real line before whitening: 'auto' for "
               "integer columns (counts, pixels), 'logit' for every bounded column, 'none'.")
+@click.option("--bounds", "bounds", multiple=True, callback=_bounds, metavar="COL=LO:HI",
+              help="Bounds of a column (its name, or its position for headerless data), "
+              "repeatable: --bounds pixel=0:16; an empty side is unbounded (amount=0:). Other "
+              "columns keep their observed bounds, widened by a margin.")
 @click.option("--guard/--no-guard", default=True, show_default=True,
               help="Check the fitted model for memorisation (warns when it copies rows).")
 @click.option("--label", default=None, metavar="COLUMN",
@@ -849,7 +878,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         whiten: bool, scale: str | None, components: int | list[int] | None,
         covariance: str | list[str], criterion: str, cv: int,
         reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
-        one_se: bool, support: str, support_transform: str, guard: bool, label: str | None,
+        one_se: bool, support: str, support_transform: str,
+        bounds: dict[str, tuple[float, float]] | None, guard: bool, label: str | None,
         seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
         out_of_core: bool | None, memory_budget: int | None,
         categorical: list[str] | None, continuous: list[str] | None, missing: str,
@@ -907,6 +937,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         params["missing"] = missing
     if reg_covar is not None:
         params["reg_covar"] = reg_covar
+    if bounds is not None:
+        params["bounds"] = bounds
     model = Synthesizer(**params)
     with contextlib.ExitStack() as stack:
         if on_cluster:

@@ -80,6 +80,9 @@ class QualityReport:
     heldout_log_likelihood : float or None
         Mean ``model.score_samples`` over the held-out rows. Higher is better: the model's
         density generalises to real rows it has not seen.
+    heldout_log_likelihood_median : float or None
+        The median of the same per-row values: robust to a few extreme rows (one held-out row
+        far outside the training data can move the mean by many nats).
     generalisation_gap : float or None
         ``train_log_likelihood - heldout_log_likelihood``. Lower is better; near 0 means no
         overfitting, a large positive gap means the model learnt its training rows.
@@ -157,6 +160,7 @@ class QualityReport:
     out_of_bounds_rate: float
     out_of_bounds_rows: float
     skipped: dict[str, str] = field(default_factory=dict)
+    heldout_log_likelihood_median: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary: plain floats, ints, str and lists; NaN and ±inf → ``None``."""
@@ -179,6 +183,7 @@ class QualityReport:
 #: The scalar metrics of a summary, in order, with the direction that is better.
 _DIRECTIONS: tuple[tuple[str, str], ...] = (
     ("heldout_log_likelihood", "higher is better"),
+    ("heldout_log_likelihood_median", "higher is better (robust to a few extreme rows)"),
     ("train_log_likelihood", "compare with heldout_log_likelihood"),
     ("generalisation_gap", "lower is better (near 0)"),
     ("column_shapes", "higher is better"),
@@ -614,33 +619,42 @@ def _likelihoods(
     model: Any, T: Array, H: Array | None, skipped: dict[str, str]
 ) -> dict[str, float | None]:
     out: dict[str, float | None] = dict.fromkeys(
-        ("train_log_likelihood", "heldout_log_likelihood", "generalisation_gap")
+        ("train_log_likelihood", "heldout_log_likelihood", "generalisation_gap",
+         "heldout_log_likelihood_median")
     )
     if model is None:
         skipped["train_log_likelihood"] = "needs model"
         skipped["heldout_log_likelihood"] = "needs model and real_holdout"
         skipped["generalisation_gap"] = "needs model and real_holdout"
+        skipped["heldout_log_likelihood_median"] = "needs model and real_holdout"
         return out
     train = _mean_log_likelihood(model, T)
     out["train_log_likelihood"] = train
     if H is None:
         skipped["heldout_log_likelihood"] = "needs real_holdout"
         skipped["generalisation_gap"] = "needs real_holdout"
+        skipped["heldout_log_likelihood_median"] = "needs real_holdout"
         return out
-    heldout = _mean_log_likelihood(model, H)
+    per_row = _log_likelihoods(model, H)
+    heldout = float(np.mean(per_row))
     out["heldout_log_likelihood"] = heldout
+    out["heldout_log_likelihood_median"] = float(np.median(per_row))
     out["generalisation_gap"] = train - heldout
     return out
 
 
 def _mean_log_likelihood(model: Any, X: Array) -> float:
+    return float(np.mean(_log_likelihoods(model, X)))
+
+
+def _log_likelihoods(model: Any, X: Array) -> Array:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         # a model fitted on a DataFrame warns when scored on a bare array
         import pandas as pd
 
-        return float(np.mean(model.score_samples(pd.DataFrame(X, columns=names))))
-    return float(np.mean(model.score_samples(X)))
+        return np.asarray(model.score_samples(pd.DataFrame(X, columns=names)), dtype=float)
+    return np.asarray(model.score_samples(X), dtype=float)
 
 
 def _pearson(X: Array) -> Array:

@@ -16,12 +16,15 @@ the pass over the data differs.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import cache
 from numbers import Integral, Real
 from typing import Any
 
@@ -29,12 +32,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from mixsynth import sources
 from mixsynth._saving import SaveMixin
@@ -53,12 +56,14 @@ from mixsynth.core import (
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
+    pruning,
     run_em_lockstep,
     sample_mixture,
     shrunk_name,
 )
 from mixsynth.core.families.factor import Factor, factor_covariances
 from mixsynth.core.families.gaussian import Gaussian
+from mixsynth.core.kernels import pack_outer, unpack_symmetric
 from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
@@ -67,7 +72,14 @@ from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input
 
-__all__ = ["GaussianMixture", "fit_on_source", "score_on_source"]
+__all__ = [
+    "GaussianMixture",
+    "blas_threads",
+    "fit_on_source",
+    "kmeans_plusplus_indices",
+    "score_on_source",
+    "shared_initialisation",
+]
 
 Array = NDArray[np.float64]
 
@@ -77,6 +89,200 @@ CHUNK_BYTES = 128 * 2**20
 #: only add overhead at that size, and on a busy machine oversubscription made small fits (and
 #: scikit-learn's KMeans initialisation) 10-45x slower here.
 SINGLE_THREAD_FLOPS = 3e8
+#: Bytes of initial clusterings a :func:`shared_initialisation` block keeps (oldest dropped first).
+INIT_CACHE_BYTES = 256 * 2**20
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """One thread-pool controller per process: ``threadpool_limits`` scans the loaded libraries
+    at every call (~1.3 ms here), a kept controller switches in ~15 us. Made at the first fit,
+    after numpy, scipy and scikit-learn (whose OpenMP runtime k-means uses) are loaded."""
+    return ThreadpoolController()
+
+
+def blas_threads(limit: int | None) -> AbstractContextManager[Any]:
+    """At most ``limit`` BLAS/OpenMP threads within the block (``None``: no change, no cost)."""
+    if limit is None:
+        return nullcontext()
+    return _controller().limit(limits=limit)
+
+
+def _squared_distances(A: Array, X: Array, x_sq: Array) -> Array:
+    """``|a - x|^2`` of rows of ``A`` to rows of ``X``, by scikit-learn's expression for
+    float64 (``sklearn.metrics.pairwise._euclidean_distances``), operation for operation."""
+    D = -2 * (A @ X.T)
+    D += np.einsum("ij,ij->i", A, A)[:, None]
+    D += x_sq[None, :]
+    np.maximum(D, 0, out=D)
+    return D
+
+
+def kmeans_plusplus_indices(
+    X: Array, n_clusters: int, random_state: np.random.RandomState,
+    sample_weight: Array | None = None,
+) -> tuple[Array, NDArray[np.intp]]:
+    """k-means++ seeding: the centres and rows :func:`sklearn.cluster.kmeans_plusplus` chooses
+    from the same ``random_state`` (left in the same state), without its validation per step.
+
+    The same draws (``choice``, then ``uniform`` of ``2 + int(log K)`` trials per centre) and
+    the same float64 operations in the same order (squared distances, cumulative potentials,
+    ``searchsorted``, ``argmin``), so the same indices, bit for bit; the tests compare them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+    n_clusters : int
+    random_state : RandomState
+    sample_weight : ndarray of shape (n_samples,), optional
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    indices : ndarray of shape (n_clusters,)
+    """
+    n = X.shape[0]
+    if n < n_clusters:
+        raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}.")
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    trials = 2 + int(np.log(n_clusters))
+    indices = np.full(n_clusters, -1, dtype=int)
+    center_id = random_state.choice(n, p=w / w.sum())
+    indices[0] = center_id
+    closest = _squared_distances(X[center_id, np.newaxis], X, x_sq)
+    current_pot = closest @ w
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=trials) * current_pot
+        candidates = np.searchsorted(np.cumsum(w * closest), rand_vals)
+        np.clip(candidates, None, closest.size - 1, out=candidates)
+        dist = _squared_distances(X[candidates], X, x_sq)
+        np.minimum(closest, dist, out=dist)
+        pots = dist @ w.reshape(-1, 1)
+        best = np.argmin(pots)
+        current_pot = pots[best]
+        closest = dist[best]
+        indices[c] = candidates[best]
+    return X[indices], indices
+
+
+@dataclass(frozen=True)
+class _KMeansPlusPlus:
+    """``KMeans(init=...)``: k-means++ on the rows KMeans hands over (its centred copy), with
+    the row weights KMeans does not pass to a callable."""
+
+    sample_weight: Array | None
+
+    def __call__(self, X: Array, n_clusters: int, random_state: Any) -> Array:
+        return kmeans_plusplus_indices(X, n_clusters, random_state, self.sample_weight)[0]
+
+
+#: The initial scatter of a k-means start is summed over the packed outer products of the
+#: centred rows when they take at most this many bytes (else by ``accumulate``'s tiles).
+HARD_SCATTER_BYTES = 64 * 2**20
+
+
+def _hard_full_stats(X: Array, R: Array, labels: NDArray[np.intp], centers: Array) -> Stats:
+    """The statistics ``accumulate(X, R, centers, "full")`` gives for responsibilities ``R``
+    with one nonzero per row (at ``labels``; the row's weight): the exact centred scatter
+    ``Σ r (x - c)(x - c)^T`` of each component, as the segment sums of the packed outer
+    products of ``sqrt(r) (x - c_label)``, rows sorted by label (equal to rounding)."""
+    K, d = centers.shape
+    r = R[np.arange(X.shape[0]), labels]
+    order = np.argsort(labels, kind="stable")
+    W = X[order] - centers[labels[order]]
+    W *= np.sqrt(r[order])[:, None]
+    counts = np.bincount(labels, minlength=K)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    used = np.flatnonzero(counts)
+    sums = np.add.reduceat(pack_outer(W).T, starts[used], axis=1)  # (d(d+1)/2, used)
+    sxx = np.zeros((K, d, d))
+    sxx[used] = unpack_symmetric(np.ascontiguousarray(sums.T), d)
+    return Stats(n=float(R.sum()), loglik=0.0, nk=R.sum(axis=0), sx=R.T @ X, sxx=sxx,
+                 centers=centers, covariance_type="full")
+
+
+def _blas_threads_now() -> int:
+    """The BLAS threads a product would use now (the largest over the loaded BLAS libraries)."""
+    info = _controller().select(user_api="blas").info()
+    return max((int(lib["num_threads"]) for lib in info), default=1)
+
+
+@contextmanager
+def _pass_threads(limit: int | None) -> Iterator[None]:
+    """At most ``limit`` BLAS threads, and the E-step told how many it has (its choice of
+    pass depends on it: :func:`mixsynth.core.pruning.pruning_may_pay`) and how to hold BLAS
+    to one thread for its pruned pass."""
+    with blas_threads(limit):
+        threads = pruning.BLAS_THREADS.set(limit if limit is not None else _blas_threads_now())
+        one = pruning.ONE_THREAD.set(_one_blas_thread)
+        try:
+            yield
+        finally:
+            pruning.ONE_THREAD.reset(one)
+            pruning.BLAS_THREADS.reset(threads)
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    return blas_threads(1)
+
+
+@dataclass(eq=False)
+class _InitCache:
+    """Initial clusterings of one :func:`shared_initialisation` block, by what determines them."""
+
+    entries: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    nbytes: int = 0
+    hits: int = 0
+
+    def put(self, key: tuple[Any, ...], value: tuple[Any, ...], size: int) -> None:
+        self.entries[key] = value
+        self.nbytes += size
+        while self.nbytes > INIT_CACHE_BYTES and len(self.entries) > 1:
+            old = next(iter(self.entries))
+            self.nbytes -= self.entries.pop(old)[-1]
+
+
+_INIT_CACHE: ContextVar[_InitCache | None] = ContextVar("mixsynth_init_cache", default=None)
+
+
+@contextmanager
+def shared_initialisation() -> Iterator[_InitCache]:
+    """Fits within this block share their initial clustering when it is the same computation.
+
+    The k-means (``"kmeans"``) or seeding (``"k-means++"``, ``"random_from_data"``) result of an
+    initialisation depends only on the rows, their weights, ``n_components``, ``init_params``
+    and the random state, not on ``covariance_type`` or ``reg_covar``. Fits that repeat it (the
+    candidates of a sweep that differ only in those, on the same fold, from the same seed) take
+    the result of the first, and leave their random state where computing it would have: every
+    fit is exactly the fit made without the block. Nested blocks share the outer one's cache.
+    """
+    current = _INIT_CACHE.get()
+    if current is not None:
+        yield current
+        return
+    box = _InitCache()
+    token = _INIT_CACHE.set(box)
+    try:
+        yield box
+    finally:
+        _INIT_CACHE.reset(token)
+
+
+def _digest(a: NDArray[Any] | None) -> bytes | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    h = hashlib.blake2b(a.tobytes(), digest_size=16)
+    h.update(repr((a.shape, a.dtype.str)).encode())
+    return h.digest()
+
+
+def _state_key(random_state: np.random.RandomState) -> tuple[Any, ...]:
+    state = random_state.get_state(legacy=True)
+    assert isinstance(state, tuple)
+    return (str(state[0]), _digest(np.asarray(state[1])), int(state[2]), int(state[3]),
+            float(state[4]))
 
 
 def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
@@ -518,10 +724,35 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 raise ValueError(f"'{cov_type} precision' should be positive")
 
     def _initial_resp(self, X: Array, w: Array | None, random_state: Any) -> Array:
+        """Initial responsibilities, shared within a :func:`shared_initialisation` block."""
+        cache = _INIT_CACHE.get()
+        if cache is None or self.init_params == "random":
+            return self._initial_resp_computed(X, w, random_state)
+        key = (self.init_params, self.n_components, _digest(X), _digest(w),
+               _state_key(random_state))
+        hit = cache.entries.get(key)
+        if hit is None:
+            resp = self._initial_resp_computed(X, w, random_state)
+            rows, cols = np.nonzero(resp)  # one-hot: a label per row, or K seeded rows
+            rows, cols = rows.astype(np.int32), cols.astype(np.int32)
+            cache.put(key, (rows, cols, random_state.get_state(), rows.nbytes + cols.nbytes),
+                      rows.nbytes + cols.nbytes)
+            return resp
+        rows, cols, after, _ = hit
+        cache.hits += 1
+        random_state.set_state(after)
+        resp = np.zeros((X.shape[0], self.n_components))
+        resp[rows, cols] = 1.0
+        return resp
+
+    def _initial_resp_computed(self, X: Array, w: Array | None, random_state: Any) -> Array:
         n, K = X.shape[0], self.n_components
         if self.init_params == "kmeans":
+            # scikit-learn's k-means, seeded by the same k-means++ without its per-step
+            # validation: the callable receives KMeans' own centred rows and random state
             labels = (
-                KMeans(n_clusters=K, n_init=1, random_state=random_state)
+                KMeans(n_clusters=K, n_init=1, random_state=random_state,
+                       init=_KMeansPlusPlus(w))
                 .fit(X, sample_weight=w)
                 .labels_
             )
@@ -537,7 +768,7 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
             resp[idx, np.arange(K)] = 1.0
         else:  # k-means++
             resp = np.zeros((n, K))
-            _, idx = kmeans_plusplus(X, K, random_state=random_state, sample_weight=w)
+            _, idx = kmeans_plusplus_indices(X, K, random_state, w)
             resp[idx, np.arange(K)] = 1.0
         return resp
 
@@ -550,7 +781,13 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         # centres of the second moments: the initial means, so the scatter is computed exactly
         nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps
         centers = (R.T @ X) / nk[:, None]
-        stats = accumulate(X, R, centers, self._family_name())  # exact centred form
+        d = X.shape[1]
+        if (self.init_params == "kmeans" and self._family_name() == "full"
+                and X.shape[0] * d * (d + 1) // 2 * 8 <= HARD_SCATTER_BYTES):
+            # one component per row: the exact centred scatter by sorted rows
+            stats = _hard_full_stats(X, R, resp.argmax(axis=1), centers)
+        else:
+            stats = accumulate(X, R, centers, self._family_name())  # exact centred form
         return self._params_from_initial_stats(stats, shift)
 
     def _initial_start_source(
@@ -797,7 +1034,7 @@ def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None
         summary.n_samples * est.n_components * summary.n_features**2 < SINGLE_THREAD_FLOPS
         for est, (summary, _, _, _) in zip(estimators, setups, strict=True)
     )
-    with threadpool_limits(limits=1) if small else nullcontext():
+    with _pass_threads(1 if small else None):
         runs: list[_SourceRun] = []
         for est, (summary, shift, rows, cache) in zip(estimators, setups, strict=True):
             runs.extend(est._source_starts(summary, shift, rows, cache))

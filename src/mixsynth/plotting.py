@@ -56,6 +56,7 @@ _CRITERION_LABELS = {
     "heldout": "held-out log-likelihood per row (higher is better)",
     "aic": "AIC (lower is better)",
     "bic": "BIC (lower is better)",
+    "realism": "classifier AUC, generated vs held-out rows (lower is better)",
 }
 
 

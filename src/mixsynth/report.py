@@ -71,11 +71,13 @@ _CRITERIA = {
     "heldout": "held-out log-likelihood",
     "bic": "BIC",
     "aic": "AIC",
+    "realism": "classifier two-sample AUC (realism)",
 }
 
 #: Human names of the quality metrics; unknown names are shown as they are.
 _METRICS = {
     "heldout_log_likelihood": "Held-out log-likelihood per row",
+    "heldout_log_likelihood_median": "Held-out log-likelihood per row (median)",
     "train_log_likelihood": "Training log-likelihood per row",
     "generalisation_gap": "Generalisation gap (train − held-out)",
     "column_shapes": "Column shapes (1 − mean KS statistic)",

@@ -47,15 +47,19 @@ from mixsynth.selection import (
     HeldOut,
     InformationCriterion,
     ProcessRunner,
+    Realism,
+    SampleSupport,
     SelectionResult,
     candidate_grid,
+    choose_realistic,
     make_folds,
+    make_realism_folds,
     select,
 )
 from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
 from mixsynth.selection.result import _encode_selection, _selection
 from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
-from mixsynth.support import SupportTransform
+from mixsynth.support import SupportTransform, decimals_of, squeeze_for, widen_bounds
 from mixsynth.table_model import TableMixture  # registers its model-file table
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
@@ -95,9 +99,13 @@ class Synthesizer(SaveMixin, BaseEstimator):
         distinct rows).
     covariance_type : str or sequence of str, default="full"
         Candidate covariance types.
-    criterion : {"heldout", "bic", "aic"}, default="heldout"
+    criterion : {"heldout", "realism", "bic", "aic"}, default="heldout"
         ``"heldout"``: ``cv``-fold cross-validated mean log-likelihood of held-out rows in the
         original data space, the whitener refitted inside each fold (higher is better).
+        ``"realism"``: a classifier two-sample test (gradient-boosting AUC) of each candidate's
+        generated rows against the ``cv`` folds' held-out rows, under the memorisation guard,
+        with held-out log-likelihood as a floor and a tie-breaker
+        (:mod:`mixsynth.selection.realism`; lower AUC is better).
         ``"bic"`` / ``"aic"``: information criteria on the whitened training data (lower is
         better); AIC is the textbook recipe and overfits mixtures with many components.
     cv : int, default=5
@@ -109,19 +117,27 @@ class Synthesizer(SaveMixin, BaseEstimator):
     n_jobs : int, optional
         Worker processes for the candidates (``-1``: one per core), one BLAS thread each.
     support : {"clip", "truncate"} or None, default="clip"
-        ``"clip"`` clips samples to the observed bounds, ``"truncate"`` redraws rows outside
-        them; both round integer-valued columns. ``None`` returns raw draws.
+        ``"clip"`` reflects a value beyond a bound back inside (then clips), so no mass piles
+        up at the bounds; ``"truncate"`` redraws rows outside them; both round integer-valued
+        columns, and columns recorded with a few decimals to that precision
+        (:func:`~mixsynth.support.decimals_of`). ``None`` returns raw draws.
     support_transform : {"auto", "logit"} or None, default="auto"
         Map bounded columns to the real line before whitening
         (:class:`~mixsynth.support.SupportTransform`: integers dequantised, then a squeezed
-        logit), so samples respect the bounds by construction instead of by clipping. On digits
-        it raised the held-out log-likelihood from -117.6 to -90.9 per digit. ``"auto"``
+        logit, its squeeze chosen from the data: :func:`~mixsynth.support.squeeze_for`), so
+        samples respect the bounds by construction instead of by clipping. ``"auto"``
         transforms integer-valued columns (counts, pixels, ratings: bounded by nature) and
         columns given finite ``bounds``; ``"logit"`` every column with finite bounds, observed
         ones included (it distorts continuous columns whose range is only what was observed);
         ``None`` models the columns as they are.
-    bounds : tuple of array-like (lower, upper), optional
-        Per-column bounds to use instead of the observed ones (``±inf`` for unbounded).
+    bounds : dict or tuple of array-like (lower, upper), optional
+        Bounds to use instead of the observed ones: ``{column: (lo, hi)}`` (column names for
+        a DataFrame, positions otherwise; other columns keep their observed bounds), or
+        ``(lower, upper)`` for every column (``±inf`` for unbounded). Observed bounds of
+        continuous columns are widened by :data:`~mixsynth.support.MARGIN_FRACTION` of the
+        range (never across zero), and the support transform gives integer columns half a cell
+        of margin, so rows slightly outside the training range keep a finite density; given
+        bounds are used as they are.
     reg_covar : float or sequence of float, default=(1e-6, 1e-3, 1e-2, 1e-1)
         Candidate covariance regularisations, in whitened units (a fraction of unit variance).
         Regularisation matters for generalisation: on digits, full K=20 went from -125 to -100
@@ -181,6 +197,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
         Class-conditional: the widest over the classes.
     integer_columns_ : ndarray of bool of shape (n_features,)
         Columns whose observed values are all whole numbers; samples are rounded there.
+    decimals_ : ndarray of int of shape (n_features,)
+        Decimal places each column was recorded with (-1: none detected); samples are rounded
+        to them. Not for a class-conditional synthesizer (each class model has its own).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When fitted on a DataFrame with string column names.
@@ -203,7 +222,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         n_jobs: int | None = None,
         support: str | None = "clip",
         support_transform: str | None = "auto",
-        bounds: tuple[ArrayLike, ArrayLike] | None = None,
+        bounds: tuple[ArrayLike, ArrayLike] | Mapping[Any, tuple[float, float]] | None = None,
         reg_covar: float | Sequence[float] = (1e-6, 1e-3, 1e-2, 1e-1),
         tol: float = 1e-3,
         max_iter: int = 100,
@@ -422,10 +441,14 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     self.feature_names_in_ = source.feature_names
                 elif hasattr(self, "feature_names_in_"):
                     del self.feature_names_in_
-            lower, upper, integer = self._support_bounds(
-                summary.moments.minimum, summary.moments.maximum, summary.integer_columns
+            # recorded precision: from every row in memory, from the sample when streamed
+            decimals = decimals_of(source.X if isinstance(source, ArraySource)
+                                   else summary.sample)
+            lower, upper, integer, given = self._support_bounds(
+                summary.moments.minimum, summary.moments.maximum, summary.integer_columns,
+                decimals,
             )
-            transform = self._make_support_transform(lower, upper, integer)
+            transform = self._make_support_transform(lower, upper, integer, given, decimals)
             whitener = Whitener(self.reduce, whiten=self.whiten, scale=self.scale)
             Z: Array | Source
             if isinstance(source, ArraySource):
@@ -452,7 +475,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     held.append(Z)
             if whitener.n_components_ == 0:  # every column constant: the data is one point
                 self.model_ = WhitenedMixture(
-                    whitener, PointMass(), transform, lower, upper, integer, self.support
+                    whitener, PointMass(), transform, lower, upper, integer, self.support,
+                    decimals=decimals,
                 )
                 return self
             # distinct rows of the data itself, before dequantisation (a sample when streamed)
@@ -462,17 +486,24 @@ class Synthesizer(SaveMixin, BaseEstimator):
             if isinstance(source, ArraySource) and self.criterion == "heldout":
                 folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
                 evaluator = HeldOut(folds, np.asarray(Z))
+            elif isinstance(source, ArraySource) and self.criterion == "realism":
+                evaluator = Realism(
+                    make_realism_folds(source.X, Xt, whitener, self.cv, plan,
+                                       log_jacobian=log_jac),
+                    SampleSupport(transform, lower, upper, integer, self.support, decimals),
+                    np.asarray(Z),
+                )
             else:
                 criterion = self._criterion()
                 if not in_memory:
                     notes.append(f"fitted out of core ({source.kind}, {n} rows)")
-                    if criterion == "heldout":
-                        criterion = "bic"
+                    if criterion in ("heldout", "realism"):
                         notes.append(
-                            "criterion 'heldout' needs the rows in memory; out-of-core "
+                            f"criterion {criterion!r} needs the rows in memory; out-of-core "
                             "selection used BIC (consistent, and close to held-out scores at "
                             "this many rows)"
                         )
+                        criterion = "bic"
                     if self.guard:
                         notes.append("memorisation guard skipped: it needs the rows in memory")
                 evaluator = InformationCriterion(criterion, Z)
@@ -488,6 +519,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
                            else None),
                     progress=progress,
                 )
+                if isinstance(evaluator, Realism):
+                    selection, mixture = self._realistic(selection, evaluator, mixture, plan, d)
             finally:
                 if runner is not None:
                     runner.close()
@@ -507,9 +540,26 @@ class Synthesizer(SaveMixin, BaseEstimator):
             selection = dataclasses.replace(selection, notes=(*selection.notes, *notes))
         self.model_ = WhitenedMixture(
             whitener, mixture, transform, lower, upper, integer, self.support, selection,
-            memorization,
+            memorization, decimals,
         )
         return self
+
+    def _realistic(
+        self, selection: SelectionResult, evaluator: Realism, mixture: GaussianMixture,
+        plan: SeedPlan, n_features: int,
+    ) -> tuple[SelectionResult, GaussianMixture]:
+        """The realism choice (:func:`~mixsynth.selection.choose_realistic`: likelihood floor,
+        guard, lowest AUC, ties by likelihood); the winner is refitted when it differs from
+        the sweep's lowest score."""
+        chosen = choose_realistic(selection, n_features)
+        if chosen.best_index == selection.best_index:
+            return chosen, mixture
+        b = chosen.best
+        est = clone(self._template()).set_params(
+            n_components=b.n_components, covariance_type=b.covariance_type,
+            reg_covar=b.reg_covar,
+        )
+        return chosen, evaluator.refit(est, plan.candidate(0), plan)
 
     def _warn_if_not_converged(self, mixture: GaussianMixture, stacklevel: int) -> None:
         if not mixture.converged_:
@@ -533,9 +583,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
                                init_params=self.init_params)
 
     def _criterion(self) -> str:
-        if self.criterion not in ("heldout", "aic", "bic"):
+        if self.criterion not in ("heldout", "realism", "aic", "bic"):
             raise ValueError(
-                f"criterion must be one of ('heldout', 'aic', 'bic'), got {self.criterion!r}."
+                "criterion must be one of ('heldout', 'realism', 'aic', 'bic'), got "
+                f"{self.criterion!r}."
             )
         return self.criterion
 
@@ -555,7 +606,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"y has {labels.shape[0]} labels but X has {X.shape[0]} rows; they must match."
             )
         classes, counts = np.unique(labels, return_counts=True)
-        need = max(2, self.cv if self.criterion == "heldout" else 2)
+        need = max(2, self.cv if self.criterion in ("heldout", "realism") else 2)
         small = [(c, n) for c, n in zip(classes, counts, strict=True) if n < need]
         if small:
             shown = ", ".join(f"{_plain(c)!r} ({n} rows)" for c, n in small[:5])
@@ -575,17 +626,21 @@ class Synthesizer(SaveMixin, BaseEstimator):
         return self
 
     def _make_support_transform(
-        self, lower: Array, upper: Array, integer: NDArray[np.bool_]
+        self, lower: Array, upper: Array, integer: NDArray[np.bool_],
+        given: NDArray[np.bool_], decimals: NDArray[np.int64],
     ) -> SupportTransform | None:
+        """The support transform, its squeeze chosen from the data
+        (:func:`~mixsynth.support.squeeze_for`: one resolution cell over the span)."""
         if self.support_transform is None:
             return None
         only = None
         if self.support_transform == "auto":
-            only = integer.copy()
-            if self.bounds is not None:  # bounds the user stated, not merely observed
-                only |= np.isfinite(lower) & np.isfinite(upper)
+            # integer columns, and bounds the user stated (not merely observed)
+            only = integer | (given & np.isfinite(lower) & np.isfinite(upper))
         t = SupportTransform.from_bounds(lower, upper, integer, only=only)
-        return t if t.active.any() else None
+        if not t.active.any():
+            return None
+        return dataclasses.replace(t, eps=squeeze_for(lower, upper, integer, decimals, t.active))
 
     def _feature_names(self) -> list[str]:
         names = getattr(self, "feature_names_in_", None)
@@ -600,41 +655,73 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self._dtypes = list(X.dtypes)
 
     def _support_bounds(
-        self, lo: Array, hi: Array, integer: NDArray[np.bool_]
-    ) -> tuple[Array, Array, NDArray[np.bool_]]:
-        """The observed bounds (or the bounds the user gave) and the integer columns."""
-        if self.bounds is not None:
-            seen_lo, seen_hi = lo, hi
+        self, lo: Array, hi: Array, integer: NDArray[np.bool_], decimals: NDArray[np.int64]
+    ) -> tuple[Array, Array, NDArray[np.bool_], NDArray[np.bool_]]:
+        """The bounds, the integer columns and which bounds the user gave.
+
+        Observed bounds are widened (:func:`~mixsynth.support.widen_bounds`); bounds the user
+        gave (a ``(lower, upper)`` pair for every column, or ``{column: (lo, hi)}``) are used
+        as they are.
+        """
+        d = lo.shape[0]
+        given = np.zeros(d, dtype=bool)
+        seen_lo, seen_hi = lo, hi
+        lo, hi = widen_bounds(lo, hi, integer, decimals=decimals)
+        if isinstance(self.bounds, Mapping):
+            lo, hi = lo.copy(), hi.copy()
+            for key, pair in self.bounds.items():
+                j = self._bound_position(key, d)
+                try:
+                    a, b = (float(v) for v in pair)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"bounds[{key!r}] must be a pair (lo, hi) of numbers, got {pair!r}."
+                    ) from None
+                lo[j], hi[j], given[j] = a, b, True
+        elif self.bounds is not None:
             try:
-                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (lo.shape[0],)).copy()
+                lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (d,)).copy()
                           for b in self.bounds)
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"bounds must be (lower, upper), each a number or one per column "
-                    f"({lo.shape[0]}), got {self.bounds!r}."
+                    f"bounds must be (lower, upper), each a number or one per column ({d}), "
+                    f"or {{column: (lo, hi)}}, got {self.bounds!r}."
                 ) from None
-            for j in range(lo.shape[0]):
-                name = self._column_name(j)
-                if np.isnan(lo[j]) or np.isnan(hi[j]):
-                    raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
-                                     "no bound.")
-                if lo[j] > hi[j]:
-                    raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
-                                     f"exceeds the upper bound {hi[j]!r}.")
-                if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
-                    # allowed (samples are then held inside them), but never silently
-                    warnings.warn(
-                        f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
-                        f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
-                        "inside the bounds, so they will not look like those rows.",
-                        UserWarning,
-                        stacklevel=5,
-                    )
-        return lo, hi, integer
+            given[:] = True
+        for j in map(int, np.flatnonzero(given)):
+            name = self._column_name(j)
+            if np.isnan(lo[j]) or np.isnan(hi[j]):
+                raise ValueError(f"bounds for column {name} are NaN; use -inf / inf for "
+                                 "no bound.")
+            if lo[j] > hi[j]:
+                raise ValueError(f"bounds for column {name}: the lower bound {lo[j]!r} "
+                                 f"exceeds the upper bound {hi[j]!r}.")
+            if seen_lo[j] < lo[j] or seen_hi[j] > hi[j]:
+                # allowed (samples are then held inside them), but never silently
+                warnings.warn(
+                    f"bounds for column {name} are [{lo[j]!r}, {hi[j]!r}] but the data "
+                    f"holds values from {seen_lo[j]!r} to {seen_hi[j]!r}; samples stay "
+                    "inside the bounds, so they will not look like those rows.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+        return lo, hi, integer, given
+
+    def _bound_position(self, key: Any, d: int) -> int:
+        """The column of a ``bounds`` key: a fitted column name, or a position."""
+        names = self._columns if self._columns is not None else self._feature_names()
+        if names and key in names:
+            return list(names).index(key)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < d:
+            return int(key)
+        if isinstance(key, str) and key.isdigit() and int(key) < d and not names:
+            return int(key)
+        raise ValueError(f"bounds: unknown column {key!r}; columns are "
+                         f"{list(names) if names else list(range(d))}.")
 
     def _grid(self, X: Array) -> list[tuple[int, str, float]]:
         n_distinct = len(np.unique(X, axis=0))
-        if self.criterion == "heldout":
+        if self.criterion in ("heldout", "realism"):
             # every training fold must hold K distinct rows
             n_distinct = min(n_distinct, n_distinct * (self.cv - 1) // self.cv)
         if self.n_components is None:
@@ -872,6 +959,17 @@ class Synthesizer(SaveMixin, BaseEstimator):
     def integer_columns_(self) -> NDArray[np.bool_]:
         return self.model_.integer_columns
 
+    @property
+    def decimals_(self) -> NDArray[np.int64]:
+        """Decimal places each column was recorded with (-1: none detected); samples are
+        rounded to them. An AttributeError for a class-conditional synthesizer (each class
+        has its own) and for models saved before decimals were recorded."""
+        check_is_fitted(self, "model_")
+        decimals = getattr(self.model_, "decimals", None)
+        if decimals is None:
+            raise AttributeError("this synthesizer records no decimal places")
+        return np.asarray(decimals)
+
 
 def _is_frame(X: Any) -> bool:
     """A pandas DataFrame (pandas is not imported for it)."""
@@ -952,6 +1050,14 @@ def _finish_synthesizer(s: Synthesizer, where: str) -> None:
                                  f"{d} features")
 
 
+def _decimals_array(value: Any) -> NDArray[np.int64]:
+    """Decimal places per column: whole numbers from -1 (none detected) to 15."""
+    out = np.array([_int(-1)(v) for v in _from_json(value)], dtype=np.int64)
+    if out.ndim != 1 or np.any(out > 15):
+        raise ValueError("decimal places must be a list of whole numbers from -1 to 15")
+    return out
+
+
 def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
     """A synthesizer from its checked parameters and fitted pieces: its model object is a
     :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
@@ -973,6 +1079,7 @@ def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
         s.model_ = WhitenedMixture(
             ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
             ns.integer_columns_, s.support, ns.selection_, memorization,
+            getattr(ns, "decimals_", None),
         )
     return s
 
@@ -994,6 +1101,7 @@ _SYNTHESIZER = Table(
         Attr("lower_bounds_", _bound_array),
         Attr("upper_bounds_", _bound_array),
         Attr("integer_columns_", _bool_array),
+        Attr("decimals_", _decimals_array, optional=True),  # files before decimals: none
         Attr("classes_", _classes, _encode_classes),
         Attr("selection_", _selection, _encode_selection),
         Attr("memorization_", _memorization, optional=True),

@@ -49,10 +49,14 @@ def test_interrupted_sweep_resumes_to_the_same_model(rng, tmp_path, monkeypatch,
 
     total = len(fresh.selection_.candidates)
     # the three finished candidates were not fitted again, except the winner when it is one of
-    # them: a resume file does not decide the model unchecked
+    # them: a resume file does not decide the model unchecked. Held-out: they are screening
+    # records, and the short list of the screening is then evaluated on every fold.
     finished = {c.config for c in fresh.selection_.candidates[:3]}
-    rechecked = int(fresh.selection_.best.config in finished)
-    assert len(evaluated) == total - 3 + rechecked
+    if criterion == "heldout":
+        full, rechecked = sum(not c.abandoned for c in fresh.selection_.candidates), 0
+    else:
+        full, rechecked = 0, int(fresh.selection_.best.config in finished)
+    assert len(evaluated) == total - 3 + full + rechecked
     assert resumed.selection_ == fresh.selection_.__class__(
         **{**vars(fresh.selection_), "candidates": resumed.selection_.candidates}
     )
@@ -104,18 +108,25 @@ def _resume_file(tmp_path, X, kw, edit):
     return ckpt
 
 
-@pytest.mark.parametrize("criterion", ["heldout", "bic"])
+@pytest.mark.parametrize("criterion", ["heldout", "bic", "heldout-screened"])
 def test_a_forged_finished_candidate_does_not_decide_the_model(rng, tmp_path, criterion):
+    """A forged winner is re-evaluated; a forged record of a screened sweep (16 candidates,
+    searched on 2 folds) only ranks the screening, and the short list is evaluated afresh."""
+    import contextlib
+
     X = _data(rng)
-    kw = dict(n_components=[1, 2, 3, 4], criterion=criterion, guard=False, random_state=3)
+    screened = criterion == "heldout-screened"
+    kw = dict(n_components=[1, 2, 3, 4], criterion=criterion.split("-")[0], guard=False,
+              random_state=3, **({"reg_covar": 1e-6} if criterion == "heldout" else {}))
     fresh = Synthesizer(**kw).fit(X)
     assert fresh.selection_.best.n_components > 1
 
     def forge(entries):  # K = 1 claims a score no other candidate can beat
-        entries[0]["score"] = 1e6 if criterion == "heldout" else -1e6
+        entries[0]["score"] = 1e6 if criterion.startswith("heldout") else -1e6
 
     ckpt = _resume_file(tmp_path, X, kw, forge)
-    with pytest.warns(UserWarning, match="does not match a re-evaluation"):
+    with (contextlib.nullcontext() if screened
+          else pytest.warns(UserWarning, match="does not match a re-evaluation")):
         resumed = Synthesizer(**kw).fit(X, checkpoint=ckpt)
     assert resumed.selection_.best.config == fresh.selection_.best.config
     np.testing.assert_allclose(resumed.selection_.scores, fresh.selection_.scores, rtol=1e-12)

@@ -316,11 +316,14 @@ def test_synthesizer_streams_large_data(rng, tmp_path, monkeypatch):
     )
     sel = synth.selection_
     assert sel.criterion == "bic" and any("BIC" in note for note in sel.notes)
-    np.testing.assert_array_equal(synth.lower_bounds_, X.min(axis=0))
+    # observed bounds (continuous ones widened by a margin, as in memory)
+    in_memory = Synthesizer(n_components=1, guard=False).fit(X)
+    np.testing.assert_array_equal(synth.lower_bounds_, in_memory.lower_bounds_)
+    assert synth.lower_bounds_[3] == X[:, 3].min()
     np.testing.assert_array_equal(synth.integer_columns_, [False, False, False, True])
     rows = synth.sample(500, random_state=0)
     assert np.all(rows[:, 3] == np.round(rows[:, 3]))
-    assert np.all((rows >= X.min(axis=0)) & (rows <= X.max(axis=0)))
+    assert np.all((rows >= synth.lower_bounds_) & (rows <= synth.upper_bounds_))
     assert synth.memorization_ is None
     # as good a model as the same selection in memory (dequantisation noise differs)
     memory = Synthesizer(n_components=[1, 3, 5], reg_covar=1e-6, criterion="bic",

@@ -29,7 +29,7 @@ from mixsynth.core.kernels import (
     unpack_symmetric,
 )
 from mixsynth.core.params import Params
-from mixsynth.core.pruning import PRUNING, pruned_full_sums
+from mixsynth.core.pruning import PRUNING, one_blas_thread, pruned_full_sums
 from mixsynth.core.stats import PRUNE_LOG_RATIO, Stats, normalize_rows
 from mixsynth.core.tiles import DENSE_FRACTION, centred_scatter, pairs_mahalanobis
 
@@ -143,9 +143,10 @@ class _Sums:
         ``nk`` and ``sx`` already added by :meth:`add`)."""
         used = np.flatnonzero(R.any(axis=0))
         if used.size:
-            self.centred[used] += centred_scatter(
-                X, R[:, used], self.centers[used], diag=not self.full
-            )
+            with one_blas_thread():  # many small products: threads only slow them down
+                self.centred[used] += centred_scatter(
+                    X, R[:, used], self.centers[used], diag=not self.full
+                )
 
     def stats(self, n: float) -> Stats:
         c = self.centers

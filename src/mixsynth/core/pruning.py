@@ -9,8 +9,10 @@ docs/engine.md, "The pruned pass".
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +24,14 @@ from mixsynth.core.tiles import pairs_mahalanobis
 if TYPE_CHECKING:
     from mixsynth.core.gaussian_pass import _Sums
 
-__all__ = ["PRUNING", "pruned_full_sums"]
+__all__ = [
+    "BLAS_THREADS",
+    "ONE_THREAD",
+    "PRUNING",
+    "one_blas_thread",
+    "pruned_full_sums",
+    "pruning_may_pay",
+]
 
 Array = NDArray[np.float64]
 
@@ -47,6 +56,66 @@ _PRUNE_SAMPLE_ROWS = 2048
 _EIG_SLACK = 1e-12
 _DIST_SLACK = 1e-13
 
+#: BLAS threads the dense pass's matrix products run on, as the caller set the thread pools
+#: (``core`` imports only numpy and scipy: the estimator, which manages the pools, sets this).
+BLAS_THREADS: ContextVar[int] = ContextVar("mixsynth_blas_threads", default=1)
+#: A context-manager factory that holds BLAS to one thread, given by the caller that manages
+#: the thread pools (``None``: nothing to hold). The pruned pass runs under it: its products
+#: are many small ones (on the (100k, 50, 100) problem the default measured 0.82 s per iteration
+#: at 2 threads, issue 13, against 0.48 s at 1, docs/benchmarks.md).
+ONE_THREAD: ContextVar[Callable[[], AbstractContextManager[Any]] | None] = ContextVar(
+    "mixsynth_one_thread", default=None
+)
+
+#: The cost model of the choice of pass, in ns per row at one thread (measured here with
+#: ``time.process_time`` at n = 20 000, d = 5..32, K = 16 and 64, 1 BLAS thread; only their
+#: ratios matter). Dense: per row, plus per (row, component) pair an elementwise part and the
+#: two packed products' part per packed column, which threads divide ...
+_DENSE_ROW_NS, _DENSE_PAIR_NS, _DENSE_PACKED_NS = 150.0, 13.0, 0.085
+#: ... pruned: per row (sort, gathers), per pair the bound (``n K d`` distances, elementwise),
+#: and per kept pair the exact centred forms, on one thread.
+_PRUNED_ROW_NS, _BOUND_PAIR_NS, _BOUND_PAIR_D_NS = 300.0, 14.0, 0.13
+_KEPT_PAIR_NS, _KEPT_PAIR_D2_NS = 60.0, 0.12
+
+
+def _dense_ns(d: int, K: int, threads: int) -> float:
+    """Modelled time of the dense pass per row."""
+    packed = d * (d + 1) / 2
+    return _DENSE_ROW_NS + K * (_DENSE_PAIR_NS + _DENSE_PACKED_NS * packed / max(threads, 1))
+
+
+def _pruned_ns(d: int, K: int, kept_per_row: float) -> float:
+    """Modelled time of the pruned pass per row keeping ``kept_per_row`` components."""
+    return (_PRUNED_ROW_NS + K * (_BOUND_PAIR_NS + _BOUND_PAIR_D_NS * d)
+            + kept_per_row * (_KEPT_PAIR_NS + _KEPT_PAIR_D2_NS * d * d))
+
+
+def _max_kept_per_row(d: int, K: int, threads: int) -> float:
+    """Components per row below which the pruned pass is modelled faster than the dense pass
+    (at most ``_PRUNE_MAX_FRACTION`` of them); below 1 it never is."""
+    spare = _dense_ns(d, K, threads) - _pruned_ns(d, K, 0.0)
+    return min(_PRUNE_MAX_FRACTION * K, spare / (_KEPT_PAIR_NS + _KEPT_PAIR_D2_NS * d * d))
+
+
+def one_blas_thread() -> AbstractContextManager[Any]:
+    """BLAS held to one thread (:data:`ONE_THREAD`) when the caller gave it more: for passes
+    made of many small products (the pruned pass, the sparse exact scatter)."""
+    hold = ONE_THREAD.get()
+    return hold() if hold is not None and BLAS_THREADS.get() > 1 else nullcontext()
+
+
+def pruning_may_pay(n_features: int, n_components: int, threads: int | None = None) -> bool:
+    """Whether the pruned pass can beat the dense pass at all, keeping one component per row
+    (its best case), at ``threads`` BLAS threads (default :data:`BLAS_THREADS`).
+
+    The dense pass's packed products run at BLAS speed on every thread; the pruned pass's
+    bounds and gathers are elementwise work on one thread. So small ``d`` (the elementwise
+    bound costs as much as the dense pair: d <= ~12) and more threads favour the dense pass.
+    """
+    t = BLAS_THREADS.get() if threads is None else threads
+    return n_components >= 2 and _max_kept_per_row(n_features, n_components, t) >= 1.0
+
+
 #: Each parameter set's eigenvalue bounds, shared by every chunk of its iteration.
 _PRUNING_CACHE: weakref.WeakKeyDictionary[Params, Array] = weakref.WeakKeyDictionary()
 
@@ -65,14 +134,31 @@ def pruned_full_sums(
     log-densities and centred scatters use the exact centred form, ``|(x - mu) P|^2`` and
     ``W^T W`` with ``W = sqrt(r)(x - mu)``, at ``2 d^2`` flops per kept pair each.
 
-    Returns ``False`` (and leaves ``sums`` untouched) when, on a sample of rows, the bounds
-    keep more than ``_PRUNE_MAX_FRACTION`` of the pairs (overlapping components, or bounds too
-    loose): the dense pass is then used.
+    Returns ``False`` (and leaves ``sums`` untouched) when the pruned pass would not be the
+    faster: by the cost model (:func:`pruning_may_pay`, no work at all when even one kept
+    component per row would not pay), or when on a sample of rows the bounds keep more pairs
+    than the model allows at the current :data:`BLAS_THREADS` (overlapping components, or
+    bounds too loose). The dense pass is then used. The pass itself runs its small products on
+    one thread (:data:`ONE_THREAD`).
     """
     n, d = X.shape
     K = params.n_components
     if not PRUNING.get() or K < 2 or n < _PRUNE_MIN_ROWS_PER_FEATURE * d:
         return False
+    threads = BLAS_THREADS.get()
+    if not pruning_may_pay(d, K, threads):
+        return False
+    with one_blas_thread():
+        return _pruned_full_sums(X, params, sample_weight, sums,
+                                 _max_kept_per_row(d, K, threads) / K)
+
+
+def _pruned_full_sums(
+    X: Array, params: Params, sample_weight: Array | None, sums: _Sums, max_fraction: float
+) -> bool:
+    """The body of :func:`pruned_full_sums` once the cost model allows it."""
+    n = X.shape[0]
+    K = params.n_components
     means, pc = params.means, params.precisions_cholesky
     # Would pruning pay? Estimated on a sample of rows against each row's *exact* best value
     # (as the pass itself compares), first with optimistic bounds: a precision's smallest
@@ -81,7 +167,7 @@ def pruned_full_sums(
     pc_diag = np.einsum("kij,kij->ki", pc, pc)  # A_ii = |row i of P|^2
     const = _log_density_constants(params)
     sample = X[:: max(1, n // _PRUNE_SAMPLE_ROWS)]
-    limit = _PRUNE_MAX_FRACTION * sample.shape[0] * K
+    limit = max_fraction * sample.shape[0] * K
     if _kept_pairs(sample, params, pc_diag.min(axis=1), const) > limit:
         return False
     lam_min = _eigen_bounds(params)

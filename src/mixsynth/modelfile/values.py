@@ -52,6 +52,10 @@ def _to_json(value: Any, where: str = "value") -> Any:
         return {"$generator": _to_json(value.bit_generator.state, where)}
     if isinstance(value, np.random.RandomState):
         return {"$random_state": _to_json(value.get_state(legacy=False), where)}
+    if _is_bounds_mapping(value):
+        # Synthesizer(bounds={column: (lo, hi)}): keys may be names or positions
+        return {"$bounds": [[_to_json(k, where), _to_json(float(lo), where),
+                             _to_json(float(hi), where)] for k, (lo, hi) in value.items()]}
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         # bit-generator states and diagnostics; a parameter dict is refused at load (and so
         # at save, which checks that the file loads back)
@@ -60,6 +64,37 @@ def _to_json(value: Any, where: str = "value") -> Any:
         f"cannot save {where}={value!r}: only None, bool, int, float, str, sequences of them "
         "and numpy seeds can be stored in a model file."
     )
+
+
+def _is_bounds_mapping(value: Any) -> bool:
+    """``{column: (lo, hi)}``: str or int keys, tuples of two real numbers."""
+    return (isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str | int | np.integer) and not isinstance(k, bool)
+        and isinstance(v, tuple) and len(v) == 2
+        and all(isinstance(x, int | float | np.integer | np.floating)
+                and not isinstance(x, bool) for x in v)
+        for k, v in value.items()))
+
+
+def _bounds_from_json(body: Any) -> dict[Any, tuple[float, float]]:
+    """``{column: (lo, hi)}`` from ``[[column, lo, hi], ...]`` (lo, hi: numbers or $float)."""
+    if not isinstance(body, list):
+        raise ValueError("expected a list of [column, lo, hi]")
+    out: dict[Any, tuple[float, float]] = {}
+    for item in body:
+        if (not isinstance(item, list) or len(item) != 3
+                or not isinstance(item[0], str | int) or isinstance(item[0], bool)):
+            raise ValueError("expected [column, lo, hi] with a str or int column")
+        pair = []
+        for v in item[1:]:
+            if isinstance(v, dict) and list(v) == ["$float"]:
+                pair.append(_tagged_float(v["$float"]))
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                pair.append(float(v))
+            else:
+                raise ValueError(f"expected a number, got {_short(v)}")
+        out[item[0]] = (pair[0], pair[1])
+    return out
 
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
@@ -88,6 +123,8 @@ def _from_json(value: Any, *, objects: bool = False) -> Any:
     if tag == "$float":
         return _tagged_float(body)
     try:
+        if tag == "$bounds":
+            return _bounds_from_json(body)
         if tag == "$seed_sequence":
             _check_seed_sequence(body)
             return np.random.SeedSequence(

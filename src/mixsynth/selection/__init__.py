@@ -6,8 +6,11 @@ Three parts meet in :func:`select`:
   (covariance type, reg_covar) group — the full grid, or coarse to fine when there are more than
   :data:`GRID_LIMIT` — as pure generators fed the scores of each batch;
 - **evaluators** (:mod:`~mixsynth.selection.evaluators`): :class:`HeldOut` (k-fold held-out
-  log-likelihood in the original space, paired early abandonment) or
-  :class:`InformationCriterion` (AIC / BIC; on a streamed Source a batch shares its passes);
+  log-likelihood in the original space, paired early abandonment),
+  :class:`InformationCriterion` (AIC / BIC; on a streamed Source a batch shares its passes) or
+  :class:`Realism` (:mod:`~mixsynth.selection.realism`: a classifier two-sample test of the
+  candidate's rows against held-out rows, under the memorisation guard, with held-out
+  likelihood as floor and tie-breaker; :func:`choose_realistic` makes the final choice);
 - **runners** (:mod:`~mixsynth.selection.runners`): :class:`SerialRunner`,
   :class:`ProcessRunner` (worker processes, a BLAS-thread cap per task), :class:`ClusterRunner`
   (a Dask cluster's workers), or any object with ``run(tasks)``.
@@ -30,6 +33,14 @@ from mixsynth.selection.evaluators import (
     make_folds,
 )
 from mixsynth.selection.plans import GRID_LIMIT, candidate_grid
+from mixsynth.selection.realism import (
+    Realism,
+    RealismFold,
+    SampleSupport,
+    choose_realistic,
+    make_realism_folds,
+    two_sample_auc,
+)
 from mixsynth.selection.result import CRITERIA, Candidate, Config, ProgressFn, SelectionResult
 from mixsynth.selection.runners import ClusterRunner, ProcessRunner, Runner, SerialRunner, Task
 from mixsynth.selection.select import CandidateStore, select
@@ -49,12 +60,18 @@ __all__ = [
     "Outcome",
     "ProcessRunner",
     "ProgressFn",
+    "Realism",
+    "RealismFold",
     "Runner",
+    "SampleSupport",
     "SelectionResult",
     "SerialRunner",
     "Task",
     "candidate_grid",
+    "choose_realistic",
     "information_criteria",
     "make_folds",
+    "make_realism_folds",
     "select",
+    "two_sample_auc",
 ]

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from mixsynth._version import __version__
 from mixsynth.core.families import family_names
 from mixsynth.io.atomic import atomic_write
-from mixsynth.selection.result import Candidate, Config
+from mixsynth.selection.result import OPTIONAL_FIELDS, Candidate, Config
 
 __all__ = ["SweepCheckpoint", "SweepStore", "fingerprint"]
 
@@ -40,7 +40,11 @@ def _number(value: Any, *, finite: bool = True) -> bool:
 
 def _candidate(raw: Any) -> Candidate | None:
     """A candidate from its JSON form, or ``None`` when any field is not what it must be."""
-    if not isinstance(raw, dict) or set(raw) != {f.name for f in fields(Candidate)}:
+    names = {f.name for f in fields(Candidate)}
+    # the optional measurements (realism's AUC, the held-out median) are written when measured
+    if not isinstance(raw, dict) or not names - set(OPTIONAL_FIELDS) <= set(raw) <= names:
+        return None
+    if not all(raw[k] is None or _number(raw[k]) for k in OPTIONAL_FIELDS if k in raw):
         return None
     folds = raw["fold_scores"]
     checks = (

@@ -220,12 +220,14 @@ class HeldOut:
         (paired comparison with ``reference``, the best complete candidate's fold scores)."""
         t0 = time.perf_counter()
         scores: list[float] = []
+        per_row: list[Array] = []
         aics, bics, lls, iters, conv = [], [], [], [], True
         n_params = 0
         abandoned = False
         for j, fold in enumerate(self.folds):
             gm = _fit(estimator, fold.Z_train, as_int(child(seed, j)))
             val = gm.score_samples(fold.Z_val) + fold.residual_val
+            per_row.append(val)
             scores.append(float(np.mean(val)))
             ll = float(gm.score(fold.Z_train))
             n_params = gm._n_parameters()
@@ -254,6 +256,8 @@ class HeldOut:
             n_iter=max(iters),
             fit_time=time.perf_counter() - t0,
             abandoned=abandoned,
+            heldout_loglik=float(np.mean(np.concatenate(per_row))),
+            heldout_median=float(np.median(np.concatenate(per_row))),
         )
         return Outcome(cand, None)
 
@@ -286,7 +290,7 @@ class InformationCriterion:
     n_folds = None
 
     def __post_init__(self) -> None:
-        if self.criterion not in CRITERIA or self.criterion == "heldout":
+        if self.criterion not in CRITERIA or self.criterion not in ("aic", "bic"):
             raise ValueError(f"criterion must be 'aic' or 'bic', got {self.criterion!r}.")
 
     @property

@@ -15,14 +15,19 @@ from mixsynth.modelfile.values import _from_json, _short, _to_json
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["CRITERIA", "Candidate", "Config", "ProgressFn", "SelectionResult"]
+__all__ = ["CRITERIA", "OPTIONAL_FIELDS", "Candidate", "Config", "ProgressFn", "SelectionResult"]
 
 #: Criteria known to :func:`~mixsynth.selection.select`.
-CRITERIA: tuple[str, ...] = ("heldout", "aic", "bic")
+CRITERIA: tuple[str, ...] = ("heldout", "aic", "bic", "realism")
 
 Config = tuple[int, str, float]  # (n_components, covariance_type, reg_covar)
 ProgressFn = Callable[[int, int, "Candidate"], None]
 Array = NDArray[np.float64]
+
+
+#: Candidate fields written to a dictionary only when measured.
+OPTIONAL_FIELDS = ("heldout_loglik", "heldout_median", "auc", "auc_se", "near_copy_rate",
+             "holdout_near_copy_rate")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,14 @@ class Candidate:
         wall time of their batch).
     abandoned : bool
         Stopped early as hopeless; its scores cover only the folds run.
+    heldout_loglik, heldout_median : float or None
+        Mean and median held-out log-likelihood per row over every fold's held-out rows
+        (held-out and realism criteria; the median is robust to a few extreme rows).
+    auc, auc_se : float or None
+        Realism: the classifier two-sample AUC of the candidate's rows against held-out rows,
+        and its standard error.
+    near_copy_rate, holdout_near_copy_rate : float or None
+        Realism: near copies of the folds' training rows among generated and held-out rows.
     """
 
     n_components: int
@@ -73,10 +86,21 @@ class Candidate:
     n_iter: int
     fit_time: float
     abandoned: bool = False
+    heldout_loglik: float | None = None
+    heldout_median: float | None = None
+    auc: float | None = None
+    auc_se: float | None = None
+    near_copy_rate: float | None = None
+    holdout_near_copy_rate: float | None = None
 
     @property
     def config(self) -> Config:
         return (self.n_components, self.covariance_type, self.reg_covar)
+
+    @property
+    def n_folds_run(self) -> int:
+        """Held-out folds the score covers (0 for AIC / BIC)."""
+        return len(self.fold_scores)
 
     @property
     def score_se(self) -> float:
@@ -86,8 +110,13 @@ class Candidate:
         return self.score_std / math.sqrt(len(self.fold_scores))
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary; the optional measurements are left out when absent, so a
+        candidate of a criterion without them is written as before they existed."""
         out = asdict(self)
         out["fold_scores"] = list(self.fold_scores)
+        for name in OPTIONAL_FIELDS:
+            if out[name] is None:
+                del out[name]
         return out
 
 
@@ -121,6 +150,7 @@ class SelectionResult:
 
     @property
     def higher_is_better(self) -> bool:
+        """Held-out log-likelihood: higher; AIC, BIC and realism's AUC: lower."""
         return self.criterion == "heldout"
 
     @property
@@ -129,7 +159,12 @@ class SelectionResult:
         return np.array([c.score for c in self.candidates])
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per candidate, sorted by covariance type, reg_covar and K."""
+        """One row per candidate, sorted by covariance type, reg_covar and K.
+
+        ``score_se`` is the standard error of ``score`` (held-out: of the mean over folds;
+        realism: of the AUC); ``n_folds_run`` the folds an abandoned candidate's partial
+        score covers.
+        """
         rows = []
         for i, c in enumerate(self.candidates):
             row = {
@@ -138,6 +173,14 @@ class SelectionResult:
                 "reg_covar": c.reg_covar,
                 "score": c.score,
                 "score_std": c.score_std,
+                "score_se": c.auc_se if self.criterion == "realism" else (
+                    c.score_se if c.score_std is not None else None),
+                "n_folds_run": c.n_folds_run,
+                "heldout_loglik": c.heldout_loglik,
+                "heldout_median": c.heldout_median,
+                "auc": c.auc,
+                "near_copy_rate": c.near_copy_rate,
+                "holdout_near_copy_rate": c.holdout_near_copy_rate,
                 "n_parameters": c.n_parameters,
                 "aic": c.aic,
                 "bic": c.bic,
@@ -149,23 +192,70 @@ class SelectionResult:
             rows.append(row)
         return sorted(rows, key=lambda r: (r["covariance"], r["reg_covar"], r["K"]))
 
+    def k_edge(self) -> str | None:
+        """A sentence when the winner's K is the largest (or, above 1, the smallest) K searched
+        in its group, where the best may lie beyond the range; ``None`` otherwise."""
+        b = self.best
+        ks = [c.n_components for c in self.candidates
+              if (c.covariance_type, c.reg_covar) == (b.covariance_type, b.reg_covar)]
+        if len(ks) < 2:
+            return None
+        if b.n_components == max(ks):
+            return (f"the chosen K={b.n_components} is the largest searched: a larger K may be "
+                    "better (widen n_components)")
+        if b.n_components == min(ks) and b.n_components > 1:
+            return (f"the chosen K={b.n_components} is the smallest searched: a smaller K may "
+                    "be better (widen n_components)")
+        return None
+
     def format_table(self) -> str:
-        """The table as aligned text, for terminals and logs."""
-        label = "CV loglik" if self.criterion == "heldout" else self.criterion.upper()
-        lines = [
-            f"{'K':>5} {'cov':>9} {'reg':>8} {label:>20} {'params':>8} {'AIC':>12} "
-            f"{'BIC':>12} {'time':>7}"
-        ]
+        """The table as aligned text, for terminals and logs.
+
+        ``±`` is always one standard error of the score (held-out: of the mean over the folds;
+        realism: of the AUC), said under the table. An abandoned candidate's partial mean
+        (fewer folds) is not shown beside complete means: its row says after how many folds it
+        was stopped. Held-out log-likelihoods are shown as mean and median (robust to a few
+        extreme rows). A note says when the winner sits at the edge of the searched K.
+        """
+        realism = self.criterion == "realism"
+        label = {"heldout": "CV loglik", "realism": "AUC"}.get(self.criterion,
+                                                               self.criterion.upper())
+        held = realism or self.criterion == "heldout"
+        head = f"{'K':>5} {'cov':>9} {'reg':>8} {label:>20}"
+        if held:
+            head += f" {'LL mean':>9} {'LL median':>9}"
+        if realism:
+            head += f" {'copies':>7}"
+        lines = [head + f" {'params':>8} {'AIC':>12} {'BIC':>12} {'time':>7}"]
         for r in self.table():
-            score = f"{r['score']:.3f}"
-            if r["score_std"] is not None:
-                score += f" ± {r['score_std']:.3f}"
+            if r["abandoned"]:
+                score = f"stopped {r['n_folds_run']}/{self.n_folds or '?'} folds"
+            else:
+                score = f"{r['score']:.3f}"
+                if r["score_se"] is not None:
+                    score += f" ± {r['score_se']:.3f}"
+            line = f"{r['K']:>5} {r['covariance']:>9} {r['reg_covar']:>8.0e} {score:>20}"
+            if held:
+                line += (f" {_num(None if r['abandoned'] else r['heldout_loglik'], 9)}"
+                         f" {_num(None if r['abandoned'] else r['heldout_median'], 9)}")
+            if realism:
+                nc = r["near_copy_rate"]
+                line += f" {'-' if nc is None else f'{nc:.1%}':>7}"
             flag = " *" if r["best"] else ("  (abandoned)" if r["abandoned"] else "")
             lines.append(
-                f"{r['K']:>5} {r['covariance']:>9} {r['reg_covar']:>8.0e} {score:>20} "
-                f"{r['n_parameters']:>8} {r['aic']:>12.1f} {r['bic']:>12.1f} "
+                line + f" {r['n_parameters']:>8} {r['aic']:>12.1f} {r['bic']:>12.1f} "
                 f"{r['fit_time']:>6.1f}s{flag}"
             )
+        if self.criterion == "heldout":
+            lines.append("± : one standard error of the mean over the folds; abandoned "
+                         "candidates were stopped early (their partial means are not comparable)")
+        elif realism:
+            lines.append("AUC: classifier two-sample test against held-out rows (0.5: "
+                         "indistinguishable; lower is better); ± : one standard error; copies: "
+                         "near copies of training rows among generated rows")
+        edge = self.k_edge()
+        if edge:
+            lines.append(f"note: {edge}")
         return "\n".join(lines)
 
     def plot(self, **kwargs: Any) -> Figure:
@@ -248,3 +338,7 @@ def _selection(value: Any) -> SelectionResult | None:
     if result.criterion not in CRITERIA or not 0 <= result.best_index < len(result.candidates):
         raise ValueError("criterion or best_index out of range")
     return result
+
+
+def _num(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.2f}"

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from mixsynth.gaussian_mixture import GaussianMixture
+from mixsynth.gaussian_mixture import blas_threads as _thread_limit
 from mixsynth.selection.evaluators import Evaluator, Outcome
 from mixsynth.selection.result import Config
 from mixsynth.sources.dask import current_client
@@ -52,7 +52,7 @@ class Task:
 
     def run(self, blas_threads: int | None = None) -> Outcome:
         """Evaluate the candidate, with at most ``blas_threads`` BLAS/OpenMP threads."""
-        with threadpool_limits(limits=blas_threads):
+        with _thread_limit(blas_threads):
             return self.evaluator.evaluate(self.estimator, self.seed, self.reference)
 
 
