@@ -193,7 +193,9 @@ def test_a_new_family_plugs_into_em_and_sampling(rng, identity_family):
     X, labels = sample_mixture(truth, 4000, rng)
     assert X.shape == (4000, 2) and np.count_nonzero(np.diff(labels)) > 10  # shuffled
     np.testing.assert_allclose(X[labels == 1].mean(axis=0), [4.0, 1.0], atol=0.1)
-    np.testing.assert_allclose(np.cov(X[labels == 0].T), np.eye(2), atol=0.1)
+    n0 = int(np.count_nonzero(labels == 0))
+    # six standard errors of a sample variance (sqrt(2 / n)): a bug, not a seed, fails it
+    np.testing.assert_allclose(np.cov(X[labels == 0].T), np.eye(2), atol=6 * np.sqrt(2 / n0))
 
     start = identity_family.params(np.array([0.5, 0.5]), np.array([[-1.0, 0.0], [1.0, 0.0]]))
     seen: list[float] = []
