@@ -6,6 +6,10 @@ and errors to stderr. A user mistake prints one line, ``mixsynth: error: ...``; 
 only with ``-v``. Heavy modules (numpy, scikit-learn, matplotlib) are imported inside the
 commands, so ``mixsynth --help`` answers at once.
 
+Why one module of this size: the command line is kept whole on purpose (the house style: one
+``cli.py`` behind ``main(argv)``), because its commands share the option types, the read
+options, the error mapping to exit codes and the progress plumbing, and read best side by side.
+
 Commands: ``fit`` (data → model file, the selection table on stdout), ``sample`` (model → rows,
 streamed in chunks to CSV / TSV / Parquet / ``.npy`` / an image folder, or CSV on stdout with
 ``-o -``), ``evaluate`` (quality report as JSON), ``report`` (HTML), ``inspect`` (the model
