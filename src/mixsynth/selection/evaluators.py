@@ -25,7 +25,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,6 +88,52 @@ def _fit(estimator: GaussianMixture, Z: Array | Source, seed: int) -> GaussianMi
 
 def _config(estimator: GaussianMixture) -> Config:
     return (estimator.n_components, estimator.covariance_type, estimator.reg_covar)
+
+
+class FoldFits:
+    """One candidate's fits on the folds and what the fold criteria record of each: the
+    held-out rows' scores (in the original space) and the training fits' AIC, BIC and
+    log-likelihood. Held-out and realism share it."""
+
+    def __init__(self) -> None:
+        self.scores: list[float] = []
+        self.per_row: list[Array] = []
+        self.aics: list[float] = []
+        self.bics: list[float] = []
+        self.lls: list[float] = []
+        self.iters: list[int] = []
+        self.converged = True
+        self.n_parameters = 0
+
+    def fit(self, estimator: GaussianMixture, fold: Fold, seed: int) -> GaussianMixture:
+        """Fit ``estimator`` on the fold's training rows, score its held-out rows, record."""
+        gm = _fit(estimator, fold.Z_train, seed)
+        val = gm.score_samples(fold.Z_val) + fold.residual_val
+        self.per_row.append(val)
+        self.scores.append(float(np.mean(val)))
+        ll = float(gm.score(fold.Z_train))
+        self.n_parameters = gm._n_parameters()
+        aic, bic = information_criteria(ll, fold.Z_train.shape[0], self.n_parameters)
+        self.aics.append(aic)
+        self.bics.append(bic)
+        self.lls.append(ll)
+        self.iters.append(gm.n_iter_)
+        self.converged = self.converged and gm.converged_
+        return gm
+
+    def summary(self) -> dict[str, Any]:
+        """The :class:`Candidate` fields the folds decide (means over the folds run)."""
+        rows = np.concatenate(self.per_row)
+        return dict(
+            aic=float(np.mean(self.aics)),
+            bic=float(np.mean(self.bics)),
+            log_likelihood=float(np.mean(self.lls)),
+            n_parameters=self.n_parameters,
+            converged=self.converged,
+            n_iter=max(self.iters),
+            heldout_loglik=float(np.mean(rows)),
+            heldout_median=float(np.median(rows)),
+        )
 
 
 class Evaluator(Protocol):
@@ -219,24 +265,11 @@ class HeldOut:
         """Fit fold ``j`` from the ``j``-th child of ``seed``; abandon a hopeless candidate
         (paired comparison with ``reference``, the best complete candidate's fold scores)."""
         t0 = time.perf_counter()
-        scores: list[float] = []
-        per_row: list[Array] = []
-        aics, bics, lls, iters, conv = [], [], [], [], True
-        n_params = 0
+        fits = FoldFits()
+        scores = fits.scores
         abandoned = False
         for j, fold in enumerate(self.folds):
-            gm = _fit(estimator, fold.Z_train, as_int(child(seed, j)))
-            val = gm.score_samples(fold.Z_val) + fold.residual_val
-            per_row.append(val)
-            scores.append(float(np.mean(val)))
-            ll = float(gm.score(fold.Z_train))
-            n_params = gm._n_parameters()
-            aic, bic = information_criteria(ll, fold.Z_train.shape[0], n_params)
-            aics.append(aic)
-            bics.append(bic)
-            lls.append(ll)
-            iters.append(gm.n_iter_)
-            conv = conv and gm.converged_
+            fits.fit(estimator, fold, as_int(child(seed, j)))
             if reference and 2 <= len(scores) < len(self.folds):
                 diff = np.array(scores) - np.array(reference[: len(scores)])
                 se = float(np.std(diff, ddof=1)) / math.sqrt(len(diff))
@@ -248,16 +281,9 @@ class HeldOut:
             score=float(np.mean(scores)),
             score_std=float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
             fold_scores=tuple(scores),
-            aic=float(np.mean(aics)),
-            bic=float(np.mean(bics)),
-            log_likelihood=float(np.mean(lls)),
-            n_parameters=n_params,
-            converged=conv,
-            n_iter=max(iters),
             fit_time=time.perf_counter() - t0,
             abandoned=abandoned,
-            heldout_loglik=float(np.mean(np.concatenate(per_row))),
-            heldout_median=float(np.median(np.concatenate(per_row))),
+            **fits.summary(),
         )
         return Outcome(cand, None)
 

@@ -47,7 +47,7 @@ from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import NEAR_COPY_QUANTILE
 from mixsynth.model import WhitenedMixture
 from mixsynth.seeding import SeedLike, SeedPlan, as_generator, as_int, child
-from mixsynth.selection.evaluators import Fold, Outcome, _config, _fit, information_criteria
+from mixsynth.selection.evaluators import Fold, FoldFits, Outcome, _config, _fit
 from mixsynth.selection.result import Candidate, SelectionResult
 from mixsynth.support import SupportTransform
 from mixsynth.whitening import Whitener
@@ -219,27 +219,13 @@ class Realism:
         """Fit fold ``j`` from the ``j``-th child of ``seed`` (as :class:`HeldOut` does), draw
         rows, and score them by the classifier test under the memorisation guard."""
         t0 = time.perf_counter()
-        scores: list[float] = []
-        per_row: list[Array] = []
-        aics, bics, lls, iters, conv = [], [], [], [], True
-        n_params = 0
+        fits = FoldFits()
         synthetic, real = [], []
         nc_syn, nc_real, n_syn, n_real = 0.0, 0.0, 0, 0
         s = self.support
         for j, rf in enumerate(self.folds):
             fold = rf.fold
-            gm = _fit(estimator, fold.Z_train, as_int(child(seed, j)))
-            val = gm.score_samples(fold.Z_val) + fold.residual_val
-            per_row.append(val)
-            scores.append(float(np.mean(val)))
-            ll = float(gm.score(fold.Z_train))
-            n_params = gm._n_parameters()
-            aic, bic = information_criteria(ll, fold.Z_train.shape[0], n_params)
-            aics.append(aic)
-            bics.append(bic)
-            lls.append(ll)
-            iters.append(gm.n_iter_)
-            conv = conv and gm.converged_
+            gm = fits.fit(estimator, fold, as_int(child(seed, j)))
             model = WhitenedMixture(rf.whitener, gm, s.transform, s.lower, s.upper, s.integer,
                                     s.support, decimals=s.decimals)
             rng = as_generator(child(seed, self.n_folds + j))
@@ -262,21 +248,13 @@ class Realism:
         se = math.sqrt(rate * (1 - rate) / max(n_syn, 1) + base * (1 - base) / max(n_real, 1))
         excess = rate - base - GUARD_SE * se
         score = auc if excess <= 0 else 1.0 + excess
-        all_rows = np.concatenate(per_row)
         cand = Candidate(
             *_config(estimator),
             score=float(score),
             score_std=None,
             fold_scores=(),
-            aic=float(np.mean(aics)),
-            bic=float(np.mean(bics)),
-            log_likelihood=float(np.mean(lls)),
-            n_parameters=n_params,
-            converged=conv,
-            n_iter=max(iters),
             fit_time=time.perf_counter() - t0,
-            heldout_loglik=float(np.mean(all_rows)),
-            heldout_median=float(np.median(all_rows)),
+            **fits.summary(),
             auc=auc,
             auc_se=auc_se,
             near_copy_rate=rate,
