@@ -62,7 +62,7 @@ from mixsynth.core import (
     shrunk_name,
 )
 from mixsynth.core.families.factor import Factor, factor_covariances
-from mixsynth.core.families.gaussian import Gaussian
+from mixsynth.core.families.gaussian import Gaussian, triangular_factor_problem
 from mixsynth.core.kernels import pack_outer, unpack_symmetric
 from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
@@ -1149,16 +1149,7 @@ def _loadings_shape(gm: GaussianMixture) -> Shape:
 def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> str | None:
     if gm.covariance_type in ("diag", "spherical"):
         return _positive(a, gm)
-    d = a.shape[-1]
-    mats = a.reshape(-1, d, d)
-    # P with precision = P P^T: upper from covariances (P = L^-T), lower from precisions_init
-    lower = np.all(np.triu(mats, 1) == 0, axis=(1, 2))
-    upper = np.all(np.tril(mats, -1) == 0, axis=(1, 2))
-    if not np.all(lower | upper):
-        return f"is not triangular (component {int(np.argmin(lower | upper))})"
-    if not np.all(np.diagonal(mats, axis1=1, axis2=2) > 0):
-        return "has a diagonal entry <= 0"
-    return None
+    return triangular_factor_problem(a)
 
 
 def _finish_mixture(gm: GaussianMixture, where: str) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "precisions_cholesky_from_covariances",
     "precisions_cholesky_from_precisions",
     "precisions_from_precisions_cholesky",
+    "triangular_factor_problem",
 ]
 
 Array = NDArray[np.float64]
@@ -360,16 +361,22 @@ class _Triangular(Gaussian):
         return np.swapaxes(inv, -1, -2) @ inv
 
     def _check_precisions_cholesky(self, pc: Array) -> str | None:
-        d = pc.shape[-1]
-        mats = pc.reshape(-1, d, d)
-        # P with precision = P P^T: upper from covariances (P = L^-T), lower from precisions
-        lower = np.all(np.triu(mats, 1) == 0, axis=(1, 2))
-        upper = np.all(np.tril(mats, -1) == 0, axis=(1, 2))
-        if not np.all(lower | upper):
-            return f"is not triangular (component {int(np.argmin(lower | upper))})"
-        if not np.all(np.diagonal(mats, axis1=1, axis2=2) > 0):
-            return "has a diagonal entry <= 0"
-        return None
+        return triangular_factor_problem(pc)
+
+
+def triangular_factor_problem(pc: Array) -> str | None:
+    """What is wrong with a stack of precision-Cholesky factors (d, d) or (K, d, d), or None:
+    each must be triangular with a positive diagonal."""
+    d = pc.shape[-1]
+    mats = pc.reshape(-1, d, d)
+    # P with precision = P P^T: upper from covariances (P = L^-T), lower from precisions
+    lower = np.all(np.triu(mats, 1) == 0, axis=(1, 2))
+    upper = np.all(np.tril(mats, -1) == 0, axis=(1, 2))
+    if not np.all(lower | upper):
+        return f"is not triangular (component {int(np.argmin(lower | upper))})"
+    if not np.all(np.diagonal(mats, axis1=1, axis2=2) > 0):
+        return "has a diagonal entry <= 0"
+    return None
 
 
 class Full(_Triangular):
