@@ -37,7 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("edges", (
         "mixsynth.persistence", "mixsynth.io.readers",
         "mixsynth.io.writers", "mixsynth.io.images", "mixsynth.io.dask_files",
-        "mixsynth.distributed", "mixsynth.report",
+        "mixsynth.distributed", "mixsynth.report", "mixsynth.report_html",
+        "mixsynth.report_sections",
     )),
     ("application", ("mixsynth", "mixsynth.cli", "mixsynth.demo", "mixsynth.__main__")),
 )
