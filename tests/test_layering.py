@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
         "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
+        "mixsynth.figures",
         "mixsynth.table_model",
     )),
     ("edges", (

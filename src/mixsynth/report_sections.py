@@ -28,17 +28,7 @@ from mixsynth.plotting import (
     pair_figure,
     selection_figure,
 )
-from mixsynth.report_html import (
-    _CSS,
-    _callout,
-    _cards,
-    _e,
-    _figure,
-    _num,
-    _pct,
-    _section,
-    _table,
-)
+from mixsynth.report_html import _CSS, _callout, _cards, _e, _figure, _num, _pct, _section, _table
 from mixsynth.seeding import as_generator
 
 if TYPE_CHECKING:

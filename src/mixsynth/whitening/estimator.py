@@ -26,11 +26,7 @@ from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _int, _nonneg_float
 from mixsynth.modelfile.tables import _FEATURE_NAMES, _positive, _same_length, _unit_interval
 from mixsynth.validation import check_input, column_label
-from mixsynth.whitening.moments import (
-    ColumnMoments,
-    _per_column_moments,
-    _prescaled_moments,
-)
+from mixsynth.whitening.moments import ColumnMoments, _per_column_moments, _prescaled_moments
 from mixsynth.whitening.pca import (
     _null_tolerance,
     _per_column_state,
