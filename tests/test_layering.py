@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth.modelfile",
     )),
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.tables")),
-    ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
+    ("estimators", ("mixsynth.gaussian_mixture", "mixsynth.mixture", "mixsynth._saving")),
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
         "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
