@@ -77,7 +77,7 @@ def test_squeeze_is_a_fraction_of_a_cell_over_the_span() -> None:
     eps = squeeze_for(np.array([0.0]), np.array([16.0]), np.array([True]), np.array([0]),
                       np.array([True]))
     assert eps == pytest.approx(SQUEEZE_CELLS / 18)  # digits: 17 cells and a half each side
-    assert eps == pytest.approx(1 / 90)
+    assert eps == pytest.approx(1 / 36)
     two = squeeze_for(np.array([0.0]), np.array([1.5]), np.array([False]), np.array([1]),
                       np.array([True]))
     assert two == pytest.approx(SQUEEZE_CELLS * 0.1 / 1.5)  # one decimal: cell 0.1

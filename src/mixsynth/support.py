@@ -26,16 +26,18 @@ margins see to it (:func:`widen_bounds`, :data:`MARGIN_CELLS`):
   never across zero (a column observed non-negative stays non-negative), when the synthesizer
   records them; bounds the user gives are used as they are.
 
-**The squeeze is chosen from the data** (:func:`squeeze_for`): :data:`SQUEEZE_CELLS` of a
-resolution cell of the columns (an integer, or the smallest decimal step observed) as a
-fraction of their span, within ``[1e-3, 0.1]``: 1/90 on digits (0..16 with the margins: 18
-cells). A whole cell (1/18 on digits, the rule before 2026-12-03 23:00) made the outermost cell
+**The squeeze is chosen from the data** (:func:`squeeze_for`): :data:`SQUEEZE_CELLS` (half)
+of a resolution cell of the columns (an integer, or the smallest decimal step observed) as a
+fraction of their span, within ``[1e-3, 0.1]``: 1/36 on digits (0..16 with the margins: 18
+cells). A whole cell (1/18 on digits, the rule before 2026-12-03 23:30) made the outermost cell
 as compact as the others in the logit space, but measured on digits it never made samples
 harder to tell from real ones and cost 3-5 nats per digit of held-out log-likelihood (the
-mixture's tail beyond the squeezed interval is mass no cell is credited with):
-classifier AUC 0.959 / 0.946 / 0.953 with a squeeze of 1/18 / 0.01 / 1e-3 for the default's
-K = 8, 0.897 / 0.888 / 0.876 for the class-conditional model, 0.823 / 0.822 / 0.827 for a
-shrunk K = 100 mixture; docs/quality.md has the table.
+mixture's tail beyond the squeezed interval is mass no cell is credited with): classifier AUC
+0.959 / 0.953 / 0.946 / 0.953 with a squeeze of 1/18 / 1/36 / 0.01 / 1e-3 for the default's
+K = 8, and log-likelihood -96.3 / -93.8 / -91.5 / -91.4 per digit. A fifth of a cell (0.01)
+would give 2 more nats, but then a streamed fit of a table with a uniform six-valued count
+column lands in a worse optimum at K = 2 than the in-memory fit (tests/test_cli_out_of_core);
+docs/quality.md has the measurements.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ MARGIN_CELLS = 0.5
 MARGIN_FRACTION = 0.05
 
 #: The squeeze is this many resolution cells over the span (:func:`squeeze_for`).
-SQUEEZE_CELLS = 0.2
+SQUEEZE_CELLS = 0.5
 
 #: Bounds of the data-chosen squeeze.
 _EPS_RANGE = (1e-3, 0.1)
