@@ -630,7 +630,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         given: NDArray[np.bool_], decimals: NDArray[np.int64],
     ) -> SupportTransform | None:
         """The support transform, its squeeze chosen from the data
-        (:func:`~mixsynth.support.squeeze_for`: a fraction of a resolution cell over the span)."""
+        (:func:`~mixsynth.support.squeeze_for`: one resolution cell over the span)."""
         if self.support_transform is None:
             return None
         only = None
