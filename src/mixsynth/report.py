@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_is_fitted
 
 from mixsynth._version import __version__
+from mixsynth.core import check_temperature
 from mixsynth.evaluation import QualityReport, evaluate
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.io.atomic import atomic_write
@@ -110,6 +111,8 @@ def build_report(
     image_shape: tuple[int, int] | None = None,
     random_state: SeedLike = 0,
     n_samples: int | None = None,
+    holdout: ArrayLike | None = None,
+    temperature: float = 1.0,
 ) -> str:
     """Describe a fitted synthesizer and its data as one self-contained HTML document.
 
@@ -133,6 +136,13 @@ def build_report(
         the same figures and numbers (the date aside).
     n_samples : int, optional
         Generated rows to compare; as many as the real rows shown (at least 100) when not given.
+    holdout : array-like or DataFrame of shape (n_holdout, n_features), optional
+        Real rows the model never saw: the metrics that need them (held-out log-likelihood,
+        generalisation gap, distances and near copies against fresh rows) are computed
+        (at most 2000, drawn at random) instead of skipped. Ignored when ``quality`` is given.
+    temperature : float, default=1.0
+        The temperature the generated rows are drawn at
+        (:meth:`~mixsynth.Synthesizer.sample`); stated in the report and its metrics.
 
     Returns
     -------
@@ -164,15 +174,21 @@ def build_report(
     ):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
 
+    temperature = check_temperature(temperature)
+    H = None if holdout is None else _validated_data(model, holdout)[0]
+
     seeds = spawn_seeds(random_state, 4)
     rng = as_generator(seeds[0])
     shown = X if len(X) <= _MAX_ROWS else X[np.sort(rng.choice(len(X), _MAX_ROWS, replace=False))]
+    if H is not None and len(H) > _MAX_ROWS:
+        H = H[np.sort(rng.choice(len(H), _MAX_ROWS, replace=False))]
     n_synthetic = int(n_samples) if n_samples is not None else max(len(shown), 100)
-    synthetic, labels = _sample(model, n_synthetic, seeds[1])
+    synthetic, labels = _sample(model, n_synthetic, seeds[1], temperature)
     computed = quality is None
     if quality is None:
-        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic), model=model,
-                           random_state=seeds[2])
+        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
+                           None if H is None else _in_kind(model, H), model=model,
+                           random_state=seeds[2], temperature=temperature)
 
     page = _Page(model=model, X=X, names=names, shown=shown, synthetic=synthetic,
                  labels=labels, quality=quality, computed=computed, image_shape=image_shape,
@@ -260,9 +276,10 @@ def _validated_data(model: Any, data: ArrayLike) -> tuple[Array, list[str]]:
     return X, given_names if given_names is not None else [f"x{j}" for j in range(X.shape[1])]
 
 
-def _sample(model: Any, n: int, seed: np.random.SeedSequence) -> tuple[Array, NDArray[Any] | None]:
+def _sample(model: Any, n: int, seed: np.random.SeedSequence,
+            temperature: float = 1.0) -> tuple[Array, NDArray[Any] | None]:
     """Generated rows as a float array, and their labels for a class-conditional model."""
-    out = model.sample(n, random_state=seed)
+    out = model.sample(n, random_state=seed, temperature=temperature)
     if isinstance(out, tuple):
         rows, labels = out
         return np.asarray(rows, dtype=np.float64), np.asarray(labels)
@@ -678,11 +695,14 @@ def _quality_section(page: _Page) -> str:
         label = _METRICS.get(name, name)
         rows.append([f'{_e(label)}<br><code>{_e(name)}</code>', shown, _e(direction)])
     if page.computed:
-        source = (f"Computed here: {q.n_train:,} real rows against {q.n_synthetic:,} rows "
-                  "generated for this report, with the model's own log-likelihoods.")
+        held = f" and {q.n_holdout:,} held-out real rows" if q.n_holdout else ""
+        source = (f"Computed here: {q.n_train:,} real rows{held} against {q.n_synthetic:,} "
+                  f"rows generated for this report at temperature {q.temperature:g}, with "
+                  "the model's own log-likelihoods.")
     else:
-        source = (f"As given: {q.n_train:,} training rows, {q.n_synthetic:,} synthetic rows and "
-                  f"{q.n_holdout:,} held-out rows.")
+        at = "" if q.temperature is None else f" (drawn at temperature {q.temperature:g})"
+        source = (f"As given: {q.n_train:,} training rows, {q.n_synthetic:,} synthetic rows"
+                  f"{at} and {q.n_holdout:,} held-out rows.")
     cards = _cards([
         ("Classifier AUC", _num(q.classifier_auc, 3), "0.5: indistinguishable"),
         ("Column shapes", _num(q.column_shapes, 3), "1: identical marginals"),

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from mixsynth import sources
 from mixsynth._saving import SaveMixin
+from mixsynth.core import check_temperature
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import MemorizationWarning, memorization_check
 from mixsynth.model import (
@@ -30,6 +31,7 @@ from mixsynth.modelfile.attributes import (
     _bool_array,
     _bound_array,
     _classes,
+    _decimals,
     _dtypes,
     _encode_classes,
     _encode_columns,
@@ -758,6 +760,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         *,
         given: Mapping[Any, float] | None = None,
         y: Any = None,
+        temperature: float = 1.0,
     ) -> Any:
         """Generate ``n`` new rows in the original space, in random order.
 
@@ -778,6 +781,17 @@ class Synthesizer(SaveMixin, BaseEstimator):
         y : label, optional
             Class-conditional synthesizers only: draw rows of this class. Without it, labels are
             drawn in the training class proportions.
+        temperature : float, default=1.0
+            ``t > 0`` (finite). ``t = 1`` is the model itself: exactly the rows drawn without
+            the argument. Otherwise each component's within-component spread is tempered
+            while the component weights and means stay the model's: a Gaussian block's
+            covariance becomes ``t Σ_k`` (in the space the mixture is fitted in: after the
+            support transform, the probabilistic-PCA residual included), and, on a mixed
+            table, each categorical distribution of a component (the missingness patterns
+            included) becomes ``p^(1/t)`` renormalised: ``t < 1`` sharpens it toward its
+            most likely level (fewer gaps where gaps are rare), ``t > 1`` flattens it.
+            ``t < 1`` trades diversity for typical rows. With ``given=`` the tempered model
+            is conditioned exactly; class priors are not tempered.
 
         Returns
         -------
@@ -789,15 +803,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        t = check_temperature(temperature)
         rng = as_generator(random_state)
         table = self._table()
         if table is not None:
             if y is not None:
                 raise ValueError("y= is for class-conditional synthesizers; fit with fit(X, y) "
                                  "first.")
-            return table.sample_frame(int(n), rng, given)
+            return table.sample_frame(int(n), rng, given, temperature=t)
         fixed = self._resolve_given(given)
-        X, labels = self.model_.sample(int(n), rng, fixed, y, self._column_name)
+        X, labels = self.model_.sample(int(n), rng, fixed, y, self._column_name, t)
         return self._wrap(X) if labels is None else (self._wrap(X), labels)
 
     def iter_sample(
@@ -808,22 +823,26 @@ class Synthesizer(SaveMixin, BaseEstimator):
         chunk_size: int = 65_536,
         given: Mapping[Any, float] | None = None,
         y: Any = None,
+        temperature: float = 1.0,
     ) -> Iterator[Any]:
         """Generate ``n`` rows in chunks of at most ``chunk_size``, with bounded memory.
 
         Chunk ``i`` is drawn with the ``i``-th child of ``random_state``, so the rows are the same
         whatever the consumer does between chunks, and any chunk can be regenerated alone.
-        Yields what :meth:`sample` returns for each chunk.
+        Yields what :meth:`sample` returns for each chunk (``given``, ``y`` and
+        ``temperature`` as there).
         """
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        check_temperature(temperature)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}.")
         n_chunks = max(1, -(-int(n) // chunk_size))
         plan = SeedPlan.from_random_state(random_state)
         for i in range(n_chunks):  # each chunk's seed made when it is drawn: no list of seeds
             rows = min(chunk_size, int(n) - i * chunk_size)
-            yield self.sample(max(rows, 0), plan.chunk(i), given=given, y=y)
+            yield self.sample(max(rows, 0), plan.chunk(i), given=given, y=y,
+                              temperature=temperature)
 
     def _resolve_given(self, given: Mapping[Any, float] | None) -> dict[int, float]:
         """``{position: value}`` from user keys (names for DataFrames, positions otherwise)."""
@@ -1050,14 +1069,6 @@ def _finish_synthesizer(s: Synthesizer, where: str) -> None:
                                  f"{d} features")
 
 
-def _decimals_array(value: Any) -> NDArray[np.int64]:
-    """Decimal places per column: whole numbers from -1 (none detected) to 15."""
-    out = np.array([_int(-1)(v) for v in _from_json(value)], dtype=np.int64)
-    if out.ndim != 1 or np.any(out > 15):
-        raise ValueError("decimal places must be a list of whole numbers from -1 to 15")
-    return out
-
-
 def _build_synthesizer(ns: SimpleNamespace) -> Synthesizer:
     """A synthesizer from its checked parameters and fitted pieces: its model object is a
     :class:`~mixsynth.model.ClassConditional` when the file has classes, else a
@@ -1101,7 +1112,7 @@ _SYNTHESIZER = Table(
         Attr("lower_bounds_", _bound_array),
         Attr("upper_bounds_", _bound_array),
         Attr("integer_columns_", _bool_array),
-        Attr("decimals_", _decimals_array, optional=True),  # files before decimals: none
+        Attr("decimals_", _decimals, optional=True),  # files before decimals: none
         Attr("classes_", _classes, _encode_classes),
         Attr("selection_", _selection, _encode_selection),
         Attr("memorization_", _memorization, optional=True),
