@@ -533,14 +533,15 @@ def _data_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _read_table(path: str, options: _ReadOptions, *, label: str | None = None,
-                param_hint: str = "DATA") -> Any:
-    """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error."""
+                param_hint: str = "DATA", allow_nan: bool = False) -> Any:
+    """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error.
+    ``allow_nan``: missing values pass (for the model of gaps)."""
     from mixsynth.io.readers import read_data
 
     _data_format(path, options, label=label, param_hint=param_hint)
     return read_data(path, columns=options.columns, label=label, delimiter=options.delimiter,
                      skip_bad=options.skip_bad, image_size=options.image_size,
-                     image_mode=options.image_mode)
+                     image_mode=options.image_mode, allow_nan=allow_nan)
 
 
 def _data_format(path: str, options: _ReadOptions, *, label: str | None,
@@ -713,6 +714,12 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
         raise click.BadParameter(f"unknown column {unknown[0]!r}; the columns are "
                                  f"{_shown([str(c) for c in frame.columns])}.")
     return frame
+
+
+def _has_gaps(values: Any) -> bool:
+    import numpy as np
+
+    return bool(np.isnan(values).any())
 
 
 def _ragged(path: str, sep: str) -> bool:
@@ -923,8 +930,12 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
                          "a Parquet file with very large row groups, cannot be split into "
                          "blocks for Dask workers; the cluster is not started.")
             on_cluster = False
-    table = None if stream is not None or frame is not None else _read_table(data, options,
-                                                                             label=label)
+    table = None if stream is not None or frame is not None else _read_table(
+        data, options, label=label, allow_nan=label is None and not on_cluster)
+    if table is not None and table.image_shape is None and _has_gaps(table.values):
+        # numbers with gaps: the model of gaps (EM, missingness generated), as fit(df) does;
+        # a class-conditional fit (--label) still refuses them, naming the first
+        frame, table = table.to_input(), None
 
     from mixsynth.synthesizer import Synthesizer
 
@@ -1234,6 +1245,11 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
             numbers.append((key, value))
         keyed = _given_keys(model, extra, numbers)
     y = _class_value(model, class_label)
+    if keyed:
+        try:  # a given value the model cannot condition on is the user's to change
+            model.sample(0, 0, given=keyed, y=y)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--given") from None
     classes = getattr(model, "classes_", None)
     if fmt == "npy" and classes is not None and classes.dtype.kind not in "biuf":
         raise click.BadParameter("an .npy file cannot hold the model's text class labels; "

@@ -19,7 +19,7 @@ from mixsynth import sources
 from mixsynth._saving import SaveMixin
 from mixsynth.core import check_temperature
 from mixsynth.gaussian_mixture import GaussianMixture
-from mixsynth.guard import MemorizationWarning, memorization_check
+from mixsynth.guard import GuardSkippedWarning, MemorizationWarning, memorization_check
 from mixsynth.model import (
     ClassConditional,
     PointMass,
@@ -66,7 +66,7 @@ from mixsynth.table_model import TableMixture  # registers its model-file table
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
-__all__ = ["MemorizationWarning", "Synthesizer"]
+__all__ = ["GuardSkippedWarning", "MemorizationWarning", "Synthesizer"]
 
 
 Array = NDArray[np.float64]
@@ -194,7 +194,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
         ``holdout_near_copy_rate`` (held-back real rows), ``threshold``, the medians
         ``dcr_synthetic_median`` / ``dcr_holdout_median`` of distances to the closest training
         row, ``n_train``, ``n_holdout``, ``n_synthetic``, ``warned``. ``None`` when the guard
-        is off or there are fewer than 100 rows.
+        is off, and when it cannot measure (fewer than 100 rows, among others: a
+        :class:`~mixsynth.guard.GuardSkippedWarning` says why). Mixed tables have no guard
+        yet: ``None``.
     lower_bounds_, upper_bounds_ : ndarray of shape (n_features,)
         Class-conditional: the widest over the classes.
     integer_columns_ : ndarray of bool of shape (n_features,)
@@ -208,6 +210,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
     """
 
     model_: WhitenedMixture | ClassConditional
+    _columns: list[Any] | None
+    _dtypes: list[Any] | None
 
     def __init__(
         self,
@@ -331,11 +335,15 @@ class Synthesizer(SaveMixin, BaseEstimator):
                                  "fit one Synthesizer per class on that class's rows instead.")
             return self._fit_table(X, plan)
         source = as_source(X, seed=plan.reservoir_seed(), estimator=self, ensure_min_samples=2)
+        named = None if source.in_memory else source  # a file or frame naming its columns
         if not source.in_memory and not StoragePolicy(out_of_core=out_of_core).streams(source):
             try:  # small enough: loaded, then validated as in-memory data is
                 loaded = source.materialize()
+                if source.feature_names is not None and not _is_frame(loaded):
+                    loaded = _named_frame(source, loaded)  # fitted as fit(df) would be
             finally:
                 source.release()
+            named = None
             source = as_source(loaded, seed=plan.reservoir_seed(), estimator=self,
                                ensure_min_samples=2)
         if y is not None:
@@ -348,7 +356,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
             self._remember_columns(source.materialize())
             return self._fit_classes(source.X, y, progress, ckpt, plan)
         self._remember_columns(source.materialize() if source.in_memory else None)
-        return self._fit_source(source, progress, ckpt, plan)
+        self._fit_source(source, progress, ckpt, plan)
+        if named is not None and named.feature_names is not None:  # streamed, with names
+            names = list(named.feature_names)
+            self._columns = names
+            self._dtypes = [np.dtype(t) for t in _column_dtypes(named, self.integer_columns_)]
+        return self
 
     def _fit_table(self, df: Any, plan: SeedPlan) -> Synthesizer:
         """A table with categorical, boolean, date or nullable columns, or gaps: the mixed
@@ -868,6 +881,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
             v = float(value)
             if not np.isfinite(v):
                 raise ValueError(f"given value for column {key!r} must be finite, got {value!r}.")
+            lo, hi = self.lower_bounds_[j], self.upper_bounds_[j]
+            # the model has (next to) no mass there: say so rather than draw (a constant
+            # column's own message comes from the model)
+            if lo < hi and not lo <= v <= hi:
+                raise ValueError(
+                    f"given value {_plain(value)!r} for column {_plain(key)!r} is outside the "
+                    "data's range "
+                    f"[{_plain(lo)!r}, {_plain(hi)!r}] (the observed values, widened by the "
+                    "support's margin, or the bounds given)."
+                )
             out[j] = v
         return out
 
@@ -1004,6 +1027,28 @@ def _is_table(X: Any) -> bool:
     from mixsynth.tables import is_table
 
     return is_table(X)
+
+
+def _column_dtypes(source: Source, whole: Sequence[bool] | NDArray[np.bool_]) -> list[str]:
+    """The dtype each column of a source came with: a file's own (integers where whole), or
+    float64 (``whole[j]``: column ``j`` holds whole numbers only)."""
+    table = getattr(source, "table", None)  # a file source's open table
+    if table is not None and hasattr(table, "dtype_names"):
+        return list(table.dtype_names(lambda j: bool(whole[j])))
+    return ["float64"] * len(whole)
+
+
+def _named_frame(source: Source, X: Array) -> Any:
+    """Rows loaded from a source that names its columns as the DataFrame ``fit(df)`` takes:
+    the names, and the file's dtypes (as :meth:`mixsynth.io.Table.to_input` gives them)."""
+    import pandas as pd
+
+    names = list(source.feature_names)  # type: ignore[arg-type]
+    whole = np.all((X == np.round(X)) | np.isnan(X), axis=0)
+    dtypes = _column_dtypes(source, whole)
+    return pd.DataFrame({n: X[:, j].astype(np.dtype(t), copy=False)
+                         for j, (n, t) in enumerate(zip(names, dtypes, strict=True))},
+                        columns=names)
 
 
 def _plain(value: Any) -> Any:
