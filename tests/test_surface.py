@@ -144,3 +144,44 @@ def test_cli_says_the_guard_is_skipped(tmp_path: Path, rng: np.random.Generator,
     assert main(["fit", str(data), "-o", str(model), "--criterion", "bic",
                  "--components", "1,2"]) == 0
     assert "warning: memorisation guard skipped" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["em", "error", "impute", None])
+def test_synthesizer_missing_is_checked_and_told_apart_from_gaussian_mixture(
+        rng: np.random.Generator, value: object) -> None:
+    # Synthesizer(missing="em") was accepted silently on numeric data (it means "what the
+    # samples carry": "model" or "complete"; GaussianMixture's missing= is "error" or "em")
+    from mixsynth import GaussianMixture
+
+    X = _frame(rng, 120).to_numpy(dtype=float)
+    with pytest.raises(ValueError, match=r"missing must be one of \('model', 'complete'\)"
+                                         + (r".*GaussianMixture's missing=" if value in
+                                            ("em", "error") else "")):
+        Synthesizer(**FAST, missing=value).fit(X)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"missing.*'e(m|rror)'.*'e(m|rror)'"):
+        GaussianMixture(2, missing="model").fit(X)
+    for ok in ("model", "complete"):
+        Synthesizer(**FAST, missing=ok).fit(X)
+
+
+@pytest.mark.parametrize("content", [
+    "a,b\n1,2\n3,4\n5,1e400\n",  # a value: a data row
+    "a,b\n1,2\n3,4,5\n",  # a ragged line: a file line
+    "a,b\n1,2\n3,x\n4,5\n",  # text in a number column: a file line
+])
+@pytest.mark.parametrize("mode", ["--in-memory", "--out-of-core"])
+def test_every_row_or_line_number_says_how_it_counts(
+        tmp_path: Path, content: str, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # issue 14: "line 2" (file lines from 1) and "row 3" (data rows from 0) in one file's
+    # errors, neither saying which
+    import re
+
+    data = tmp_path / "d.csv"
+    data.write_text(content)
+    assert main(["fit", str(data), "-o", str(tmp_path / "m"), mode, *CLI_FAST]) == 65
+    err = capsys.readouterr().err.splitlines()[-1]
+    lines, rows = "(file lines counted from 1, the header is line 1)", "(rows counted from 0"
+    said = re.findall(r"\b(row|line) \d+", err.replace(lines, ""))
+    assert said, err
+    for word in said:  # each number comes with the way it counts
+        assert (rows if word == "row" else lines) in err, err

@@ -882,8 +882,8 @@ def _plain(value: Any) -> Any:
 @click.option("--continuous", callback=_column_list, metavar="A,B,...",
               help="Model these columns as numbers (text holding numbers, say).")
 @click.option("--missing", type=click.Choice(["model", "complete"]), default="model",
-              show_default=True, help="Tables with gaps: generate rows with gaps at the data's "
-              "rates and patterns, or complete rows.")
+              show_default=True, help="Data with gaps (always modelled, by EM): generate "
+              "rows with gaps at the data's rates and patterns, or complete rows.")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options

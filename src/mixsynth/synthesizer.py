@@ -62,7 +62,7 @@ from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerpri
 from mixsynth.selection.result import _encode_selection, _selection
 from mixsynth.sources import ArraySource, Source, StoragePolicy, SupportMap, as_source
 from mixsynth.support import SupportTransform, decimals_of, squeeze_for, widen_bounds
-from mixsynth.table_model import TableMixture  # registers its model-file table
+from mixsynth.table_model import MISSING, TableMixture  # registers its model-file table
 from mixsynth.validation import check_input
 from mixsynth.whitening import Whitener
 
@@ -160,9 +160,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
         the mixed model of :mod:`mixsynth.table_model`: a Gaussian over the numeric columns
         times a categorical distribution per discrete column, in every component.
     missing : {"model", "complete"}, default="model"
-        Mixed tables with gaps: ``"model"`` samples rows with gaps at the data's rate and in
-        its co-occurrence (missingness indicators are modelled in the mixture);
-        ``"complete"`` samples complete rows.
+        What the *samples* carry when the data has gaps (NaN, None, NA in a DataFrame or a
+        file fitted in memory); the gaps themselves are always modelled by EM, never imputed.
+        ``"model"`` samples rows with gaps at the data's rate and in its co-occurrence
+        (missingness indicators are modelled in the mixture); ``"complete"`` samples complete
+        rows. Not :class:`~mixsynth.GaussianMixture`'s ``missing`` (``"error"`` / ``"em"``:
+        whether its ``fit`` accepts NaN at all); those values are refused here, naming both.
     random_state : None, int, SeedSequence or Generator
         Seeds the fit: :meth:`fit` makes one :class:`~mixsynth.seeding.SeedPlan` from it, a
         named stream per use (candidates, folds, refit, guard, support noise, reservoir,
@@ -410,6 +413,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         self._criterion()
+        if self.missing not in MISSING:
+            hint = (" (that is GaussianMixture's missing=, whether its fit accepts NaN; a "
+                    "Synthesizer always models gaps by EM)"
+                    if self.missing in ("em", "error") else "")
+            raise ValueError(f"missing must be one of {MISSING} (what the samples carry where "
+                             f"the data has gaps), got {self.missing!r}{hint}.")
         if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
         if self.n_jobs is not None and (
