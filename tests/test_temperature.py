@@ -159,3 +159,20 @@ def test_report_and_evaluate_record_the_temperature(rng: np.random.Generator) ->
     page = build_report(s, X, temperature=0.5, n_samples=200)
     assert "temperature 0.5" in page
     assert "temperature 1" in build_report(s, X, n_samples=200)
+
+
+def test_cli_evaluate_records_the_temperature(tmp_path: Path, rng: np.random.Generator) -> None:
+    import json
+
+    model = _fitted_file(tmp_path, rng)
+    real, fake, out = tmp_path / "d.csv", tmp_path / "f.csv", tmp_path / "q.json"
+    assert main(["sample", str(model), "-n", "200", "-o", str(fake), "--seed", "1",
+                 "--temperature", "0.5"]) == 0
+    assert main(["evaluate", "--real", str(real), "--synthetic", str(fake), "-o", str(out),
+                 "--temperature", "0.5"]) == 0
+    assert json.loads(out.read_text())["temperature"] == 0.5
+    out.unlink()
+    assert main(["evaluate", "--real", str(real), "--synthetic", str(fake), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["temperature"] is None
+    assert main(["evaluate", "--real", str(real), "--synthetic", str(fake), "-o", str(out),
+                 "--force", "--temperature", "nan"]) == 2

@@ -71,8 +71,8 @@ def check_finite(
     more = f" ({len(bad_cols)} columns have {what} in all)" if len(bad_cols) > 1 else ""
     where = f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}"
     if kind == "inf":
-        raise ValueError(f"Input {name} contains inf (infinite values are not allowed): "
-                         f"{where}.")
+        raise ValueError(f"Input {name} contains inf (inf is never allowed; NaN only where "
+                         f"missing values are modelled): {where}.")
     raise ValueError(
         f"Input {name} contains NaN (a missing value): {where}. Missing values are modelled "
         "(by EM, not imputed) in a DataFrame given to Synthesizer.fit, in a CSV or Parquet "
