@@ -30,7 +30,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.tables")),
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth.mixture", "mixsynth._saving")),
     ("workflows", (
-        "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
+        "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.synthesizer_fit",
+        "mixsynth.synthesizer_file", "mixsynth.conditional",
         "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
         "mixsynth.figures",
         "mixsynth.table_model",

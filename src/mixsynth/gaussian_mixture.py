@@ -190,7 +190,9 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         only: EM then works on the observed values). ``score_samples``, ``score``,
         ``predict_proba`` and ``predict`` use the marginal density over each row's observed
         values (0 for a row with none observed). A column with no observed value is an error
-        at ``fit``; ±inf is always an error. Data given in memory only.
+        at ``fit``; ±inf is always an error. Data given in memory only. (Not
+        :class:`~mixsynth.Synthesizer`'s ``missing``, which says whether *samples* carry gaps:
+        a synthesizer always models the gaps of its data by EM.)
 
     Attributes
     ----------

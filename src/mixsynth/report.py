@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_is_fitted
 
+from mixsynth.core import check_temperature
 from mixsynth.evaluation import QualityReport, evaluate
 from mixsynth.io.atomic import atomic_write
 from mixsynth.report_sections import (
@@ -60,6 +61,8 @@ def build_report(
     image_shape: tuple[int, int] | None = None,
     random_state: SeedLike = 0,
     n_samples: int | None = None,
+    holdout: ArrayLike | None = None,
+    temperature: float = 1.0,
 ) -> str:
     """Describe a fitted synthesizer and its data as one self-contained HTML document.
 
@@ -83,6 +86,13 @@ def build_report(
         the same figures and numbers (the date aside).
     n_samples : int, optional
         Generated rows to compare; as many as the real rows shown (at least 100) when not given.
+    holdout : array-like or DataFrame of shape (n_holdout, n_features), optional
+        Real rows the model never saw: the metrics that need them (held-out log-likelihood,
+        generalisation gap, distances and near copies against fresh rows) are computed
+        (at most 2000, drawn at random) instead of skipped. Ignored when ``quality`` is given.
+    temperature : float, default=1.0
+        The temperature the generated rows are drawn at
+        (:meth:`~mixsynth.Synthesizer.sample`); stated in the report and its metrics.
 
     Returns
     -------
@@ -114,15 +124,21 @@ def build_report(
     ):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
 
+    temperature = check_temperature(temperature)
+    H = None if holdout is None else _validated_data(model, holdout)[0]
+
     seeds = spawn_seeds(random_state, 4)
     rng = as_generator(seeds[0])
     shown = X if len(X) <= _MAX_ROWS else X[np.sort(rng.choice(len(X), _MAX_ROWS, replace=False))]
+    if H is not None and len(H) > _MAX_ROWS:
+        H = H[np.sort(rng.choice(len(H), _MAX_ROWS, replace=False))]
     n_synthetic = int(n_samples) if n_samples is not None else max(len(shown), 100)
-    synthetic, labels = _sample(model, n_synthetic, seeds[1])
+    synthetic, labels = _sample(model, n_synthetic, seeds[1], temperature)
     computed = quality is None
     if quality is None:
-        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic), model=model,
-                           random_state=seeds[2])
+        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
+                           None if H is None else _in_kind(model, H), model=model,
+                           random_state=seeds[2], temperature=temperature)
 
     page = _Page(model=model, X=X, names=names, shown=shown, synthetic=synthetic,
                  labels=labels, quality=quality, computed=computed, image_shape=image_shape,
@@ -190,9 +206,10 @@ def _validated_data(model: Any, data: ArrayLike) -> tuple[Array, list[str]]:
     return X, given_names if given_names is not None else [f"x{j}" for j in range(X.shape[1])]
 
 
-def _sample(model: Any, n: int, seed: np.random.SeedSequence) -> tuple[Array, NDArray[Any] | None]:
+def _sample(model: Any, n: int, seed: np.random.SeedSequence,
+            temperature: float = 1.0) -> tuple[Array, NDArray[Any] | None]:
     """Generated rows as a float array, and their labels for a class-conditional model."""
-    out = model.sample(n, random_state=seed)
+    out = model.sample(n, random_state=seed, temperature=temperature)
     if isinstance(out, tuple):
         rows, labels = out
         return np.asarray(rows, dtype=np.float64), np.asarray(labels)

@@ -395,11 +395,14 @@ def _quality_section(page: _Page) -> str:
         label = _METRICS.get(name, name)
         rows.append([f'{_e(label)}<br><code>{_e(name)}</code>', shown, _e(direction)])
     if page.computed:
-        source = (f"Computed here: {q.n_train:,} real rows against {q.n_synthetic:,} rows "
-                  "generated for this report, with the model's own log-likelihoods.")
+        held = f" and {q.n_holdout:,} held-out real rows" if q.n_holdout else ""
+        source = (f"Computed here: {q.n_train:,} real rows{held} against {q.n_synthetic:,} "
+                  f"rows generated for this report at temperature {q.temperature:g}, with "
+                  "the model's own log-likelihoods.")
     else:
-        source = (f"As given: {q.n_train:,} training rows, {q.n_synthetic:,} synthetic rows and "
-                  f"{q.n_holdout:,} held-out rows.")
+        at = "" if q.temperature is None else f" (drawn at temperature {q.temperature:g})"
+        source = (f"As given: {q.n_train:,} training rows, {q.n_synthetic:,} synthetic rows"
+                  f"{at} and {q.n_holdout:,} held-out rows.")
     cards = _cards([
         ("Classifier AUC", _num(q.classifier_auc, 3), "0.5: indistinguishable"),
         ("Column shapes", _num(q.column_shapes, 3), "1: identical marginals"),

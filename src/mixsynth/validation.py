@@ -65,18 +65,19 @@ def check_finite(
     kind = "NaN" if np.isnan(X[first_row, j]) else "inf"
     first_row += int(row_offset)
     bad_cols = np.unique(cols)
-    if allow_nan:
-        more = f" ({len(bad_cols)} columns have inf in all)" if len(bad_cols) > 1 else ""
-        raise ValueError(
-            f"Input {name} contains inf (inf is not allowed; NaN marks a missing value): "
-            f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}."
-        )
-    more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
+    # the same words whether NaN is allowed or not, so that a file gives the same error
+    # streamed (complete rows) or in memory (gaps modelled) when its fault is an inf
+    what = "NaN or inf" if np.isnan(X[rows, cols]).any() else "inf"
+    more = f" ({len(bad_cols)} columns have {what} in all)" if len(bad_cols) > 1 else ""
+    where = f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}"
+    if kind == "inf":
+        raise ValueError(f"Input {name} contains inf (inf is never allowed; NaN only where "
+                         f"missing values are modelled): {where}.")
     raise ValueError(
-        f"Input {name} contains {kind} (NaN and inf are not allowed): "
-        f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}. "
-        "mixsynth does not impute missing values; drop or fill them first (GaussianMixture "
-        "models them with missing=\"em\")."
+        f"Input {name} contains NaN (a missing value): {where}. Missing values are modelled "
+        "(by EM, not imputed) in a DataFrame given to Synthesizer.fit, in a CSV or Parquet "
+        "file fitted in memory, and by GaussianMixture(missing=\"em\"); here, drop or fill "
+        "them."
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import ks_2samp
 
+from mixsynth.core import check_temperature
 from mixsynth.evaluation.distances import _distances, _exact_copy_rate, column_scale
 from mixsynth.evaluation.fidelity import _correlation_similarity, _likelihoods
 from mixsynth.evaluation.two_sample import _MMD_MAX_ROWS, _classifier_test, _mmd
@@ -102,6 +103,9 @@ class QualityReport:
         Fraction of synthetic rows with at least one value out of bounds. Lower is better.
     skipped : dict of str to str
         For each metric left ``None``, the reason.
+    temperature : float or None
+        The sampling temperature the synthetic rows were drawn at, as given to
+        :func:`evaluate` (``None``: not stated); recorded so that every number says its ``t``.
     """
 
     n_train: int
@@ -127,6 +131,7 @@ class QualityReport:
     out_of_bounds_rows: float
     skipped: dict[str, str] = field(default_factory=dict)
     heldout_log_likelihood_median: float | None = None
+    temperature: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary: plain floats, ints, str and lists; NaN and ±inf → ``None``."""
@@ -196,6 +201,7 @@ def evaluate(
     *,
     random_state: SeedLike = 0,
     max_rows: int = 5000,
+    temperature: float | None = None,
 ) -> QualityReport:
     """Measure how well ``synthetic`` imitates ``real_train`` without copying it.
 
@@ -219,6 +225,9 @@ def evaluate(
         exceptions are the bounds and exact-copy checks, which are linear and use every row,
         and the training rows as neighbours in the distance metrics (all of them, so that no
         copied row is missed). The MMD uses at most 2000 rows of each.
+    temperature : float, optional
+        The temperature ``synthetic`` was sampled at (``Synthesizer.sample(...,
+        temperature=t)``): recorded in the report, not used by any metric.
 
     Returns
     -------
@@ -232,6 +241,8 @@ def evaluate(
     """
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
         raise ValueError(f"max_rows must be an integer >= 2, got {max_rows!r}.")
+    if temperature is not None:
+        temperature = check_temperature(temperature)
     columns = _column_names(real_train, synthetic, real_holdout)
     T = _validated(real_train, "real_train", min_samples=2)
     n_features = T.shape[1]
@@ -288,6 +299,7 @@ def evaluate(
         n_holdout=0 if H is None else len(H),
         columns=columns,
         skipped=skipped,
+        temperature=temperature,
         **metrics,
     )
 

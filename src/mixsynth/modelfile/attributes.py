@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mixsynth.modelfile.values import _short, _tagged_float, _to_json
+from mixsynth.modelfile.values import _from_json, _short, _tagged_float, _to_json
 
 #: Class labels may not make an array larger than this (a "<U1000000000" dtype would).
 _MAX_LABEL_BYTES = 2**26
@@ -70,6 +70,17 @@ def _floats(value: Any) -> list[float]:
 def _bound_array(value: Any) -> NDArray[np.float64]:
     """Per-column bounds: ±inf allowed, NaN not."""
     return np.array([_float(v, finite=False) for v in _list(value)], dtype=np.float64)
+
+
+def _decimals(value: Any) -> NDArray[np.int64]:
+    """Decimal places per column: whole numbers from -1 (none detected) to 15."""
+    values = _from_json(value)
+    if not isinstance(values, list):
+        raise ValueError(f"expected a list of decimal places, got {_short(value)}")
+    out = np.array([_int(-1)(v) for v in values], dtype=np.int64)
+    if out.ndim != 1 or np.any(out > 15):
+        raise ValueError("decimal places must be a list of whole numbers from -1 to 15")
+    return out
 
 
 def _bool_array(value: Any) -> NDArray[np.bool_]:
