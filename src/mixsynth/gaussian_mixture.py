@@ -70,7 +70,7 @@ from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
 from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
 from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
-from mixsynth.validation import check_input
+from mixsynth.validation import check_input, check_representable_spread
 
 __all__ = [
     "GaussianMixture",
@@ -547,6 +547,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
                 f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
                 f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
             )
+        if summary.moments is not None:
+            check_representable_spread(summary.moments.minimum, summary.moments.maximum, n,
+                                       source.feature_names)
         self.n_features_in_ = d
         names = source.feature_names
         if names is not None:
@@ -905,10 +908,14 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
         params = self._params()
-        rows = self.chunk_size or _rows_per_chunk(
-            X.shape[1], self.n_components, self._params().covariance_type
-        )
-        parts = [fn(X[start : start + rows], params) for start in range(0, X.shape[0], rows)]
+        # densities are shift-invariant: work about the mixture's mean, as the fit works about
+        # the data's, so the kernels stay accurate (and finite) for data with a large offset
+        ref = params.weights @ params.means
+        params = replace(params, means=params.means - ref)
+        rows = self.chunk_size or _rows_per_chunk(X.shape[1], self.n_components,
+                                                  params.covariance_type)
+        parts = [fn(X[start : start + rows] - ref, params)
+                 for start in range(0, X.shape[0], rows)]
         return np.concatenate(parts) if parts else empty
 
     def score_samples(self, X: ArrayLike) -> Array:

@@ -44,6 +44,7 @@ from mixsynth.selection import (
     Candidate,
     ClusterRunner,
     Evaluator,
+    FoldsUnsupportedError,
     HeldOut,
     InformationCriterion,
     ProcessRunner,
@@ -482,18 +483,23 @@ class Synthesizer(SaveMixin, BaseEstimator):
             # distinct rows of the data itself, before dequantisation (a sample when streamed)
             grid = self._grid(summary.sample)
             notes: list[str] = []
-            evaluator: Evaluator
-            if isinstance(source, ArraySource) and self.criterion == "heldout":
-                folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
-                evaluator = HeldOut(folds, np.asarray(Z))
-            elif isinstance(source, ArraySource) and self.criterion == "realism":
-                evaluator = Realism(
-                    make_realism_folds(source.X, Xt, whitener, self.cv, plan,
-                                       log_jacobian=log_jac),
-                    SampleSupport(transform, lower, upper, integer, self.support, decimals),
-                    np.asarray(Z),
-                )
-            else:
+            evaluator: Evaluator | None = None
+            try:
+                if isinstance(source, ArraySource) and self.criterion == "heldout":
+                    folds = make_folds(Xt, whitener, self.cv, plan, log_jacobian=log_jac)[0]
+                    evaluator = HeldOut(folds, np.asarray(Z))
+                elif isinstance(source, ArraySource) and self.criterion == "realism":
+                    evaluator = Realism(
+                        make_realism_folds(source.X, Xt, whitener, self.cv, plan,
+                                           log_jacobian=log_jac),
+                        SampleSupport(transform, lower, upper, integer, self.support, decimals),
+                        np.asarray(Z),
+                    )
+            except FoldsUnsupportedError as e:  # tiny or nearly constant data: BIC over all rows
+                notes.append(f"criterion {self.criterion!r} needs folds the data cannot give "
+                             f"({e}); selected by BIC instead")
+                evaluator = InformationCriterion("bic", Z)
+            if evaluator is None:
                 criterion = self._criterion()
                 if not in_memory:
                     notes.append(f"fitted out of core ({source.kind}, {n} rows)")
@@ -1006,7 +1012,7 @@ def _check_synthesizer_params(s: Synthesizer) -> None:
 def _finish_synthesizer(s: Synthesizer, where: str) -> None:
     d = s.n_features_in_
     _same_length(where, s, d, "feature_names_in_", "_columns", "_dtypes", "lower_bounds_",
-                 "upper_bounds_", "integer_columns_")
+                 "upper_bounds_", "integer_columns_", "decimals_")
     if (s._columns is None) != (s._dtypes is None):
         raise ModelFileError(f"{where}: columns and dtypes must both be given or both be null")
     if not np.all(s.lower_bounds_ <= s.upper_bounds_):
