@@ -7,7 +7,6 @@ without an error, with finite samples and no NaN score.
 from __future__ import annotations
 
 import pytest
-
 from benchmarks import fuzz_models as fuzz
 
 

@@ -214,9 +214,11 @@ def check_representable_spread(
 ) -> None:
     """Refuse columns whose spread a float64 covariance cannot hold.
 
-    A column spanning more than about ``sqrt(max_float / (16 n d))`` overflows the sum of squared deviations
+    A column spanning more than about ``sqrt(max_float / (16 n d))`` overflows the sum of
+    squared deviations
     (its variance, ~span², is then beyond float64 whatever the fit does), which surfaced as NaN
-    parameters and a later sampling error. The Synthesizer pre-scales columns and never meets it.
+    parameters and a later sampling error. The Synthesizer pre-scales columns: it never meets
+    it.
 
     Parameters
     ----------

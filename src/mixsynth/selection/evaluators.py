@@ -226,7 +226,7 @@ def make_folds(
         )
     rs = SeedPlan.from_random_state(seed).int_seed("folds")
     splits = list(KFold(n_folds, shuffle=True, random_state=rs).split(X))
-    folds = []
+    folds: list[Fold] = []
     for train, val in splits:
         w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale)
         with warnings.catch_warnings():
