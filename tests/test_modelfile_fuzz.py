@@ -25,14 +25,17 @@ def test_mutated_files_are_refused_or_work(seeds, seed, monkeypatch, mutator) ->
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "open finding of the fuzzer: re-signed tensors with extreme but finite values (1e300, "
-    "a denormal precision) load, then score NaN (inf - inf in the kernels); the loader "
-    "checks finiteness and invariants, not magnitudes"))
-def test_re_signed_tensor_edits_are_refused_or_work(seeds, monkeypatch) -> None:
-    monkeypatch.setattr(fuzz, "MUTATORS", ("tensor",))
-    monkeypatch.setattr(fuzz, "WEIGHTS", (1,))
-    report = fuzz.fuzz(60.0, seed=0, mutations=600, seeds=seeds)
-    assert report.findings == []
+    "open finding of the fuzzer: a whitener scale_ of 5e-324 (a denormal, positive, so it "
+    "loads) makes standardising an ordinary row overflow to inf, and score_samples then "
+    "refuses its own standardised rows ('Input X contains inf'); rows beyond float64 after "
+    "standardising should score -inf (whitening.py). Means 1e300 apart (NaN scores) are "
+    "refused at load since issue 14"))
+def test_a_denormal_whitener_scale_is_refused_or_works(seeds) -> None:
+    s = next(x for x in seeds if x.name == "synthesizer")
+    arrays = {k: v.copy() for k, v in s.arrays.items()}
+    arrays["whitener.scale"][0] = 5e-324
+    _, finding = fuzz.check(fuzz._sign(s.doc, arrays), s.X)
+    assert finding is None, finding
 
 
 def test_the_fuzzer_finds_an_escape(seeds, monkeypatch) -> None:
@@ -42,3 +45,15 @@ def test_the_fuzzer_finds_an_escape(seeds, monkeypatch) -> None:
     monkeypatch.setattr(fuzz, "_from_bytes", broken)
     report = fuzz.fuzz(60.0, seed=0, mutations=5, seeds=seeds)
     assert len(report.findings) == 5 and "load raised ValueError" in report.findings[0]
+
+
+def test_means_too_far_apart_for_float64_are_refused_at_load(seeds) -> None:
+    """A re-signed file whose component means are 1e300 apart loaded, then scored NaN."""
+    from mixsynth.modelfile import ModelFileError
+    from mixsynth.modelfile.files import _from_bytes
+
+    s = next(x for x in seeds if x.name == "gm-full")
+    arrays = {k: v.copy() for k, v in s.arrays.items()}
+    arrays["mixture.means"][0, 0] = 1e300
+    with pytest.raises(ModelFileError, match=r"means.*apart, beyond what float64"):
+        _from_bytes(fuzz._sign(s.doc, arrays))

@@ -67,7 +67,14 @@ from mixsynth.core.kernels import pack_outer, unpack_symmetric
 from mixsynth.core.missing import has_missing
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
-from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
+from mixsynth.modelfile.tables import (
+    _FEATURE_NAMES,
+    Shape,
+    _positive,
+    _probabilities,
+    _representable_spread,
+    _same_length,
+)
 from mixsynth.seeding import SeedLike, as_generator
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
 from mixsynth.validation import check_input, check_representable_spread
@@ -1210,7 +1217,7 @@ _MIXTURE = Table(
     ),
     tensors=(
         Tensor("weights_", ("K",), _probabilities),
-        Tensor("means_", ("K", "d")),
+        Tensor("means_", ("K", "d"), _representable_spread),
         Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
         # covariance_type="factor" only (absent otherwise); shrinkage and n_factors are
         # parameters, recorded with the others
