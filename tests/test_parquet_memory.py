@@ -20,19 +20,22 @@ _READ = """
 import sys
 import pyarrow as pa
 from mixsynth.io.formats import open_table
-rows = sum(len(block) for block, _ in open_table(sys.argv[1]).blocks(4096))
+rows = sum(len(block) for block, _ in open_table(sys.argv[1]).blocks(int(sys.argv[2])))
 print(rows, pa.default_memory_pool().max_memory())
 """
 
 
-def test_streamed_parquet_reader_holds_about_one_row_group(tmp_path, rng) -> None:
+@pytest.mark.parametrize("asked", [4096, 200_000], ids=["small-blocks", "whole-file-blocks"])
+def test_streamed_parquet_reader_holds_about_one_row_group(tmp_path, rng, asked) -> None:
+    """Blocks of ``asked`` rows: a block never spans row groups, so asking for the whole
+    file still holds one row group at a time."""
     n, d, groups = 200_000, 20, 10
     X = rng.normal(size=(n, d))
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(d)}), path,
                    row_group_size=n // groups, compression="none")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", _READ, str(path)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _READ, str(path), str(asked)], capture_output=True,
                          text=True, check=True, env=env).stdout.split()
     rows, peak = int(out[0]), int(out[1])
     assert rows == n
