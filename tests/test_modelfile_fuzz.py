@@ -54,3 +54,22 @@ def test_means_too_far_apart_for_float64_are_refused_at_load(seeds) -> None:
     arrays["mixture.means"][0, 0] = 1e300
     with pytest.raises(ModelFileError, match=r"means.*apart, beyond what float64"):
         _from_bytes(fuzz._sign(s.doc, arrays))
+
+
+def test_a_deprecated_dtype_alias_is_refused_without_a_warning(seeds) -> None:
+    """A re-signed document whose class labels' dtype is "a" (numpy's deprecated alias of
+    "S") made numpy warn while loading; every dtype name must be exactly as written."""
+    import copy
+
+    from mixsynth.modelfile import ModelFileError
+    from mixsynth.modelfile.files import _from_bytes
+
+    s = next(x for x in seeds if x.name == "class-conditional")
+    doc = copy.deepcopy(s.doc)
+    classes = doc["model"]["attrs"]["classes"]
+    classes["dtype"] = "a"
+    with pytest.raises(ModelFileError, match="deprecated alias"):
+        _from_bytes(fuzz._sign(doc, s.arrays))
+    classes["dtype"] = "i8"  # an alias the writer never writes (it writes "int64")
+    with pytest.raises(ModelFileError, match="not written as 'int64'"):
+        _from_bytes(fuzz._sign(doc, s.arrays))
