@@ -71,7 +71,12 @@ from mixsynth.mixture.scoring import _Scoring
 from mixsynth.mixture.threads import blas_threads
 from mixsynth.modelfile import Attr, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
-from mixsynth.modelfile.tables import _FEATURE_NAMES, _positive, _probabilities
+from mixsynth.modelfile.tables import (
+    _FEATURE_NAMES,
+    _positive,
+    _probabilities,
+    _representable_spread,
+)
 from mixsynth.sources import Summary
 
 __all__ = [
@@ -575,7 +580,7 @@ _MIXTURE = Table(
     ),
     tensors=(
         Tensor("weights_", ("K",), _probabilities),
-        Tensor("means_", ("K", "d")),
+        Tensor("means_", ("K", "d"), _representable_spread),
         Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
         # covariance_type="factor" only (absent otherwise); shrinkage and n_factors are
         # parameters, recorded with the others

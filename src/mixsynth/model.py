@@ -188,8 +188,17 @@ class WhitenedMixture:
     def score_samples(self, X: Array) -> Array:
         """``log p_mixture(whiten(x)) + log |Jacobian| + log N(residual; 0, sigma^2 I)``."""
         Xt, log_jac = self.to_model_space(X)
-        residual = self.whitener.residual_log_density(Xt) + log_jac
-        return self.mixture.score_samples(self.whitener.transform(Xt)) + residual
+        with np.errstate(over="ignore", invalid="ignore"):
+            # a row whose whitened coordinates overflow float64 (far outside a model of tiny
+            # spread) has density 0: -inf, rather than an "input contains inf" error from
+            # the mixture about a row the caller never wrote (NaN: a missing value, kept)
+            residual = self.whitener.residual_log_density(Xt) + log_jac
+            Z = self.whitener.transform(Xt)
+        out = np.full(Z.shape[0], -np.inf)
+        inside = ~np.isinf(Z).any(axis=1)
+        if inside.any():
+            out[inside] = self.mixture.score_samples(Z[inside]) + residual[inside]
+        return out
 
     # ------------------------------------------------------------------ sampling
 

@@ -541,6 +541,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         for col, dtype in zip(self._columns, self._dtypes, strict=True):
             if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
                 df[col] = df[col].round().astype(dtype)
+            elif dtype != np.float64:  # float32 (float16) columns come back as they went in
+                df[col] = df[col].astype(dtype)
         return df
 
 

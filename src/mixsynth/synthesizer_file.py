@@ -46,7 +46,7 @@ def _check_synthesizer_params(s: Synthesizer) -> None:
 def _finish_synthesizer(s: Synthesizer, where: str) -> None:
     d = s.n_features_in_
     _same_length(where, s, d, "feature_names_in_", "_columns", "_dtypes", "lower_bounds_",
-                 "upper_bounds_", "integer_columns_")
+                 "upper_bounds_", "integer_columns_", "decimals_")
     if (s._columns is None) != (s._dtypes is None):
         raise ModelFileError(f"{where}: columns and dtypes must both be given or both be null")
     if not np.all(s.lower_bounds_ <= s.upper_bounds_):

@@ -35,6 +35,7 @@ from mixsynth.selection import (
     Candidate,
     ClusterRunner,
     Evaluator,
+    FoldsUnsupportedError,
     HeldOut,
     InformationCriterion,
     ProcessRunner,
@@ -142,18 +143,23 @@ def fit_source(
         # distinct rows of the data itself, before dequantisation (a sample when streamed)
         grid = _grid(s, summary.sample)
         notes: list[str] = []
-        evaluator: Evaluator
-        if isinstance(source, ArraySource) and s.criterion == "heldout":
-            folds = make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0]
-            evaluator = HeldOut(folds, np.asarray(Z))
-        elif isinstance(source, ArraySource) and s.criterion == "realism":
-            evaluator = Realism(
-                make_realism_folds(source.X, Xt, whitener, s.cv, plan,
-                                   log_jacobian=log_jac),
-                SampleSupport(transform, lower, upper, integer, s.support, decimals),
-                np.asarray(Z),
-            )
-        else:
+        evaluator: Evaluator | None = None
+        try:
+            if isinstance(source, ArraySource) and s.criterion == "heldout":
+                folds = make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0]
+                evaluator = HeldOut(folds, np.asarray(Z))
+            elif isinstance(source, ArraySource) and s.criterion == "realism":
+                evaluator = Realism(
+                    make_realism_folds(source.X, Xt, whitener, s.cv, plan,
+                                       log_jacobian=log_jac),
+                    SampleSupport(transform, lower, upper, integer, s.support, decimals),
+                    np.asarray(Z),
+                )
+        except FoldsUnsupportedError as e:  # tiny or nearly constant data: BIC over all rows
+            notes.append(f"criterion {s.criterion!r} needs folds the data cannot give "
+                         f"({e}); selected by BIC instead")
+            evaluator = InformationCriterion("bic", Z)
+        if evaluator is None:
             criterion = s._criterion()
             if not in_memory:
                 notes.append(f"fitted out of core ({source.kind}, {n} rows)")

@@ -23,6 +23,7 @@ from mixsynth import sources
 from mixsynth.core import EMResult, IterationInfo, Params, Stats, family, run_em_lockstep
 from mixsynth.mixture.threads import _pass_threads
 from mixsynth.sources import ChunkCache, Source, Summary, as_source, sample_seed
+from mixsynth.validation import check_representable_spread
 
 if TYPE_CHECKING:
     from mixsynth.gaussian_mixture import GaussianMixture
@@ -203,6 +204,9 @@ class _SourceFitting:
                 f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
                 f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
             )
+        if summary.moments is not None:
+            check_representable_spread(summary.moments.minimum, summary.moments.maximum, n,
+                                       source.feature_names)
         self.n_features_in_ = d
         names = source.feature_names
         if names is not None:

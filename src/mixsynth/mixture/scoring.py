@@ -7,6 +7,7 @@ per-row method runs over E-step-sized chunks of the validated rows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,10 +44,14 @@ class _Scoring:
         check_is_fitted(self)
         X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
         params = self._params()
-        rows = self.chunk_size or _rows_per_chunk(
-            X.shape[1], self.n_components, self._params().covariance_type
-        )
-        parts = [fn(X[start : start + rows], params) for start in range(0, X.shape[0], rows)]
+        # densities are shift-invariant: work about the mixture's mean, as the fit works about
+        # the data's, so the kernels stay accurate (and finite) for data with a large offset
+        ref = params.weights @ params.means
+        params = replace(params, means=params.means - ref)
+        rows = self.chunk_size or _rows_per_chunk(X.shape[1], self.n_components,
+                                                  params.covariance_type)
+        parts = [fn(X[start : start + rows] - ref, params)
+                 for start in range(0, X.shape[0], rows)]
         return np.concatenate(parts) if parts else empty
 
     def score_samples(  # type: ignore[misc]  # a mixin of GaussianMixture

@@ -7,6 +7,7 @@ Each decoder takes the JSON value and returns the attribute's value, raising ``V
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -128,6 +129,27 @@ def _encode_dtypes(dtypes: list[Any] | None) -> Any:
     return None if dtypes is None else [str(d) for d in dtypes]
 
 
+def _numpy_dtype(name: str, kinds: str | None = None) -> np.dtype[Any]:
+    """The numpy dtype written as ``name``: exactly ``str(dtype)``, the form the writer uses.
+
+    Aliases and deprecated spellings (``"a"``, ``"f8"``) are refused, so numpy never warns
+    while a file loads (a fuzzed ``"a"`` made it emit a DeprecationWarning). A name numpy does
+    not know raises TypeError, as :func:`numpy.dtype` does; a dtype outside ``kinds`` (numpy
+    kind letters, when given) is refused before its spelling is.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            dtype = np.dtype(name)
+        except (DeprecationWarning, FutureWarning):
+            raise ValueError(f"dtype name {name!r} is a deprecated alias") from None
+    if kinds is not None and dtype.kind not in kinds:
+        raise ValueError(f"column dtype {name!r} is not numeric")
+    if str(dtype) != name:
+        raise ValueError(f"dtype name {name!r} is not written as {str(dtype)!r}")
+    return dtype
+
+
 def _dtypes(value: Any) -> list[Any] | None:
     if value is None:
         return None
@@ -136,12 +158,10 @@ def _dtypes(value: Any) -> list[Any] | None:
         if not isinstance(name, str):
             raise TypeError(f"expected dtype names, got {_short(name)}")
         try:
-            dtype = np.dtype(name)
+            dtype = _numpy_dtype(name, "biuf")
         except TypeError:
             out.append(_pandas_dtype(name))
             continue
-        if dtype.kind not in "biuf":
-            raise ValueError(f"column dtype {name!r} is not numeric")
         out.append(dtype)
     return out
 
@@ -178,7 +198,7 @@ def _classes(value: Any) -> NDArray[Any] | None:
         raise ValueError("expected {'dtype': ..., 'values': [...]}")
     if not isinstance(value["dtype"], str):
         raise TypeError("dtype must be a string")
-    dtype = np.dtype(value["dtype"])
+    dtype = _numpy_dtype(value["dtype"])
     values = [_label(v) for v in _list(value["values"])]
     if not values or dtype.itemsize * len(values) > _MAX_LABEL_BYTES:
         raise ValueError(f"{len(values)} class labels of dtype {dtype}")

@@ -122,6 +122,8 @@ def _time_ints(s: pd.Series) -> tuple[Array, str]:
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
     arr = s.to_numpy()
+    if arr.dtype.kind not in "mM":  # Arrow dates (date32 / date64) come out as Python dates
+        arr = s.astype("datetime64[s]").to_numpy()
     unit = np.datetime_data(arr.dtype)[0]
     if unit not in _NS_PER_UNIT:  # days, say: counted in seconds
         arr, unit = arr.astype(arr.dtype.str[:3] + "[s]"), "s"
