@@ -1,4 +1,11 @@
-"""``mixsynth.Synthesizer``: whiten → select → fit → sample back in the original space."""
+"""``mixsynth.Synthesizer``: whiten → select → fit → sample back in the original space.
+
+Why this module is a little over 600 lines: it holds one public class, whose docstring (the
+user's reference for every parameter and fitted attribute, ~140 lines) is most of the excess.
+The fitting pipeline lives in :mod:`mixsynth.synthesizer_fit` and the model-file table in
+:mod:`mixsynth.synthesizer_file`; what remains here is the estimator's surface (parameters,
+``fit``, sampling, scoring, the fitted attributes as views of :attr:`Synthesizer.model_`).
+"""
 
 from __future__ import annotations
 
