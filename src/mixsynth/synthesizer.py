@@ -46,6 +46,7 @@ from mixsynth.synthesizer_fit import (
     fit_classes,
     fit_source,
     fit_table,
+    search_space,
 )
 from mixsynth.table_model import MISSING, TableMixture  # registers its model-file table
 from mixsynth.validation import check_input
@@ -76,10 +77,29 @@ class Synthesizer(SaveMixin, BaseEstimator):
     scale : {"std", "none"}, default="std"
         Per-column scaling before PCA: ``"std"`` for tabular data in mixed units; ``"none"`` for
         homogeneous data such as pixels (the textbook recipe).
+    space : {"auto", "pca", "columns"} or sequence of them, default="auto"
+        The space the mixture is fitted in. ``"pca"``: the columns centred, scaled
+        (``scale``), rotated onto their leading principal directions (``reduce``) and
+        whitened. ``"columns"``: each column centred and divided by its standard deviation,
+        no rotation and no direction dropped (``reduce``, ``whiten`` and ``scale`` do not
+        apply), so a covariance shrunk toward its diagonal (``shrinkage``) is shrunk toward the
+        columns' own variances. A sequence is searched (held-out or realism criterion only:
+        they score in the original space; AIC and BIC do not compare across spaces).
+        ``"auto"``: ``"columns"`` for ``criterion="realism"``
+        (:data:`~mixsynth.synthesizer_fit.REALISM_SPACE`), ``"pca"`` otherwise.
+    shrinkage : "auto", float or sequence of float, default="auto"
+        Candidate strengths τ >= 0 of the shrinkage of each full covariance toward its own
+        diagonal, ``Σk = (Nk Sk + τ diag Sk) / (Nk + τ)``
+        (:class:`~mixsynth.GaussianMixture`'s ``shrinkage``; 0: none). Applies to
+        ``covariance_type="full"`` candidates only. ``"auto"``:
+        :data:`~mixsynth.synthesizer_fit.REALISM_SHRINKAGE` (100, 300, 1000) for
+        ``criterion="realism"``, 0 otherwise.
     n_components : int, iterable of int or None, default=None
         Candidate numbers of components; ``None`` tries
-        :data:`~mixsynth.synthesizer_fit.DEFAULT_CANDIDATES` capped by the number of distinct
-        rows. A single int is fitted as given (an error if the data has fewer distinct rows).
+        :data:`~mixsynth.synthesizer_fit.DEFAULT_CANDIDATES` (1 to 32), or for
+        ``criterion="realism"`` :data:`~mixsynth.synthesizer_fit.REALISM_CANDIDATES`
+        (10 to 100), capped by the number of distinct rows. A single int is fitted as given
+        (an error if the data has fewer distinct rows).
     covariance_type : str or sequence of str, default="full"
         Candidate covariance types.
     criterion : {"heldout", "realism", "bic", "aic"}, default="heldout"
@@ -88,7 +108,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         ``"realism"``: a classifier two-sample test (gradient-boosting AUC) of each candidate's
         generated rows against the ``cv`` folds' held-out rows, under the memorisation guard,
         with held-out log-likelihood as a floor and a tie-breaker
-        (:mod:`mixsynth.selection.realism`; lower AUC is better).
+        (:mod:`mixsynth.selection.realism`; lower AUC is better). Over several
+        (space, shrinkage) groups every candidate is screened on one fold and the best
+        :data:`~mixsynth.selection.spaces.REALISM_SHORTLIST` are evaluated on all
+        (:mod:`mixsynth.selection.spaces`).
         ``"bic"`` / ``"aic"``: information criteria on the whitened training data (lower is
         better); AIC is the textbook recipe and overfits mixtures with many components.
     cv : int, default=5
@@ -121,8 +144,11 @@ class Synthesizer(SaveMixin, BaseEstimator):
         range (never across zero), and the support transform gives integer columns half a cell
         of margin, so rows slightly outside the training range keep a finite density; given
         bounds are used as they are.
-    reg_covar : float or sequence of float, default=(1e-6, 1e-3, 1e-2, 1e-1)
+    reg_covar : "auto", float or sequence of float, default="auto"
         Candidate covariance regularisations, in whitened units (a fraction of unit variance).
+        ``"auto"``: (1e-6, 1e-3, 1e-2, 1e-1)
+        (:data:`~mixsynth.synthesizer_fit.DEFAULT_REG_COVAR`), or 1e-3 for
+        ``criterion="realism"`` (:data:`~mixsynth.synthesizer_fit.REALISM_REG_COVAR`).
         Regularisation matters for generalisation: on digits, full K=20 went from -125 to -100
         held-out log-likelihood per row as it rose from 1e-6 to 0.1.
     tol, max_iter, n_init, init_params
@@ -203,6 +229,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         reduce: float | int | None = 0.99,
         whiten: bool = True,
         scale: Literal["std", "none"] = "std",
+        space: str | Sequence[str] = "auto",
+        shrinkage: str | float | Sequence[float] = "auto",
         n_components: int | Iterable[int] | None = None,
         covariance_type: str | Sequence[str] = "full",
         criterion: str = "heldout",
@@ -213,7 +241,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         support: str | None = "clip",
         support_transform: str | None = "auto",
         bounds: tuple[ArrayLike, ArrayLike] | Mapping[Any, tuple[float, float]] | None = None,
-        reg_covar: float | Sequence[float] = (1e-6, 1e-3, 1e-2, 1e-1),
+        reg_covar: str | float | Sequence[float] = "auto",
         tol: float = 1e-3,
         max_iter: int = 100,
         n_init: int = 1,
@@ -226,6 +254,8 @@ class Synthesizer(SaveMixin, BaseEstimator):
         self.reduce = reduce
         self.whiten = whiten
         self.scale = scale
+        self.space = space
+        self.shrinkage = shrinkage
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
@@ -368,6 +398,13 @@ class Synthesizer(SaveMixin, BaseEstimator):
                 f"{self.support_transform!r}."
             )
         self._criterion()
+        _, shrinkages, _ = search_space(self)
+        types = ([self.covariance_type] if isinstance(self.covariance_type, str)
+                 else list(self.covariance_type))
+        if any(shrinkages) and "full" not in types:
+            raise ValueError(f"shrinkage={self.shrinkage!r} applies to covariance_type='full' "
+                             f"only, and the candidates are {types}; add 'full' or set "
+                             "shrinkage=0.")
         if self.missing not in MISSING:
             hint = (" (that is GaussianMixture's missing=, whether its fit accepts NaN; a "
                     "Synthesizer always models gaps by EM)"

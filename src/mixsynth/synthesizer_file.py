@@ -156,6 +156,7 @@ def synthesizer_table(cls: type[Synthesizer]) -> Table:
         check_params=_check_synthesizer_params,
         finish=_finish_synthesizer,
         build=lambda ns: _build_synthesizer(cls, table, ns),  # a model object, from the pieces
-        later_params=(("column_kinds", None), ("missing", "model")),
+        later_params=(("column_kinds", None), ("missing", "model"), ("space", "auto"),
+                      ("shrinkage", "auto")),
     )
     return table

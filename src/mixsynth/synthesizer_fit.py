@@ -49,6 +49,7 @@ from mixsynth.selection import (
     select,
 )
 from mixsynth.selection.checkpoint import SweepCheckpoint, SweepStore, fingerprint
+from mixsynth.selection.spaces import SPACES, Group, group_grid, select_groups, space_whitener
 from mixsynth.sources import ArraySource, Source, SupportMap
 from mixsynth.support import SupportTransform, decimals_of, squeeze_for, widen_bounds
 from mixsynth.whitening import Whitener
@@ -56,7 +57,19 @@ from mixsynth.whitening import Whitener
 if TYPE_CHECKING:
     from mixsynth.synthesizer import Synthesizer
 
-__all__ = ["DEFAULT_CANDIDATES", "SUPPORTS", "fit_classes", "fit_source", "fit_table"]
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "DEFAULT_REG_COVAR",
+    "REALISM_CANDIDATES",
+    "REALISM_REG_COVAR",
+    "REALISM_SHRINKAGE",
+    "REALISM_SPACE",
+    "SUPPORTS",
+    "fit_classes",
+    "fit_source",
+    "fit_table",
+    "search_space",
+]
 
 Array = NDArray[np.float64]
 
@@ -65,6 +78,67 @@ SUPPORTS = ("clip", "truncate", None)
 
 #: Candidates tried when ``n_components`` is left to the synthesizer.
 DEFAULT_CANDIDATES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32)
+#: ``reg_covar="auto"`` for the held-out criterion and AIC / BIC.
+DEFAULT_REG_COVAR: tuple[float, ...] = (1e-6, 1e-3, 1e-2, 1e-1)
+
+# What ``"auto"`` / ``None`` mean for criterion="realism" (docs/quality.md has the measurements
+# behind them: on digits the least detectable models are many components whose covariances are
+# shrunk toward their diagonals, fitted per column without the PCA rotation).
+#: ``n_components=None`` with the realism criterion.
+REALISM_CANDIDATES: tuple[int, ...] = (10, 25, 50, 100)
+#: ``shrinkage="auto"`` with the realism criterion (τ, in rows' worth of prior weight).
+REALISM_SHRINKAGE: tuple[float, ...] = (100.0, 300.0, 1000.0)
+#: ``space="auto"`` with the realism criterion.
+REALISM_SPACE: tuple[str, ...] = ("columns",)
+#: ``reg_covar="auto"`` with the realism criterion.
+REALISM_REG_COVAR: tuple[float, ...] = (1e-3,)
+
+
+def search_space(s: Synthesizer) -> tuple[tuple[str, ...], tuple[float, ...],
+                                          tuple[float, ...]]:
+    """The spaces, shrinkages and reg_covar values a synthesizer searches, its ``"auto"``
+    settings resolved for its criterion (validated)."""
+    realism = s.criterion == "realism"
+    space = s.space
+    if isinstance(space, str):
+        spaces: tuple[str, ...] = (
+            (REALISM_SPACE if realism else ("pca",)) if space == "auto" else (space,))
+    else:
+        try:
+            spaces = tuple(space)
+        except TypeError:
+            spaces = ()
+    if not spaces or any(not isinstance(v, str) or v not in SPACES for v in spaces):
+        raise ValueError(f"space must be 'auto', one of {SPACES} or a sequence of them, got "
+                         f"{space!r}.")
+    shrinkage = _floats("shrinkage", s.shrinkage,
+                        REALISM_SHRINKAGE if realism else (0.0,))
+    regs = _floats("reg_covar", s.reg_covar,
+                   REALISM_REG_COVAR if realism else DEFAULT_REG_COVAR)
+    if len(set(spaces)) > 1 and s.criterion in ("aic", "bic"):
+        raise ValueError(
+            f"space={space!r} compares spaces; AIC and BIC are computed in the fitted space and "
+            "do not compare across spaces: use criterion='heldout' or 'realism', or one space.")
+    return tuple(dict.fromkeys(spaces)), shrinkage, regs
+
+
+def _floats(name: str, value: Any, auto: tuple[float, ...]) -> tuple[float, ...]:
+    """``"auto"``, a number or a sequence of numbers, each finite and >= 0."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"{name} must be 'auto', a number >= 0 or a sequence of them, "
+                             f"got {value!r}.")
+        return auto
+    try:
+        values = ((float(value),) if isinstance(value, (int, float, np.number))
+                  else tuple(float(v) for v in value))
+    except (TypeError, ValueError):
+        values = ()
+    if (not values or isinstance(value, bool)
+            or any(not np.isfinite(v) or v < 0 for v in values)):
+        raise ValueError(f"{name} must be 'auto', a number >= 0 or a sequence of them, got "
+                         f"{value!r}.")
+    return tuple(dict.fromkeys(values))
 
 
 def fit_source(
@@ -110,8 +184,11 @@ def fit_source(
             decimals,
         )
         transform = _make_support_transform(s, lower, upper, integer, given, decimals)
-        whitener = Whitener(s.reduce, whiten=s.whiten, scale=s.scale)
+        spaces, shrinkages, _ = search_space(s)
+        whitener = space_whitener(spaces[0], s.reduce, s.whiten, s.scale)
         Z: Array | Source
+        Xt: Array | None = None
+        log_jac: Array | None = None
         if isinstance(source, ArraySource):
             # dequantisation noise from the plan's generator; the rows stay in memory
             Xt, log_jac = (
@@ -144,52 +221,42 @@ def fit_source(
         grid = _grid(s, summary.sample)
         notes: list[str] = []
         evaluator: Evaluator | None = None
-        try:
-            if isinstance(source, ArraySource) and s.criterion == "heldout":
-                folds = make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0]
-                evaluator = HeldOut(folds, np.asarray(Z))
-            elif isinstance(source, ArraySource) and s.criterion == "realism":
-                evaluator = Realism(
-                    make_realism_folds(source.X, Xt, whitener, s.cv, plan,
-                                       log_jacobian=log_jac),
-                    SampleSupport(transform, lower, upper, integer, s.support, decimals),
-                    np.asarray(Z),
+        chosen_space, chosen_shrinkage = spaces[0], shrinkages[0]
+        found: tuple[SelectionResult, GaussianMixture] | None = None
+        several = len(spaces) * len(shrinkages) > 1
+        if several and not isinstance(source, ArraySource):
+            notes.append(f"fitted out of core: only space {spaces[0]!r} and shrinkage "
+                         f"{shrinkages[0]:g} searched (the others need the rows in memory)")
+        elif several and isinstance(source, ArraySource):
+            assert Xt is not None and log_jac is not None
+            runner = ClusterRunner.current()
+            try:
+                selection, mixture, group = select_groups(
+                    _groups(s, spaces, shrinkages, grid, source.X, Xt, log_jac,
+                            SampleSupport(transform, lower, upper, integer, s.support,
+                                          decimals), plan),
+                    estimator=_template(s, 0.0), seeds=plan, n_features=d, search=s.search,
+                    one_se=s.one_se, runner=runner or ProcessRunner(s.n_jobs),
+                    progress=progress,
                 )
-        except FoldsUnsupportedError as e:  # tiny or nearly constant data: BIC over all rows
-            notes.append(f"criterion {s.criterion!r} needs folds the data cannot give "
-                         f"({e}); selected by BIC instead")
-            evaluator = InformationCriterion("bic", Z)
-        if evaluator is None:
-            criterion = s._criterion()
-            if not in_memory:
-                notes.append(f"fitted out of core ({source.kind}, {n} rows)")
-                if criterion in ("heldout", "realism"):
-                    notes.append(
-                        f"criterion {criterion!r} needs the rows in memory; out-of-core "
-                        "selection used BIC (consistent, and close to held-out scores at "
-                        "this many rows)"
-                    )
-                    criterion = "bic"
-                if s.guard:
-                    notes.append("memorisation guard skipped: it needs the rows in memory")
-            evaluator = InformationCriterion(criterion, Z)
-        # in memory the candidates are tasks (local processes, or the current cluster's);
-        # streamed, each batch of them shares its passes over the source (the cluster's)
-        runner = ClusterRunner.current() if in_memory else None
-        try:
-            selection, mixture = select(
-                grid, evaluator, estimator=_template(s), seeds=plan,
-                search=s.search, one_se=s.one_se,
-                runner=(runner or ProcessRunner(s.n_jobs)) if in_memory else None,
-                store=(_sweep_store(s, ckpt, source.X) if isinstance(source, ArraySource)
-                       else None),
-                progress=progress,
-            )
-            if isinstance(evaluator, Realism):
-                selection, mixture = _realistic(s, selection, evaluator, mixture, plan, d)
-        finally:
-            if runner is not None:
-                runner.close()
+                found = selection, mixture
+                whitener, chosen_space = group.whitener, group.space
+                chosen_shrinkage = group.shrinkage
+            except FoldsUnsupportedError as e:  # tiny data: BIC over all rows, first space
+                notes.append(f"criterion {s.criterion!r} needs folds the data cannot give "
+                             f"({e}); selected by BIC in space {spaces[0]!r} instead")
+                evaluator = InformationCriterion("bic", Z)
+            finally:
+                if runner is not None:
+                    runner.close()
+        if found is not None:
+            selection, mixture = found
+        else:
+            grid = group_grid(grid, chosen_shrinkage)
+            selection, mixture = _select_one(s, source, grid, evaluator, Xt, log_jac, Z,
+                                             whitener, transform,
+                                             (lower, upper, integer, decimals), plan,
+                                             progress, ckpt, notes, chosen_shrinkage)
     finally:
         for part in reversed(held):
             part.release()
@@ -200,6 +267,7 @@ def fit_source(
         probe = clone(s).set_params(  # the winner alone, refitted on 80 % of rows
             n_components=best.n_components, covariance_type=best.covariance_type,
             reg_covar=best.reg_covar, criterion="bic", guard=False,
+            space=chosen_space, shrinkage=chosen_shrinkage,
         )
         memorization = memorization_check(source.X, probe, plan, best.n_components)
     if notes:
@@ -211,9 +279,103 @@ def fit_source(
     return s
 
 
+def _select_one(
+    s: Synthesizer, source: Source, grid: list[tuple[int, str, float]],
+    evaluator: Evaluator | None, Xt: Array | None, log_jac: Array | None, Z: Array | Source,
+    whitener: Whitener, transform: SupportTransform | None,
+    support: tuple[Array, Array, NDArray[np.bool_], NDArray[np.int64]], plan: SeedPlan,
+    progress: Callable[[int, int, Candidate], None] | None, ckpt: SweepCheckpoint | None,
+    notes: list[str], shrinkage: float,
+) -> tuple[SelectionResult, GaussianMixture]:
+    """One sweep over K × covariance type × reg_covar in one space with one shrinkage (the
+    criterion's evaluator made here unless given); ``notes`` gains what the reader must know."""
+    in_memory = isinstance(source, ArraySource)
+    try:
+        if evaluator is not None:
+            pass
+        elif isinstance(source, ArraySource) and s.criterion == "heldout":
+            assert Xt is not None
+            folds = make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0]
+            evaluator = HeldOut(folds, np.asarray(Z))
+        elif isinstance(source, ArraySource) and s.criterion == "realism":
+            assert Xt is not None
+            evaluator = Realism(
+                make_realism_folds(source.X, Xt, whitener, s.cv, plan, log_jacobian=log_jac),
+                SampleSupport(transform, *support[:3], s.support, support[3]),
+                np.asarray(Z),
+            )
+    except FoldsUnsupportedError as e:  # tiny or nearly constant data: BIC over all rows
+        notes.append(f"criterion {s.criterion!r} needs folds the data cannot give "
+                     f"({e}); selected by BIC instead")
+        evaluator = InformationCriterion("bic", Z)
+    if evaluator is None:
+        criterion = s._criterion()
+        if not in_memory:
+            notes.append(f"fitted out of core ({source.kind}, {source.shape[0]} rows)")
+            if criterion in ("heldout", "realism"):
+                notes.append(
+                    f"criterion {criterion!r} needs the rows in memory; out-of-core "
+                    "selection used BIC (consistent, and close to held-out scores at "
+                    "this many rows)"
+                )
+                criterion = "bic"
+            if s.guard:
+                notes.append("memorisation guard skipped: it needs the rows in memory")
+        evaluator = InformationCriterion(criterion, Z)
+    # in memory the candidates are tasks (local processes, or the current cluster's);
+    # streamed, each batch of them shares its passes over the source (the cluster's)
+    runner = ClusterRunner.current() if in_memory else None
+    template = _template(s, shrinkage)
+    try:
+        selection, mixture = select(
+            grid, evaluator, estimator=template, seeds=plan,
+            search=s.search, one_se=s.one_se,
+            runner=(runner or ProcessRunner(s.n_jobs)) if in_memory else None,
+            store=(_sweep_store(s, ckpt, source.X) if isinstance(source, ArraySource)
+                   else None),
+            progress=progress,
+        )
+        if isinstance(evaluator, Realism):
+            selection, mixture = _realistic(s, selection, evaluator, mixture, plan,
+                                            source.shape[1], template)
+    finally:
+        if runner is not None:
+            runner.close()
+    return selection, mixture
+
+
+def _groups(
+    s: Synthesizer, spaces: tuple[str, ...], shrinkages: tuple[float, ...],
+    grid: list[tuple[int, str, float]], X: Array, Xt: Array, log_jac: Array,
+    support: SampleSupport, plan: SeedPlan,
+) -> list[Group]:
+    """One group per (space, shrinkage): the space's whitener on every row, its folds (the
+    same split in every space: the plan's ``"folds"`` stream) and the criterion's evaluator."""
+    groups = []
+    for space in spaces:
+        whitener = space_whitener(space, s.reduce, s.whiten, s.scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # constant columns: said at the first
+            Z = whitener.fit(Xt).transform(Xt)
+        evaluator: Evaluator
+        if s.criterion == "realism":
+            evaluator = Realism(make_realism_folds(X, Xt, whitener, s.cv, plan,
+                                                   log_jacobian=log_jac), support, Z)
+        elif s.criterion == "heldout":
+            evaluator = HeldOut(make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0],
+                                Z)
+        else:
+            evaluator = InformationCriterion(s.criterion, Z)
+        for tau in shrinkages:
+            g = group_grid(grid, tau)
+            if g:
+                groups.append(Group(space, tau, whitener, g, evaluator))
+    return groups
+
+
 def _realistic(
     s: Synthesizer, selection: SelectionResult, evaluator: Realism, mixture: GaussianMixture,
-    plan: SeedPlan, n_features: int,
+    plan: SeedPlan, n_features: int, template: GaussianMixture,
 ) -> tuple[SelectionResult, GaussianMixture]:
     """The realism choice (:func:`~mixsynth.selection.choose_realistic`: likelihood floor,
     guard, lowest AUC, ties by likelihood); the winner is refitted when it differs from
@@ -222,7 +384,7 @@ def _realistic(
     if chosen.best_index == selection.best_index:
         return chosen, mixture
     b = chosen.best
-    est = clone(_template(s)).set_params(
+    est = clone(template).set_params(
         n_components=b.n_components, covariance_type=b.covariance_type,
         reg_covar=b.reg_covar,
     )
@@ -246,11 +408,11 @@ def _sweep_store(s: Synthesizer, ckpt: SweepCheckpoint | None, X: Array) -> Swee
     return ckpt.store(fingerprint(X, s.get_params()))
 
 
-def _template(s: Synthesizer) -> GaussianMixture:
+def _template(s: Synthesizer, shrinkage: float) -> GaussianMixture:
     """The estimator every candidate is cloned from (``set_params`` sets its K,
     covariance type and reg_covar)."""
     return GaussianMixture(tol=s.tol, max_iter=s.max_iter, n_init=s.n_init,
-                           init_params=s.init_params)
+                           init_params=s.init_params, shrinkage=shrinkage)
 
 
 def fit_classes(
@@ -379,16 +541,19 @@ def _grid(s: Synthesizer, X: Array) -> list[tuple[int, str, float]]:
     if s.criterion in ("heldout", "realism"):
         # every training fold must hold K distinct rows
         n_distinct = min(n_distinct, n_distinct * (s.cv - 1) // s.cv)
+    regs = search_space(s)[2]
     if s.n_components is None:
-        ks = [k for k in DEFAULT_CANDIDATES if k <= n_distinct]
-        return candidate_grid(ks, s.covariance_type, s.reg_covar)
+        default = REALISM_CANDIDATES if s.criterion == "realism" else DEFAULT_CANDIDATES
+        ks = [k for k in default if k <= n_distinct] or [
+            k for k in DEFAULT_CANDIDATES if k <= n_distinct]
+        return candidate_grid(ks, s.covariance_type, regs)
     if isinstance(s.n_components, (int, np.integer)):
         if s.n_components > n_distinct:
             raise ValueError(
                 f"n_components={s.n_components} is larger than the number of distinct "
                 f"rows ({n_distinct}); decrease n_components."
             )
-        return candidate_grid(s.n_components, s.covariance_type, s.reg_covar)
+        return candidate_grid(s.n_components, s.covariance_type, regs)
     ks = [int(k) for k in s.n_components]
     kept = [k for k in ks if k <= n_distinct]
     if not kept:
@@ -402,7 +567,7 @@ def _grid(s: Synthesizer, X: Array) -> list[tuple[int, str, float]]:
             UserWarning,
             stacklevel=3,
         )
-    return candidate_grid(kept, s.covariance_type, s.reg_covar)
+    return candidate_grid(kept, s.covariance_type, regs)
 
 
 def fit_table(s: Synthesizer, df: Any, plan: SeedPlan) -> Synthesizer:
@@ -415,8 +580,7 @@ def fit_table(s: Synthesizer, df: Any, plan: SeedPlan) -> Synthesizer:
         int(k) for k in n]
     covs = [s.covariance_type] if isinstance(s.covariance_type, str) else list(
         s.covariance_type)
-    regs = [float(s.reg_covar)] if isinstance(s.reg_covar, (int, float)) else [
-        float(r) for r in s.reg_covar]
+    regs = list(search_space(s)[2])
     # the table model answers what code reading ``model_`` generically asks (parts,
     # bounds, n_parameters, memorization); sample and score_samples branch on it first
     s.model_ = fit_mixed(  # type: ignore[assignment]

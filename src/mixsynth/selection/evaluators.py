@@ -228,7 +228,8 @@ def make_folds(
     splits = list(KFold(n_folds, shuffle=True, random_state=rs).split(X))
     folds: list[Fold] = []
     for train, val in splits:
-        w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale)
+        w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale,
+                     missing=whitener.missing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # constant columns: said once, at fit
             w.fit(X[train])

@@ -142,7 +142,8 @@ def make_realism_folds(
     folds, splits = make_folds(Xt, whitener, n_folds, seed, log_jacobian=log_jacobian)
     out = []
     for fold, (train, val) in zip(folds, splits, strict=True):
-        w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale)
+        w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale,
+                     missing=whitener.missing)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # constant columns: said once, at fit
             w.fit(Xt[train])

@@ -27,7 +27,7 @@ Array = NDArray[np.float64]
 
 #: Candidate fields written to a dictionary only when measured.
 OPTIONAL_FIELDS = ("heldout_loglik", "heldout_median", "auc", "auc_se", "near_copy_rate",
-             "holdout_near_copy_rate")
+             "holdout_near_copy_rate", "shrinkage", "space")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,12 @@ class Candidate:
         and its standard error.
     near_copy_rate, holdout_near_copy_rate : float or None
         Realism: near copies of the folds' training rows among generated and held-out rows.
+    shrinkage : float or None
+        The shrinkage τ of the candidate's covariances toward their diagonals, when the sweep
+        searched it (``None``: not recorded, as in files written before it existed: 0).
+    space : {"pca", "columns"} or None
+        The space the candidate was fitted in (``Synthesizer(space=...)``), when the sweep
+        searched more than one (``None``: the synthesizer's only space).
     """
 
     n_components: int
@@ -92,6 +98,8 @@ class Candidate:
     auc_se: float | None = None
     near_copy_rate: float | None = None
     holdout_near_copy_rate: float | None = None
+    shrinkage: float | None = None
+    space: str | None = None
 
     @property
     def config(self) -> Config:
@@ -171,6 +179,8 @@ class SelectionResult:
                 "K": c.n_components,
                 "covariance": c.covariance_type,
                 "reg_covar": c.reg_covar,
+                "shrinkage": c.shrinkage,
+                "space": c.space,
                 "score": c.score,
                 "score_std": c.score_std,
                 "score_se": c.auc_se if self.criterion == "realism" else (
@@ -190,14 +200,16 @@ class SelectionResult:
                 "best": i == self.best_index,
             }
             rows.append(row)
-        return sorted(rows, key=lambda r: (r["covariance"], r["reg_covar"], r["K"]))
+        return sorted(rows, key=lambda r: (r["space"] or "", r["covariance"],
+                                           r["shrinkage"] or 0.0, r["reg_covar"], r["K"]))
 
     def k_edge(self) -> str | None:
         """A sentence when the winner's K is the largest (or, above 1, the smallest) K searched
         in its group, where the best may lie beyond the range; ``None`` otherwise."""
         b = self.best
         ks = [c.n_components for c in self.candidates
-              if (c.covariance_type, c.reg_covar) == (b.covariance_type, b.reg_covar)]
+              if (c.covariance_type, c.reg_covar, c.shrinkage, c.space)
+              == (b.covariance_type, b.reg_covar, b.shrinkage, b.space)]
         if len(ks) < 2:
             return None
         if b.n_components == max(ks):
@@ -234,7 +246,12 @@ class SelectionResult:
                 score = f"{r['score']:.3f}"
                 if r["score_se"] is not None:
                     score += f" ± {r['score_se']:.3f}"
-            line = f"{r['K']:>5} {r['covariance']:>9} {r['reg_covar']:>8.0e} {score:>20}"
+            cov = r["covariance"]
+            if r["shrinkage"]:
+                cov += f" τ{r['shrinkage']:g}"
+            if r["space"] is not None:
+                cov = f"{r['space']}:{cov}"
+            line = f"{r['K']:>5} {cov:>9} {r['reg_covar']:>8.0e} {score:>20}"
             if held:
                 line += (f" {_num(None if r['abandoned'] else r['heldout_loglik'], 9)}"
                          f" {_num(None if r['abandoned'] else r['heldout_median'], 9)}")
@@ -311,6 +328,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "float | None": lambda v: v is None or _FIELD_CHECKS["float"](v),
     "int | None": lambda v: v is None or _FIELD_CHECKS["int"](v),
     "tuple[float, ...]": lambda v: isinstance(v, list) and all(map(_FIELD_CHECKS["float"], v)),
+    "str | None": lambda v: v is None or isinstance(v, str),
     "tuple[str, ...]": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
 }
 
