@@ -15,10 +15,15 @@ Rows:
 - **textbook**: PCA 99 % (whitened, unscaled pixels), AIC over K = 50..200, raw samples;
 - **scikit-learn, best by BIC**: the same PCA and ``sklearn.mixture.GaussianMixture`` over the
   same K × reg_covar grid as mixsynth's rows, the lowest BIC; samples clipped and rounded;
-- **previous default**: ``Synthesizer()`` with the squeeze of before 2026-12-03 23:00 (one
-  resolution cell over the span, ``support.SQUEEZE_CELLS = 1``) over the same grid;
-- **default**: ``Synthesizer()`` (``criterion="heldout"``) over the same grid;
-- **realism**: ``Synthesizer(criterion="realism")`` over the same grid;
+- **held-out** (the default until 2026-12-04): ``Synthesizer(criterion="heldout")`` over the
+  same grid (PCA-whitened space, no shrinkage);
+- **realism over the grid**: ``Synthesizer(criterion="realism")`` over the same grid, PCA space;
+- **default** (``Synthesizer()``, ``criterion="realism"`` with its own search: per-column space,
+  shrinkage τ in {100, 300, 1000}, K in {10, 25, 50, 100}, reg_covar 1e-3; screened on one
+  fold, a short list of 3 on all five), with no setting at all;
+- **class-conditional** ``fit(X, y)``: the default and the held-out criterion, one selection
+  per digit class; "chosen" says the share of 1000 generated digits an SVC trained on the real
+  training digits recognises as their label, and the K range over the classes;
 - **each family** at one fixed configuration (:data:`FAMILIES`, not selected): full covariance
   shrunk toward its diagonal and mixtures of factor analysers in the synthesizer's
   PCA-whitened space, and the shrunk family with per-column scaling instead of the rotation.
@@ -126,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
     from sklearn.model_selection import train_test_split
+    from sklearn.svm import SVC
 
     import mixsynth
-    from mixsynth import Synthesizer, Whitener, evaluate, support
+    from mixsynth import Synthesizer, Whitener, evaluate
     from mixsynth.io.atomic import atomic_write
     from mixsynth.seeding import as_generator
 
@@ -201,23 +207,42 @@ def main(argv: list[str] | None = None) -> int:
         judge("scikit-learn, best by BIC", sk_score, sk_samples,
               f"K={sk.n_components}, reg {best[2]:g}", time.perf_counter() - t0)
 
-        # 3. the previous default (the squeeze of one resolution cell), the default
-        # (held-out), and the realism criterion, over the same grid
-        for name, criterion, cells in (
-            ("previous default (heldout, squeeze of one cell)", "heldout", 1.0),
-            ("default (heldout)", "heldout", support.SQUEEZE_CELLS),
-            ("realism", "realism", support.SQUEEZE_CELLS),
+        # 3. held-out (the previous default) and realism over the same grid in the PCA
+        # space, then the default with no setting (realism over its own search)
+        for name, settings in (
+            ("held-out over the grid (the previous default)",
+             {"criterion": "heldout", "n_components": list(ks), "reg_covar": list(regs)}),
+            ("realism over the grid (PCA space, no shrinkage)",
+             {"criterion": "realism", "space": "pca", "shrinkage": 0.0,
+              "n_components": list(ks), "reg_covar": list(regs)}),
+            ("default: Synthesizer() (realism over space, shrinkage, K)", {}),
         ):
             t0 = time.perf_counter()
-            kept, support.SQUEEZE_CELLS = support.SQUEEZE_CELLS, cells
-            try:
-                s = Synthesizer(criterion=criterion, n_components=list(ks),
-                                reg_covar=list(regs), random_state=seed).fit(train)
-            finally:
-                support.SQUEEZE_CELLS = kept
+            s = Synthesizer(random_state=seed, **settings).fit(train)
             b = s.selection_.best
-            judge(name, s.score_samples, s.sample(n_new, random_state=seed),
-                  f"K={b.n_components}, reg {b.reg_covar:g}", time.perf_counter() - t0)
+            config = f"K={b.n_components}, reg {b.reg_covar:g}"
+            if b.shrinkage or b.space is not None or s.mixture_.shrinkage:
+                config += (f", τ {s.mixture_.shrinkage:g}, "
+                           f"{'columns' if s.whitener_.missing == 'keep' else 'pca'}")
+            judge(name, s.score_samples, s.sample(n_new, random_state=seed), config,
+                  time.perf_counter() - t0)
+
+        # 3b. class-conditional: one selection per digit class
+        for name, settings in (
+            ("class-conditional fit(X, y), held-out", {"criterion": "heldout"}),
+            ("class-conditional fit(X, y), default (realism)", {}),
+        ):
+            t0 = time.perf_counter()
+            s = Synthesizer(random_state=seed, **settings).fit(train, _y_train)
+            seconds = time.perf_counter() - t0
+            new, labels = s.sample(1000, random_state=seed)
+            recognised = float(np.mean(
+                SVC(gamma=0.001).fit(train, _y_train).predict(new) == labels))
+            kk = [m.model_.n_components for m in s.class_models_]
+            nonfinite = int(np.sum(~np.isfinite(s.score_samples(test))))
+            judge(name, s.score_samples, s.sample(n_new, random_state=seed)[0],
+                  f"recognised {recognised:.1%}, K {min(kk)}–{max(kk)}, "
+                  f"{nonfinite} non-finite", seconds)
 
         # 4. each family at one fixed configuration, in the synthesizer's pipeline (support
         # transform, whitening) and, for the shrunk family, with per-column scaling instead of

@@ -227,9 +227,11 @@ def test_automatic_selection_caps_k_at_distinct_rows():
 # ------------------------------------------------------------------ held-out selection
 
 
-def test_heldout_is_the_default_and_finds_the_clusters(rng):
+def test_heldout_finds_the_clusters(rng):
+    # held-out likelihood was the default until 2026-12-04 (realism is now: tests/selection)
     X = _blobs(rng, 600)
-    s = Synthesizer(reduce=None, n_components=range(1, 6), reg_covar=1e-6, random_state=0)
+    s = Synthesizer(reduce=None, n_components=range(1, 6), reg_covar=1e-6, criterion="heldout",
+                    random_state=0)
     s.fit(X)
     res = s.selection_
     assert res.criterion == "heldout" and res.higher_is_better and res.n_folds == 5
@@ -253,10 +255,12 @@ def test_heldout_is_the_default_and_finds_the_clusters(rng):
 
 def test_hopeless_candidates_are_abandoned(rng):
     X = _blobs(rng, 300)
-    s = Synthesizer(reduce=None, n_components=[3, 1], reg_covar=1e-6, random_state=0).fit(X)
+    s = Synthesizer(reduce=None, n_components=[3, 1], reg_covar=1e-6, criterion="heldout",
+                    random_state=0).fit(X)
     by_k = {c.n_components: c for c in s.selection_.candidates}
     assert not by_k[1].abandoned  # K=1 runs first (ascending), before any reference exists
-    s2 = Synthesizer(reduce=None, n_components=3, reg_covar=[1e-6, 50.0], random_state=0)
+    s2 = Synthesizer(reduce=None, n_components=3, reg_covar=[1e-6, 50.0], criterion="heldout",
+                     random_state=0)
     s2.fit(X)
     by_reg = {c.reg_covar: c for c in s2.selection_.candidates}
     assert by_reg[50.0].abandoned and len(by_reg[50.0].fold_scores) < 5
@@ -276,7 +280,8 @@ def test_coarse_to_fine_finds_the_grid_optimum_with_fewer_fits(rng):
 
 def test_one_standard_error_rule_prefers_simpler(rng):
     X = _blobs(rng, 400)
-    kw = dict(reduce=None, n_components=range(2, 7), reg_covar=1e-6, random_state=0)
+    kw = dict(reduce=None, n_components=range(2, 7), reg_covar=1e-6, criterion="heldout",
+              random_state=0)
     plain = Synthesizer(**kw).fit(X).selection_
     simple = Synthesizer(one_se=True, **kw).fit(X).selection_
     assert simple.one_se

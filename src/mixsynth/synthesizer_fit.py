@@ -61,6 +61,7 @@ __all__ = [
     "DEFAULT_CANDIDATES",
     "DEFAULT_REG_COVAR",
     "REALISM_CANDIDATES",
+    "REALISM_COLUMNS_MAX",
     "REALISM_REG_COVAR",
     "REALISM_SHRINKAGE",
     "REALISM_SPACE",
@@ -88,17 +89,22 @@ DEFAULT_REG_COVAR: tuple[float, ...] = (1e-6, 1e-3, 1e-2, 1e-1)
 REALISM_CANDIDATES: tuple[int, ...] = (10, 25, 50, 100)
 #: ``shrinkage="auto"`` with the realism criterion (τ, in rows' worth of prior weight).
 REALISM_SHRINKAGE: tuple[float, ...] = (100.0, 300.0, 1000.0)
-#: ``space="auto"`` with the realism criterion.
+#: ``space="auto"`` with the realism criterion: per column, when the data has at most
+#: :data:`REALISM_COLUMNS_MAX` non-constant columns and no exact linear relation between
+#: them; ``"pca"`` otherwise (wide or collinear data: the PCA space drops null directions).
 REALISM_SPACE: tuple[str, ...] = ("columns",)
+#: The most non-constant columns ``space="auto"`` fits per column (K full d × d covariances).
+REALISM_COLUMNS_MAX = 100
 #: ``reg_covar="auto"`` with the realism criterion.
 REALISM_REG_COVAR: tuple[float, ...] = (1e-3,)
 
 
-def search_space(s: Synthesizer) -> tuple[tuple[str, ...], tuple[float, ...],
-                                          tuple[float, ...]]:
+def search_space(s: Synthesizer, criterion: str | None = None
+                 ) -> tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]:
     """The spaces, shrinkages and reg_covar values a synthesizer searches, its ``"auto"``
-    settings resolved for its criterion (validated)."""
-    realism = s.criterion == "realism"
+    settings resolved for ``criterion`` (default: its own; a streamed fit, selected by BIC,
+    resolves them for BIC), validated."""
+    realism = (criterion or s.criterion) == "realism"
     space = s.space
     if isinstance(space, str):
         spaces: tuple[str, ...] = (
@@ -184,7 +190,9 @@ def fit_source(
             decimals,
         )
         transform = _make_support_transform(s, lower, upper, integer, given, decimals)
-        spaces, shrinkages, _ = search_space(s)
+        # what "auto" means: for the criterion the selection will use (streamed: BIC)
+        used = s.criterion if in_memory or s.criterion in ("aic", "bic") else "bic"
+        spaces, shrinkages, _ = search_space(s, used)
         whitener = space_whitener(spaces[0], s.reduce, s.whiten, s.scale)
         Z: Array | Source
         Xt: Array | None = None
@@ -195,6 +203,9 @@ def fit_source(
                 (source.X, np.zeros(n)) if transform is None
                 else transform.forward(source.X, as_generator(plan.stream("support_noise")))
             )
+            if s.space == "auto" and spaces == ("columns",) and not _columns_suit(Xt):
+                spaces = ("pca",)
+                whitener = space_whitener("pca", s.reduce, s.whiten, s.scale)
             Z = whitener.fit(Xt).transform(Xt)
         else:
             # noise keyed by row (the same at every pass); moments from one more pass
@@ -218,7 +229,7 @@ def fit_source(
             )
             return s
         # distinct rows of the data itself, before dequantisation (a sample when streamed)
-        grid = _grid(s, summary.sample)
+        grid = _grid(s, summary.sample, used)
         notes: list[str] = []
         evaluator: Evaluator | None = None
         chosen_space, chosen_shrinkage = spaces[0], shrinkages[0]
@@ -277,6 +288,19 @@ def fit_source(
         memorization, decimals,
     )
     return s
+
+
+def _columns_suit(X: Array) -> bool:
+    """Whether ``space="auto"`` may fit in the per-column space: at most
+    :data:`REALISM_COLUMNS_MAX` non-constant columns, and no exact linear relation between
+    them (the PCA space keeps such a relation exactly; per column it would be blurred)."""
+    spread = np.ptp(X, axis=0) > 0
+    if not 0 < int(spread.sum()) <= REALISM_COLUMNS_MAX:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # constant columns: said at the fit
+        w = Whitener(None, whiten=False).fit(X[:, spread])
+    return bool(w.n_components_ == int(spread.sum()))
 
 
 def _select_one(
@@ -536,14 +560,14 @@ def _bound_position(s: Synthesizer, key: Any, d: int) -> int:
                      f"{list(names) if names else list(range(d))}.")
 
 
-def _grid(s: Synthesizer, X: Array) -> list[tuple[int, str, float]]:
+def _grid(s: Synthesizer, X: Array, criterion: str) -> list[tuple[int, str, float]]:
     n_distinct = len(np.unique(X, axis=0))
     if s.criterion in ("heldout", "realism"):
         # every training fold must hold K distinct rows
         n_distinct = min(n_distinct, n_distinct * (s.cv - 1) // s.cv)
-    regs = search_space(s)[2]
+    regs = search_space(s, criterion)[2]
     if s.n_components is None:
-        default = REALISM_CANDIDATES if s.criterion == "realism" else DEFAULT_CANDIDATES
+        default = REALISM_CANDIDATES if criterion == "realism" else DEFAULT_CANDIDATES
         ks = [k for k in default if k <= n_distinct] or [
             k for k in DEFAULT_CANDIDATES if k <= n_distinct]
         return candidate_grid(ks, s.covariance_type, regs)
@@ -580,12 +604,14 @@ def fit_table(s: Synthesizer, df: Any, plan: SeedPlan) -> Synthesizer:
         int(k) for k in n]
     covs = [s.covariance_type] if isinstance(s.covariance_type, str) else list(
         s.covariance_type)
-    regs = list(search_space(s)[2])
+    # the table model has no realism criterion yet: held-out log-likelihood instead
+    criterion = "heldout" if s.criterion == "realism" else s._criterion()
+    regs = list(search_space(s, criterion)[2])
     # the table model answers what code reading ``model_`` generically asks (parts,
     # bounds, n_parameters, memorization); sample and score_samples branch on it first
     s.model_ = fit_mixed(  # type: ignore[assignment]
         df, column_kinds=s.column_kinds, missing=s.missing, ks=ks,
-        covariance_types=covs, reg_covars=regs, criterion=s._criterion(), cv=s.cv,
+        covariance_types=covs, reg_covars=regs, criterion=criterion, cv=s.cv,
         tol=s.tol, max_iter=s.max_iter, n_init=s.n_init,
         rng=as_generator(plan.stream("table")), default_ks=DEFAULT_CANDIDATES,
     )

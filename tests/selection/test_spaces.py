@@ -83,9 +83,13 @@ def test_realism_over_groups_screens_and_prefers_the_less_detectable_model() -> 
 
 
 def test_search_space_resolves_auto_by_criterion() -> None:
-    assert search_space(Synthesizer()) == (("pca",), (0.0,), DEFAULT_REG_COVAR)
-    assert search_space(Synthesizer(criterion="realism")) == (
-        REALISM_SPACE, REALISM_SHRINKAGE, REALISM_REG_COVAR)
+    assert Synthesizer().criterion == "realism"  # the default since 2026-12-04
+    assert search_space(Synthesizer()) == (REALISM_SPACE, REALISM_SHRINKAGE, REALISM_REG_COVAR)
+    for criterion in ("heldout", "bic", "aic"):
+        assert search_space(Synthesizer(criterion=criterion)) == (
+            ("pca",), (0.0,), DEFAULT_REG_COVAR)
+    # a streamed fit is selected by BIC: "auto" is resolved for it
+    assert search_space(Synthesizer(), "bic") == (("pca",), (0.0,), DEFAULT_REG_COVAR)
     assert search_space(Synthesizer(space=["columns", "pca"], shrinkage=[0, 50.0],
                                     reg_covar=0.1)) == (("columns", "pca"), (0.0, 50.0),
                                                         (0.1,))

@@ -49,7 +49,7 @@ Array = NDArray[np.float64]
 SPACES: tuple[str, ...] = ("pca", "columns")
 #: Realism over several candidates: this many of the screened candidates are evaluated on every
 #: fold.
-REALISM_SHORTLIST = 3
+REALISM_SHORTLIST = 2
 
 
 def space_whitener(space: str, reduce: float | int | None, whiten: bool, scale: str
