@@ -820,19 +820,22 @@ def _plain(value: Any) -> Any:
               help="Per-column scaling before PCA [default: std for tables, none for images].")
 @click.option("--components", callback=_components, default=None, metavar="KS",
               help="Candidate numbers of components: 110, 1:200, 50:200:10 (STOP included) "
-              "or 2,4,8 [default: 1..32, capped by the distinct rows].")
+              "or 2,4,8 [default: 10,25,50,100 for realism, 1..32 otherwise, capped by the "
+              "distinct rows].")
 @click.option("--covariance", callback=_covariance, default="full", show_default=True,
               metavar="TYPES", help="Candidate covariance types, comma-separated: full, tied, "
               "diag, spherical.")
-@click.option("--criterion", type=click.Choice(["heldout", "realism", "bic", "aic"]),
-              default="heldout", show_default=True,
-              help="How candidates are compared: held-out log-likelihood; realism (a "
-              "classifier's AUC telling generated from held-out rows, under the memorisation "
-              "guard, likelihood as floor); BIC; AIC.")
+@click.option("--criterion", type=click.Choice(["realism", "heldout", "bic", "aic"]),
+              default="realism", show_default=True,
+              help="How candidates are compared: realism (a classifier's AUC telling "
+              "generated from held-out rows, under the memorisation guard, likelihood as "
+              "floor; also searches the per-column space and shrinkage: see Synthesizer); "
+              "held-out log-likelihood; BIC; AIC.")
 @click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True,
               help="Folds of the held-out criterion.")
 @click.option("--reg-covar", callback=_reg_covar, default=None, metavar="R1,R2",
-              help="Candidate covariance regularisations (>= 0) [default: 1e-6,1e-3,1e-2,0.1].")
+              help="Candidate covariance regularisations (>= 0) [default: 1e-3 for realism, "
+              "1e-6,1e-3,1e-2,0.1 otherwise].")
 @click.option("--tol", type=float, callback=_positive_finite, default=1e-3,
               show_default=True, help="EM convergence threshold (finite, > 0).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=100, show_default=True,
