@@ -6,6 +6,12 @@ synthesizer per class (:func:`fit_classes`); mixed tables by :mod:`mixsynth.tabl
 The functions take the synthesizer whose settings they read and whose fitted state they set
 (``model_``, and ``n_features_in_`` / ``feature_names_in_`` for streamed sources): the
 estimator keeps scikit-learn's contract, this module the fitting pipeline.
+
+Why this module is a little over 600 lines: it is the one place that reads the synthesizer's
+settings for a fit, and since issue 12 that includes resolving the ``"auto"`` search space
+per criterion (:func:`search_space`) and building the (space, shrinkage) groups; the search
+itself lives in :mod:`mixsynth.selection.spaces`, the model-file table in
+:mod:`mixsynth.synthesizer_file`.
 """
 
 from __future__ import annotations

@@ -149,3 +149,20 @@ def test_columns_space_with_shrinkage_fits_one_configuration() -> None:
     assert s.mixture_ is not None and s.mixture_.shrinkage == 30.0
     assert s.whitener_.missing == "keep" and s.whitener_.n_components_ == 4
     assert np.all(np.isfinite(s.score_samples(X)))
+
+
+def test_auto_space_is_per_column_unless_the_data_is_collinear_or_wide() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((120, 2))
+    kw: dict[str, Any] = dict(n_components=[1, 2], shrinkage=50.0, cv=3, guard=False,
+                              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        plain = Synthesizer(**kw).fit(np.c_[x, rng.standard_normal(120)])
+        collinear = Synthesizer(**kw).fit(np.c_[x, x[:, 0] + 2 * x[:, 1]])
+        wide = Synthesizer(**kw).fit(rng.standard_normal((60, 101)))
+    assert plain.whitener_.missing == "keep"  # per column
+    assert collinear.whitener_.missing == "error" and collinear.whitener_.n_components_ <= 2
+    S = collinear.sample(50, random_state=0)
+    np.testing.assert_allclose(S[:, 2], S[:, 0] + 2 * S[:, 1], atol=1e-6)  # kept exactly
+    assert wide.whitener_.missing == "error"  # more than REALISM_COLUMNS_MAX columns
