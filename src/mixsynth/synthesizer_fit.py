@@ -68,6 +68,7 @@ __all__ = [
     "DEFAULT_REG_COVAR",
     "REALISM_CANDIDATES",
     "REALISM_COLUMNS_MAX",
+    "REALISM_MIN_ROWS",
     "REALISM_REG_COVAR",
     "REALISM_SHRINKAGE",
     "REALISM_SPACE",
@@ -99,6 +100,9 @@ REALISM_SHRINKAGE: tuple[float, ...] = (100.0, 300.0, 1000.0)
 #: :data:`REALISM_COLUMNS_MAX` non-constant columns and no exact linear relation between
 #: them; ``"pca"`` otherwise (wide or collinear data: the PCA space drops null directions).
 REALISM_SPACE: tuple[str, ...] = ("columns",)
+#: Fewer rows than this are selected by held-out likelihood instead of realism (a classifier
+#: test on a few dozen rows cannot rank candidates; the memorisation guard needs 100 too).
+REALISM_MIN_ROWS = 100
 #: The most non-constant columns ``space="auto"`` fits per column (K full d × d covariances).
 REALISM_COLUMNS_MAX = 100
 #: ``reg_covar="auto"`` with the realism criterion.
@@ -198,6 +202,9 @@ def fit_source(
         transform = _make_support_transform(s, lower, upper, integer, given, decimals)
         # what "auto" means: for the criterion the selection will use (streamed: BIC)
         used = s.criterion if in_memory or s.criterion in ("aic", "bic") else "bic"
+        few = used == "realism" and n < REALISM_MIN_ROWS
+        if few:  # too few rows for a classifier test: held-out likelihood, "auto" for it
+            used = "heldout"
         spaces, shrinkages, _ = search_space(s, used)
         whitener = space_whitener(spaces[0], s.reduce, s.whiten, s.scale)
         Z: Array | Source
@@ -237,6 +244,9 @@ def fit_source(
         # distinct rows of the data itself, before dequantisation (a sample when streamed)
         grid = _grid(s, summary.sample, used)
         notes: list[str] = []
+        if few:
+            notes.append(f"criterion 'realism' needs at least {REALISM_MIN_ROWS} rows for its "
+                         f"classifier test; {n} rows were selected by held-out likelihood")
         evaluator: Evaluator | None = None
         chosen_space, chosen_shrinkage = spaces[0], shrinkages[0]
         found: tuple[SelectionResult, GaussianMixture] | None = None
@@ -249,7 +259,7 @@ def fit_source(
             runner = ClusterRunner.current()
             try:
                 selection, mixture, group = select_groups(
-                    _groups(s, spaces, shrinkages, grid, source.X, Xt, log_jac,
+                    _groups(s, used, spaces, shrinkages, grid, source.X, Xt, log_jac,
                             SampleSupport(transform, lower, upper, integer, s.support,
                                           decimals), plan),
                     estimator=_template(s, 0.0), seeds=plan, n_features=d, search=s.search,
@@ -270,7 +280,7 @@ def fit_source(
             selection, mixture = found
         else:
             grid = group_grid(grid, chosen_shrinkage)
-            selection, mixture = _select_one(s, source, grid, evaluator, Xt, log_jac, Z,
+            selection, mixture = _select_one(s, used, source, grid, evaluator, Xt, log_jac, Z,
                                              whitener, transform,
                                              (lower, upper, integer, decimals), plan,
                                              progress, ckpt, notes, chosen_shrinkage)
@@ -310,7 +320,7 @@ def _columns_suit(X: Array) -> bool:
 
 
 def _select_one(
-    s: Synthesizer, source: Source, grid: list[tuple[int, str, float]],
+    s: Synthesizer, criterion: str, source: Source, grid: list[tuple[int, str, float]],
     evaluator: Evaluator | None, Xt: Array | None, log_jac: Array | None, Z: Array | Source,
     whitener: Whitener, transform: SupportTransform | None,
     support: tuple[Array, Array, NDArray[np.bool_], NDArray[np.int64]], plan: SeedPlan,
@@ -323,11 +333,11 @@ def _select_one(
     try:
         if evaluator is not None:
             pass
-        elif isinstance(source, ArraySource) and s.criterion == "heldout":
+        elif isinstance(source, ArraySource) and criterion == "heldout":
             assert Xt is not None
             folds = make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0]
             evaluator = HeldOut(folds, np.asarray(Z))
-        elif isinstance(source, ArraySource) and s.criterion == "realism":
+        elif isinstance(source, ArraySource) and criterion == "realism":
             assert Xt is not None
             evaluator = Realism(
                 make_realism_folds(source.X, Xt, whitener, s.cv, plan, log_jacobian=log_jac),
@@ -335,16 +345,16 @@ def _select_one(
                 np.asarray(Z),
             )
     except FoldsUnsupportedError as e:  # tiny or nearly constant data: BIC over all rows
-        notes.append(f"criterion {s.criterion!r} needs folds the data cannot give "
+        notes.append(f"criterion {criterion!r} needs folds the data cannot give "
                      f"({e}); selected by BIC instead")
         evaluator = InformationCriterion("bic", Z)
     if evaluator is None:
-        criterion = s._criterion()
         if not in_memory:
             notes.append(f"fitted out of core ({source.kind}, {source.shape[0]} rows)")
-            if criterion in ("heldout", "realism"):
+            asked = s._criterion()
+            if asked in ("heldout", "realism"):
                 notes.append(
-                    f"criterion {criterion!r} needs the rows in memory; out-of-core "
+                    f"criterion {asked!r} needs the rows in memory; out-of-core "
                     "selection used BIC (consistent, and close to held-out scores at "
                     "this many rows)"
                 )
@@ -375,7 +385,7 @@ def _select_one(
 
 
 def _groups(
-    s: Synthesizer, spaces: tuple[str, ...], shrinkages: tuple[float, ...],
+    s: Synthesizer, criterion: str, spaces: tuple[str, ...], shrinkages: tuple[float, ...],
     grid: list[tuple[int, str, float]], X: Array, Xt: Array, log_jac: Array,
     support: SampleSupport, plan: SeedPlan,
 ) -> list[Group]:
@@ -388,14 +398,14 @@ def _groups(
             warnings.simplefilter("ignore", UserWarning)  # constant columns: said at the first
             Z = whitener.fit(Xt).transform(Xt)
         evaluator: Evaluator
-        if s.criterion == "realism":
+        if criterion == "realism":
             evaluator = Realism(make_realism_folds(X, Xt, whitener, s.cv, plan,
                                                    log_jacobian=log_jac), support, Z)
-        elif s.criterion == "heldout":
+        elif criterion == "heldout":
             evaluator = HeldOut(make_folds(Xt, whitener, s.cv, plan, log_jacobian=log_jac)[0],
                                 Z)
         else:
-            evaluator = InformationCriterion(s.criterion, Z)
+            evaluator = InformationCriterion(criterion, Z)
         for tau in shrinkages:
             g = group_grid(grid, tau)
             if g:

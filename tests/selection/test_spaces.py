@@ -166,3 +166,16 @@ def test_auto_space_is_per_column_unless_the_data_is_collinear_or_wide() -> None
     S = collinear.sample(50, random_state=0)
     np.testing.assert_allclose(S[:, 2], S[:, 0] + 2 * S[:, 1], atol=1e-6)  # kept exactly
     assert wide.whitener_.missing == "error"  # more than REALISM_COLUMNS_MAX columns
+
+
+def test_too_few_rows_for_a_classifier_test_are_selected_by_held_out_likelihood() -> None:
+    from mixsynth.synthesizer_fit import REALISM_MIN_ROWS
+
+    X = np.random.default_rng(4).standard_normal((REALISM_MIN_ROWS - 1, 2))
+    s = Synthesizer(n_components=[1, 2], guard=False, random_state=0).fit(X)
+    assert s.selection_.criterion == "heldout"
+    assert any("needs at least" in n for n in s.selection_.notes)
+    assert s.whitener_.missing == "error" and s.mixture_.shrinkage == 0.0  # "auto" for heldout
+    s = Synthesizer(n_components=[1, 2], guard=False, random_state=0).fit(
+        np.random.default_rng(4).standard_normal((REALISM_MIN_ROWS, 2)))
+    assert s.selection_.criterion == "realism"
