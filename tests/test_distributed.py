@@ -93,7 +93,10 @@ def test_synthesizer_candidates_run_as_cluster_tasks(rng, dask_client, monkeypat
     """Small data (a dask array is loaded): each candidate of the sweep is a task on the
     current client's cluster, with the results of a local sweep."""
     X = _blobs(rng, n=800)
-    kw = dict(n_components=[1, 2, 3, 4], reg_covar=1e-6, random_state=4, guard=False)
+    # held-out: one task per candidate (realism, the default, screens and then evaluates a
+    # short list again, so a configuration may be submitted twice)
+    kw = dict(n_components=[1, 2, 3, 4], reg_covar=1e-6, criterion="heldout", random_state=4,
+              guard=False)
     want = Synthesizer(**kw).fit(X)
     submitted = []
     real_run = ClusterRunner.run
