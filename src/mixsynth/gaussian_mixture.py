@@ -875,7 +875,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         for stale in ("loadings_", "noise_variance_"):  # from an earlier fit as "factor"
             if hasattr(self, stale):
                 delattr(self, stale)
-        self.precisions_cholesky_ = params.precisions_cholesky
+        # C order, as a loaded model has it: the kernels' rounding depends on the layout, and a
+        # model must score and sample the same rows before saving and after loading
+        self.precisions_cholesky_ = np.ascontiguousarray(params.precisions_cholesky)
         self.precisions_ = precisions_from_precisions_cholesky(params.precisions_cholesky, name)
         self.covariances_ = covariances_from_precisions_cholesky(params.precisions_cholesky, name)
 
