@@ -472,6 +472,7 @@ def table_targets(runs: list[TableRun], plan: Plan) -> list[str]:
     for t in tables:
         m = scores(t, "mixsynth")
         if m is None:
+            cells.append(f"{t} –")
             ok = False
             continue
         cells.append(f"{t} {m['near_copy_rate']:.1%} vs {m['holdout_near_copy_rate']:.1%}")
@@ -482,6 +483,7 @@ def table_targets(runs: list[TableRun], plan: Plan) -> list[str]:
     for t in tables:
         m = scores(t, "mixsynth")
         if m is None:
+            cells.append(f"{t} –")
             ok = False
             continue
         real, syn = m.get("missing_real", {}), m.get("missing_synthetic", {})
@@ -500,6 +502,8 @@ def table_targets(runs: list[TableRun], plan: Plan) -> list[str]:
                          f"{BIG_SAMPLE_LIMIT_S:.0f} s", f"{big:.2f} s",
                          "met" if big < BIG_SAMPLE_LIMIT_S else "missed"))
     lines = ["## Targets (issue 11)", "",
+             "A table mixsynth did not fit (\"–\") counts as a miss of every per-table target.",
+             "",
              "| target | measured (mixsynth vs GaussianCopula) | status |", "|:---|:---|---:|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return [*lines, ""]
@@ -529,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ctgan-epochs", type=int, default=None, help="fixed epochs instead of steps")
     p.add_argument("--timeout", type=float, default=None, help="seconds per generator")
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks-tables.md"))
+    p.add_argument("--merge", type=Path, nargs="+",
+                   help="measure nothing: render the saved JSON files of earlier runs, a later "
+                   "file's (table, generator) rows replacing an earlier one's")  # fmt: skip
     p.add_argument("--one", choices=GENERATORS, help=argparse.SUPPRESS)  # the child
     p.add_argument("--synthetic-out", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -543,16 +550,35 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import Progress, write_document
 
     log = Progress()
-    runs = measure_tables(plan, log)
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
-    environment = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {platform.machine()}, "
-                   f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
-                   f"total {log.elapsed:.0f} s")  # fmt: skip
+    if a.merge:
+        merged: dict[tuple[str, str], TableRun] = {}
+        for path in a.merge:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            plan = Plan(**{**saved["plan"], "tables": tuple(saved["plan"]["tables"]),
+                           "generators": tuple(saved["plan"]["generators"]),
+                           "bic_components": tuple(saved["plan"]["bic_components"])})
+            for r in saved["runs"]:
+                run = TableRun(**{k: (math.nan if v is None and k in ("fit_s", "sample_s")
+                                      else v) for k, v in r.items()})  # fmt: skip
+                merged[(run.table, run.generator)] = run
+        order = list(dict.fromkeys(t for t, _ in merged))
+        runs = sorted(merged.values(), key=lambda r: order.index(r.table))
+        plan = Plan(**{**asdict(plan), "tables": tuple(order)})
+        environment = "merged from " + "; ".join(
+            f"{p.name} ({json.loads(p.read_text(encoding='utf-8')).get('environment', '?')})"
+            for p in a.merge)
+    else:
+        runs = measure_tables(plan, log)
+        environment = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {platform.machine()}, "
+                       f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+                       f"total {log.elapsed:.0f} s")  # fmt: skip
     text = render_tables(runs, plan=plan, environment=environment,
                          command=f"python -m benchmarks.tables {argv_text}".rstrip())
     print(text)
     write_document(text, a.out)
-    document = {"plan": asdict(plan), "runs": [json_safe(r.to_dict()) for r in runs]}
+    document = {"plan": asdict(plan), "environment": environment,
+                "runs": [json_safe(r.to_dict()) for r in runs]}
     write_document(json.dumps(document, indent=1, allow_nan=False), a.out.with_suffix(".json"))
     log(f"wrote {a.out} and {a.out.with_suffix('.json')}")
     return 0
