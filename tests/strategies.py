@@ -40,3 +40,48 @@ def chunkings(draw: st.DrawFn, n: int) -> list[int]:
     """Split points of ``range(n)`` into chunks, empty chunks allowed."""
     cuts = draw(st.lists(st.integers(0, n), max_size=6))
     return sorted(cuts)
+
+
+#: The kinds of mess :func:`messy_tables` draws, each a way a careless user's table breaks
+#: a naive fit (issue 14 item 6).
+MESS = ("outlier", "duplicates", "tiny", "huge", "tiny_scale", "offset", "mixed_scales",
+        "constant_column", "collinear", "one_odd_row", "all_identical")
+
+
+@st.composite
+def messy_tables(draw: st.DrawFn, max_rows: int = 40, max_cols: int = 4) -> tuple[str, np.ndarray]:
+    """``(kind, X)``: a small numeric table with one or two kinds of mess from :data:`MESS`.
+
+    The values come from a generator seeded by the draw (so shrinking keeps the table whole);
+    tiny tables go down to 2 rows, below every default number of folds.
+    """
+    kinds = draw(st.lists(st.sampled_from(MESS), min_size=1, max_size=2, unique=True))
+    n = draw(st.integers(2, max_rows))
+    d = draw(st.integers(1, max_cols))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.normal(size=(n, d))
+    for kind in kinds:
+        if kind == "outlier":
+            X[rng.integers(n)] = rng.normal(size=d) * 10.0 ** rng.integers(3, 9)
+        elif kind == "duplicates":
+            X = X[rng.integers(0, max(1, n // 4), size=n)]
+        elif kind == "tiny":
+            X = X[: draw(st.integers(2, 4))]
+        elif kind == "huge":
+            X = X * 1e150
+        elif kind == "tiny_scale":
+            X = X * 1e-150
+        elif kind == "offset":
+            X = X + 1e12
+        elif kind == "mixed_scales":
+            X = X * np.logspace(-100, 150, X.shape[1])
+        elif kind == "constant_column":
+            X[:, rng.integers(X.shape[1])] = rng.normal()
+        elif kind == "collinear" and X.shape[1] > 1:
+            X[:, -1] = 2.0 * X[:, 0] + 1.0
+        elif kind == "one_odd_row":
+            X = np.repeat(X[:1], X.shape[0], axis=0)
+            X[-1] += 1.0
+        elif kind == "all_identical":
+            X = np.repeat(X[:1], X.shape[0], axis=0)
+    return "+".join(kinds), np.ascontiguousarray(X)

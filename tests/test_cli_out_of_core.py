@@ -121,7 +121,6 @@ BAD_CSV = {
         "300,6\n", "300,6,1\n"),
     "inf": "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(400)).replace("200,4\n",
                                                                          "200,1e400\n"),
-    "NaN": "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(400)).replace("100,2\n", "100,\n"),
     "semicolons": "a;b\n" + "".join(f"{i};{i % 7}\n" for i in range(400)),
 }
 
@@ -139,6 +138,24 @@ def test_bad_csv_gives_the_same_error_streamed_or_not(tmp_path, capsys, monkeypa
         assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]  # nothing left
     assert errors[0] == errors[1]
     assert errors[0].startswith("mixsynth: error: ")
+
+
+def test_gaps_are_modelled_in_memory_and_refused_streamed(tmp_path, capsys):
+    """In memory a numbers-only file with empty cells is fitted by the model of gaps (EM);
+    streamed, the rows must be complete, and the error names the column, the row and where
+    gaps are modelled."""
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(400)).replace(
+        "100,2\n", "100,\n"))
+    model = tmp_path / "m.mixsynth"
+    assert main(["fit", str(data), "-o", str(model), *FAST, "--in-memory"]) == 0
+    assert "missing values modelled in: b" in capsys.readouterr().out
+    model.unlink()
+    assert main(["fit", str(data), "-o", str(model), *FAST, "--out-of-core"]) == 65
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert "contains NaN" in err and "column 'b'" in err and "row 100" in err
+    assert "fitted in memory" in err
+    assert not model.exists()
 
 
 def test_a_text_column_is_a_category_in_memory_and_refused_streamed(tmp_path, capsys):

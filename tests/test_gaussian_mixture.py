@@ -24,14 +24,27 @@ def digits_pca() -> np.ndarray:
     return PCA(0.99, whiten=True).fit_transform(load_digits().data)
 
 
+SAMPLE_WEIGHT_XFAIL = (
+    "random initialisation draws land on different rows for shuffled weighted rows than for "
+    "repeated rows (as for scikit-learn's KMeans); unweighted seeding must stay scikit-learn's"
+)
+
+
 def _expected_failures(estimator: GaussianMixture) -> dict[str, str]:
     if estimator.n_components == 1:
         return {}
     return {
-        # With K >= 2 the initialisation (KMeans, random draws) sees weights and repeated rows
-        # differently: the same clusters come out with their labels permuted. EM itself is
-        # weight-equivalent from a shared start: test_integer_weights_equal_repeated_rows.
-        "check_sample_weight_equivalence_on_dense_data": "initialisation permutes labels",
+        # The initialisation is weight-aware (k-means++ draws rows with probability w / sum w,
+        # KMeans gets sample_weight), but the check compares a fit on repeated rows in their
+        # original order with a fit on the weighted rows *shuffled*: the same RandomState draw
+        # lands on different rows of the two cumulative sums (K=2: rows 6, 7 against 2, 13;
+        # issue 14 item 9). Passing would need draws invariant to row order and repetition,
+        # which breaks the promise that unweighted seeding picks scikit-learn's centres for
+        # the same random_state (test_fast_paths.py::
+        # test_kmeans_plusplus_chooses_scikit_learns_centres). scikit-learn lists its own
+        # KMeans as failing this check for the same reason. EM itself is weight-equivalent
+        # from a shared start: test_integer_weights_equal_repeated_rows.
+        "check_sample_weight_equivalence_on_dense_data": SAMPLE_WEIGHT_XFAIL,
     }
 
 

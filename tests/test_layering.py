@@ -28,16 +28,19 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth.modelfile",
     )),
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.tables")),
-    ("estimators", ("mixsynth.gaussian_mixture", "mixsynth._saving")),
+    ("estimators", ("mixsynth.gaussian_mixture", "mixsynth.mixture", "mixsynth._saving")),
     ("workflows", (
-        "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.conditional",
+        "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.synthesizer_fit",
+        "mixsynth.synthesizer_file", "mixsynth.conditional",
         "mixsynth.evaluation", "mixsynth.model", "mixsynth.guard", "mixsynth.plotting",
+        "mixsynth.figures",
         "mixsynth.table_model",
     )),
     ("edges", (
         "mixsynth.persistence", "mixsynth.io.readers",
         "mixsynth.io.writers", "mixsynth.io.images", "mixsynth.io.dask_files",
-        "mixsynth.distributed", "mixsynth.report",
+        "mixsynth.distributed", "mixsynth.report", "mixsynth.report_html",
+        "mixsynth.report_sections",
     )),
     ("application", ("mixsynth", "mixsynth.cli", "mixsynth.demo", "mixsynth.__main__")),
 )

@@ -851,7 +851,10 @@ def test_files_written_before_the_model_types_load_and_sample_the_same(
     else:
         np.testing.assert_array_equal(rows, expected[f"{name}_X"])
     X = expected["constant" if name == "constant" else "X"]
-    np.testing.assert_array_equal(model.score_samples(X), expected[f"{name}_score"])
+    # to the last bits only: the per-row kernels work about the mixture's mean since issue 14
+    # (diag/tied/spherical scores at a 1e12 offset were off by 1e8), which moves the last bit
+    np.testing.assert_allclose(model.score_samples(X), expected[f"{name}_score"],
+                               rtol=1e-13, atol=0)
     save(model, tmp_path / "again.mixsynth")
     assert (tmp_path / "again.mixsynth").read_bytes() == (_V1 / f"{name}.mixsynth").read_bytes()
 

@@ -14,6 +14,7 @@ from mixsynth.cli import cli as cli_main
 from mixsynth.persistence import load, save
 from mixsynth.support import (
     MARGIN_FRACTION,
+    SQUEEZE_CELLS,
     SupportTransform,
     decimals_of,
     squeeze_for,
@@ -72,10 +73,14 @@ def test_continuous_bounds_are_widened_but_never_across_zero() -> None:
     assert (lo[3], hi[3]) == (2.0, 5.0)  # integer: its margin is in the transform
 
 
-def test_squeeze_is_one_cell_over_the_span() -> None:
+def test_squeeze_is_a_fraction_of_a_cell_over_the_span() -> None:
     eps = squeeze_for(np.array([0.0]), np.array([16.0]), np.array([True]), np.array([0]),
                       np.array([True]))
-    assert eps == pytest.approx(1 / 18)  # digits: 17 cells and a half on each side
+    assert eps == pytest.approx(SQUEEZE_CELLS / 18)  # digits: 17 cells and a half each side
+    assert eps == pytest.approx(1 / 36)
+    two = squeeze_for(np.array([0.0]), np.array([1.5]), np.array([False]), np.array([1]),
+                      np.array([True]))
+    assert two == pytest.approx(SQUEEZE_CELLS * 0.1 / 1.5)  # one decimal: cell 0.1
     wide = squeeze_for(np.array([0.0]), np.array([1e6]), np.array([True]), np.array([0]),
                        np.array([True]))
     assert wide == 1e-3  # floored

@@ -275,10 +275,13 @@ lists them, or are skipped with --skip-bad.
 MAX_CANDIDATE_KS = 1000
 
 
-def _positive_finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+def _positive_finite(ctx: click.Context, param: click.Parameter,
+                     value: float | None) -> float | None:
     """click's FloatRange lets NaN and inf through (every comparison with NaN is false)."""
     import math
 
+    if value is None:  # an optional one left out
+        return value
     if not (math.isfinite(value) and value > 0):
         raise click.BadParameter(f"{value!r} is not a finite number > 0.")
     return value
@@ -530,14 +533,15 @@ def _data_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _read_table(path: str, options: _ReadOptions, *, label: str | None = None,
-                param_hint: str = "DATA") -> Any:
-    """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error."""
+                param_hint: str = "DATA", allow_nan: bool = False) -> Any:
+    """Read a data set (a :class:`mixsynth.io.Table`); a bad suffix or option is a usage error.
+    ``allow_nan``: missing values pass (for the model of gaps)."""
     from mixsynth.io.readers import read_data
 
     _data_format(path, options, label=label, param_hint=param_hint)
     return read_data(path, columns=options.columns, label=label, delimiter=options.delimiter,
                      skip_bad=options.skip_bad, image_size=options.image_size,
-                     image_mode=options.image_mode)
+                     image_mode=options.image_mode, allow_nan=allow_nan)
 
 
 def _data_format(path: str, options: _ReadOptions, *, label: str | None,
@@ -712,6 +716,12 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
     return frame
 
 
+def _has_gaps(values: Any) -> bool:
+    import numpy as np
+
+    return bool(np.isnan(values).any())
+
+
 def _ragged(path: str, sep: str) -> bool:
     """Whether a row of a CSV file has another number of fields than its header."""
     import csv
@@ -872,8 +882,8 @@ def _plain(value: Any) -> Any:
 @click.option("--continuous", callback=_column_list, metavar="A,B,...",
               help="Model these columns as numbers (text holding numbers, say).")
 @click.option("--missing", type=click.Choice(["model", "complete"]), default="model",
-              show_default=True, help="Tables with gaps: generate rows with gaps at the data's "
-              "rates and patterns, or complete rows.")
+              show_default=True, help="Data with gaps (always modelled, by EM): generate "
+              "rows with gaps at the data's rates and patterns, or complete rows.")
 @click.option("--force", is_flag=True, help="Overwrite MODEL if it exists.")
 @_data_options
 @_common_options
@@ -920,8 +930,12 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
                          "a Parquet file with very large row groups, cannot be split into "
                          "blocks for Dask workers; the cluster is not started.")
             on_cluster = False
-    table = None if stream is not None or frame is not None else _read_table(data, options,
-                                                                             label=label)
+    table = None if stream is not None or frame is not None else _read_table(
+        data, options, label=label, allow_nan=label is None and not on_cluster)
+    if table is not None and table.image_shape is None and _has_gaps(table.values):
+        # numbers with gaps: the model of gaps (EM, missingness generated), as fit(df) does;
+        # a class-conditional fit (--label) still refuses them, naming the first
+        frame, table = table.to_input(), None
 
     from mixsynth.synthesizer import Synthesizer
 
@@ -1190,6 +1204,11 @@ def _class_value(model: Any, text: str | None) -> Any:
 @click.option("--class", "class_label", default=None, metavar="LABEL",
               help="Class-conditional models: rows of this class only [default: all classes, "
               "in their training proportions].")
+@click.option("--temperature", type=float, callback=_positive_finite, default=1.0,
+              show_default=True, metavar="T",
+              help="Scale each component's spread: covariances times T, category "
+              "probabilities p^(1/T) renormalised; 1 is the model itself, below 1 fewer "
+              "unusual rows.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=65_536, show_default=True,
               help="Rows generated and written at a time (bounds the memory).")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
@@ -1197,7 +1216,7 @@ def _class_value(model: Any, text: str | None) -> Any:
 @click.pass_context
 def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: str | None,
            seed: int | None, given: list[tuple[str, float | str]], class_label: str | None,
-           chunk_size: int, force: bool) -> None:
+           temperature: float, chunk_size: int, force: bool) -> None:
     """Generate N new rows from MODEL and write them to OUT, streaming in chunks."""
     from mixsynth.io.writers import BinaryToTerminalError, check_stdout, output_format
     from mixsynth.persistence import read_metadata
@@ -1226,6 +1245,11 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
             numbers.append((key, value))
         keyed = _given_keys(model, extra, numbers)
     y = _class_value(model, class_label)
+    if keyed:
+        try:  # a given value the model cannot condition on is the user's to change
+            model.sample(0, 0, given=keyed, y=y)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--given") from None
     classes = getattr(model, "classes_", None)
     if fmt == "npy" and classes is not None and classes.dtype.kind not in "biuf":
         raise click.BadParameter("an .npy file cannot hold the model's text class labels; "
@@ -1243,7 +1267,7 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
 
         def chunks() -> Iterator[Any]:
             for chunk in model.iter_sample(n_rows, seed, chunk_size=chunk_size,
-                                           given=keyed or None, y=y):
+                                           given=keyed or None, y=y, temperature=temperature):
                 yield chunk
                 update(_chunk_rows(chunk))
 
@@ -1280,13 +1304,16 @@ def _summary_table(rows: list[tuple[str, str, str]]) -> str:
               help="Seed of the subsampling and the classifier.")
 @click.option("--max-rows", type=click.IntRange(min=2), default=5000, show_default=True,
               help="Rows of each data set that enter the metrics, at most.")
+@click.option("--temperature", type=float, callback=_positive_finite, default=None,
+              metavar="T", help="The temperature SYNTHETIC was sampled at: recorded in the "
+              "report [default: not stated].")
 @click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
 @_data_options
 @_common_options
 @click.pass_context
 def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
              model_path: str | None, output: str, label: str | None, seed: int,
-             max_rows: int, force: bool, **read: Any) -> None:
+             max_rows: int, temperature: float | None, force: bool, **read: Any) -> None:
     """Compare generated rows with real ones: fidelity, generalisation, memorisation."""
     settings = ctx.ensure_object(_Settings)
     _check_output(output, force)
@@ -1308,7 +1335,7 @@ def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
     quality = evaluate_quality(
         real_t.to_input(), synthetic_t.to_input(),
         None if holdout_t is None else holdout_t.to_input(), model,
-        random_state=seed, max_rows=max_rows,
+        random_state=seed, max_rows=max_rows, temperature=temperature,
     )
     text = quality.to_json(indent=2) + "\n"
     summary = _summary_table(quality.summary())
@@ -1333,8 +1360,14 @@ def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
 @click.option("-o", "--output", required=True, metavar="REPORT.html",
               help="The HTML file to write (self-contained; '-': standard output).")
 @click.option("--title", default=None, help="The page's title.")
+@click.option("--holdout", default=None, metavar="DATA",
+              help="Real rows kept out of the fit: the held-out log-likelihood and the "
+              "privacy baselines are computed from them [default: skipped].")
 @click.option("--samples", "n_samples", type=click.IntRange(min=1), default=None,
               help="Generated rows to compare [default: as many as the real rows shown].")
+@click.option("--temperature", type=float, callback=_positive_finite, default=1.0,
+              show_default=True, metavar="T",
+              help="Temperature of the generated rows (as for sample); stated in the report.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the generated rows and the metrics.")
 @click.option("--force", is_flag=True, help="Overwrite the report if it exists.")
@@ -1342,13 +1375,16 @@ def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
 @_common_options
 @click.pass_context
 def report(ctx: click.Context, model_path: str, data: str, output: str, title: str | None,
-           n_samples: int | None, seed: int, force: bool, **read: Any) -> None:
+           holdout: str | None, n_samples: int | None, temperature: float, seed: int,
+           force: bool, **read: Any) -> None:
     """Write an HTML report on MODEL and the real DATA: selection, fidelity, privacy."""
     settings = ctx.ensure_object(_Settings)
     _check_output(output, force)
     model, extra = _load_model(model_path)
-    table = _read_table(data, _ReadOptions(**read), label=extra.get("label"),
-                        param_hint="--data")
+    options = _ReadOptions(**read)
+    table = _read_table(data, options, label=extra.get("label"), param_hint="--data")
+    held = None if holdout is None else _read_table(holdout, options, label=extra.get("label"),
+                                                    param_hint="--holdout")
 
     from mixsynth.report import build_report, write_report
 
@@ -1357,7 +1393,9 @@ def report(ctx: click.Context, model_path: str, data: str, output: str, title: s
         image_shape = None  # build_report draws grayscale grids only: colour as columns
     page = build_report(model, table.to_input(), title=title, random_state=seed,
                         image_shape=None if image_shape is None else tuple(image_shape),
-                        n_samples=n_samples)
+                        n_samples=n_samples,
+                        holdout=None if held is None else held.to_input(),
+                        temperature=temperature)
     if output == "-":
         click.echo(page, nl=False)
         return

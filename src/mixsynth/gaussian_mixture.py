@@ -12,65 +12,72 @@ lock-step over it, one pass per iteration. The same call streams data that does 
 (a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning an
 iterator of chunks, a list of arrays) and runs data-parallel on a dask array or dataframe; only
 the pass over the data differs.
+
+This module holds the estimator's surface (parameters, ``fit``), its initialisation, its
+parameters as attributes and its model-file table; the fit on a source (the ``_SourceFitting``
+mixin), scoring and sampling (``_Scoring``), k-means++ seeding, thread limits and the stored
+tensors' checks are in :mod:`mixsynth.mixture`. The initialisation stays here with the
+constants and helpers it reads (``INIT_CACHE_BYTES``, ``HARD_SCATTER_BYTES``,
+``kmeans_plusplus_indices``, ``_KMeansPlusPlus``), which the tests replace on this module.
 """
 
 from __future__ import annotations
 
-import hashlib
-import sys
-import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import cache
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
-from threadpoolctl import ThreadpoolController
+from sklearn.utils.validation import check_is_fitted
 
-from mixsynth import sources
 from mixsynth._saving import SaveMixin
 from mixsynth.core import (
-    EMResult,
-    IterationInfo,
     Params,
     Stats,
     accumulate,
     covariances_from_precisions_cholesky,
     covariances_from_stats,
-    e_step,
-    estimate_weighted_log_prob,
-    factor_name,
     family,
     precisions_cholesky_from_covariances,
     precisions_cholesky_from_precisions,
     precisions_from_precisions_cholesky,
-    pruning,
-    run_em_lockstep,
-    sample_mixture,
-    shrunk_name,
 )
 from mixsynth.core.families.factor import Factor, factor_covariances
-from mixsynth.core.families.gaussian import Gaussian, triangular_factor_problem
-from mixsynth.core.kernels import pack_outer, unpack_symmetric
+from mixsynth.core.families.gaussian import Gaussian
 from mixsynth.core.missing import has_missing
-from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
+from mixsynth.mixture.driver import _SourceFitting, fit_on_source, score_on_source
+from mixsynth.mixture.families import _factor_precisions, family_name
+from mixsynth.mixture.file_checks import (
+    _finish_mixture,
+    _loadings_shape,
+    _precision_cholesky_check,
+    _precision_cholesky_shape,
+)
+from mixsynth.mixture.kmeans import (
+    _digest,
+    _hard_full_stats,
+    _KMeansPlusPlus,
+    _state_key,
+    kmeans_plusplus_indices,
+)
+from mixsynth.mixture.scoring import _Scoring
+from mixsynth.mixture.threads import blas_threads
+from mixsynth.modelfile import Attr, Table, Tensor, register
 from mixsynth.modelfile.attributes import _bool, _floats, _int, _lower_bound
-from mixsynth.modelfile.tables import _FEATURE_NAMES, Shape, _positive, _probabilities, _same_length
-from mixsynth.seeding import SeedLike, as_generator
-from mixsynth.sources import ChunkCache, Source, Summary, as_source, is_out_of_core, sample_seed
-from mixsynth.validation import check_input
+from mixsynth.modelfile.tables import (
+    _FEATURE_NAMES,
+    _positive,
+    _probabilities,
+    _representable_spread,
+)
+from mixsynth.sources import Summary
 
 __all__ = [
     "GaussianMixture",
@@ -83,148 +90,13 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: Working memory of one chunk's E-step temporaries.
-CHUNK_BYTES = 128 * 2**20
-#: Below this many multiply-adds per EM iteration a fit runs on one BLAS/OpenMP thread: threads
-#: only add overhead at that size, and on a busy machine oversubscription made small fits (and
-#: scikit-learn's KMeans initialisation) 10-45x slower here.
-SINGLE_THREAD_FLOPS = 3e8
 #: Bytes of initial clusterings a :func:`shared_initialisation` block keeps (oldest dropped first).
 INIT_CACHE_BYTES = 256 * 2**20
-
-
-@cache
-def _controller() -> ThreadpoolController:
-    """One thread-pool controller per process: ``threadpool_limits`` scans the loaded libraries
-    at every call (~1.3 ms here), a kept controller switches in ~15 us. Made at the first fit,
-    after numpy, scipy and scikit-learn (whose OpenMP runtime k-means uses) are loaded."""
-    return ThreadpoolController()
-
-
-def blas_threads(limit: int | None) -> AbstractContextManager[Any]:
-    """At most ``limit`` BLAS/OpenMP threads within the block (``None``: no change, no cost)."""
-    if limit is None:
-        return nullcontext()
-    return _controller().limit(limits=limit)
-
-
-def _squared_distances(A: Array, X: Array, x_sq: Array) -> Array:
-    """``|a - x|^2`` of rows of ``A`` to rows of ``X``, by scikit-learn's expression for
-    float64 (``sklearn.metrics.pairwise._euclidean_distances``), operation for operation."""
-    D = -2 * (A @ X.T)
-    D += np.einsum("ij,ij->i", A, A)[:, None]
-    D += x_sq[None, :]
-    np.maximum(D, 0, out=D)
-    return D
-
-
-def kmeans_plusplus_indices(
-    X: Array, n_clusters: int, random_state: np.random.RandomState,
-    sample_weight: Array | None = None,
-) -> tuple[Array, NDArray[np.intp]]:
-    """k-means++ seeding: the centres and rows :func:`sklearn.cluster.kmeans_plusplus` chooses
-    from the same ``random_state`` (left in the same state), without its validation per step.
-
-    The same draws (``choice``, then ``uniform`` of ``2 + int(log K)`` trials per centre) and
-    the same float64 operations in the same order (squared distances, cumulative potentials,
-    ``searchsorted``, ``argmin``), so the same indices, bit for bit; the tests compare them.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float64
-    n_clusters : int
-    random_state : RandomState
-    sample_weight : ndarray of shape (n_samples,), optional
-
-    Returns
-    -------
-    centers : ndarray of shape (n_clusters, n_features)
-    indices : ndarray of shape (n_clusters,)
-    """
-    n = X.shape[0]
-    if n < n_clusters:
-        raise ValueError(f"n_samples={n} should be >= n_clusters={n_clusters}.")
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    x_sq = np.einsum("ij,ij->i", X, X)
-    trials = 2 + int(np.log(n_clusters))
-    indices = np.full(n_clusters, -1, dtype=int)
-    center_id = random_state.choice(n, p=w / w.sum())
-    indices[0] = center_id
-    closest = _squared_distances(X[center_id, np.newaxis], X, x_sq)
-    current_pot = closest @ w
-    for c in range(1, n_clusters):
-        rand_vals = random_state.uniform(size=trials) * current_pot
-        candidates = np.searchsorted(np.cumsum(w * closest), rand_vals)
-        np.clip(candidates, None, closest.size - 1, out=candidates)
-        dist = _squared_distances(X[candidates], X, x_sq)
-        np.minimum(closest, dist, out=dist)
-        pots = dist @ w.reshape(-1, 1)
-        best = np.argmin(pots)
-        current_pot = pots[best]
-        closest = dist[best]
-        indices[c] = candidates[best]
-    return X[indices], indices
-
-
-@dataclass(frozen=True)
-class _KMeansPlusPlus:
-    """``KMeans(init=...)``: k-means++ on the rows KMeans hands over (its centred copy), with
-    the row weights KMeans does not pass to a callable."""
-
-    sample_weight: Array | None
-
-    def __call__(self, X: Array, n_clusters: int, random_state: Any) -> Array:
-        return kmeans_plusplus_indices(X, n_clusters, random_state, self.sample_weight)[0]
 
 
 #: The initial scatter of a k-means start is summed over the packed outer products of the
 #: centred rows when they take at most this many bytes (else by ``accumulate``'s tiles).
 HARD_SCATTER_BYTES = 64 * 2**20
-
-
-def _hard_full_stats(X: Array, R: Array, labels: NDArray[np.intp], centers: Array) -> Stats:
-    """The statistics ``accumulate(X, R, centers, "full")`` gives for responsibilities ``R``
-    with one nonzero per row (at ``labels``; the row's weight): the exact centred scatter
-    ``Σ r (x - c)(x - c)^T`` of each component, as the segment sums of the packed outer
-    products of ``sqrt(r) (x - c_label)``, rows sorted by label (equal to rounding)."""
-    K, d = centers.shape
-    r = R[np.arange(X.shape[0]), labels]
-    order = np.argsort(labels, kind="stable")
-    W = X[order] - centers[labels[order]]
-    W *= np.sqrt(r[order])[:, None]
-    counts = np.bincount(labels, minlength=K)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    used = np.flatnonzero(counts)
-    sums = np.add.reduceat(pack_outer(W).T, starts[used], axis=1)  # (d(d+1)/2, used)
-    sxx = np.zeros((K, d, d))
-    sxx[used] = unpack_symmetric(np.ascontiguousarray(sums.T), d)
-    return Stats(n=float(R.sum()), loglik=0.0, nk=R.sum(axis=0), sx=R.T @ X, sxx=sxx,
-                 centers=centers, covariance_type="full")
-
-
-def _blas_threads_now() -> int:
-    """The BLAS threads a product would use now (the largest over the loaded BLAS libraries)."""
-    info = _controller().select(user_api="blas").info()
-    return max((int(lib["num_threads"]) for lib in info), default=1)
-
-
-@contextmanager
-def _pass_threads(limit: int | None) -> Iterator[None]:
-    """At most ``limit`` BLAS threads, and the E-step told how many it has (its choice of
-    pass depends on it: :func:`mixsynth.core.pruning.pruning_may_pay`) and how to hold BLAS
-    to one thread for its pruned pass."""
-    with blas_threads(limit):
-        threads = pruning.BLAS_THREADS.set(limit if limit is not None else _blas_threads_now())
-        one = pruning.ONE_THREAD.set(_one_blas_thread)
-        try:
-            yield
-        finally:
-            pruning.ONE_THREAD.reset(one)
-            pruning.BLAS_THREADS.reset(threads)
-
-
-def _one_blas_thread() -> AbstractContextManager[Any]:
-    return blas_threads(1)
 
 
 @dataclass(eq=False)
@@ -269,64 +141,7 @@ def shared_initialisation() -> Iterator[_InitCache]:
         _INIT_CACHE.reset(token)
 
 
-def _digest(a: NDArray[Any] | None) -> bytes | None:
-    if a is None:
-        return None
-    a = np.ascontiguousarray(a)
-    h = hashlib.blake2b(a.tobytes(), digest_size=16)
-    h.update(repr((a.shape, a.dtype.str)).encode())
-    return h.digest()
-
-
-def _state_key(random_state: np.random.RandomState) -> tuple[Any, ...]:
-    state = random_state.get_state(legacy=True)
-    assert isinstance(state, tuple)
-    return (str(state[0]), _digest(np.asarray(state[1])), int(state[2]), int(state[3]),
-            float(state[4]))
-
-
-def _n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters: covariances + means + (K - 1) weights, as the family named
-    ``covariance_type`` counts them (:meth:`mixsynth.core.Family.n_parameters`)."""
-    return family(covariance_type).n_parameters(n_components, n_features)
-
-
-def family_name(covariance_type: str, shrinkage: float = 0.0, n_factors: int | None = None
-                ) -> str:
-    """The core family (:func:`mixsynth.core.family`) of the estimator's settings.
-
-    ``("full", 0)`` → ``"full"``; ``("full", 200)`` → ``"full-shrunk(200)"``;
-    ``("factor", n_factors=5)`` → ``"factor(5)"``; the other types are their own names.
-
-    Raises
-    ------
-    ValueError
-        For a combination that means nothing: shrinkage with a type other than "full",
-        ``n_factors`` with a type other than "factor", "factor" without ``n_factors``.
-    """
-    if shrinkage and covariance_type != "full":
-        raise ValueError(
-            f"shrinkage={shrinkage!r} applies to covariance_type='full' only, got "
-            f"covariance_type={covariance_type!r}; set shrinkage=0."
-        )
-    if covariance_type == "factor":
-        if n_factors is None:
-            raise ValueError(
-                "covariance_type='factor' needs n_factors, the number of factors per "
-                "component (an integer >= 0; 0 is a diagonal covariance)."
-            )
-        return factor_name(n_factors)
-    if n_factors is not None:
-        raise ValueError(
-            f"n_factors={n_factors!r} applies to covariance_type='factor' only, got "
-            f"covariance_type={covariance_type!r}; set n_factors=None."
-        )
-    if covariance_type == "full":
-        return shrunk_name(shrinkage)
-    return covariance_type
-
-
-class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
+class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     Parameters are those of :class:`sklearn.mixture.GaussianMixture`, with the same defaults.
@@ -380,7 +195,9 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         only: EM then works on the observed values). ``score_samples``, ``score``,
         ``predict_proba`` and ``predict`` use the marginal density over each row's observed
         values (0 for a row with none observed). A column with no observed value is an error
-        at ``fit``; ±inf is always an error. Data given in memory only.
+        at ``fit``; ±inf is always an error. Data given in memory only. (Not
+        :class:`~mixsynth.Synthesizer`'s ``missing``, which says whether *samples* carry gaps:
+        a synthesizer always models the gaps of its data by EM.)
 
     Attributes
     ----------
@@ -518,158 +335,6 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
     ) -> NDArray[np.intp]:
         """Fit, then label each row with its most probable component."""
         return self.fit(X, sample_weight=sample_weight).predict(X)
-
-    def _fit(self, X_in: Any, sample_weight_in: Any) -> None:
-        """The one fit path: the data as a source (an array is validated here, with
-        scikit-learn's messages), then the shared-pass fit over it."""
-        source = as_source(
-            X_in, sample_weight_in, seed=sample_seed(self.random_state), estimator=self,
-            ensure_min_samples=2, allow_nan=self.missing == "em",
-        )
-        owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
-        try:
-            fit_on_source([self], source)
-        finally:
-            if owned:
-                source.release()
-
-    def _source_setup(self, source: Source) -> tuple[Summary, Array, int, ChunkCache | None]:
-        """The first pass of a fit on ``source`` and the checks on what it found: the summary,
-        the shift the fit works about (the weighted mean: the expanded kernels stay accurate
-        for data with a large offset, and the fit is shift-equivariant), the rows per E-step
-        chunk, and for rows held in memory the cache the fit's kernels keep between passes."""
-        K, cov_type = self.n_components, self._family_name()
-        summary = source.summary(max(sources.SAMPLE_ROWS, 50 * K))
-        n, d = summary.n_samples, summary.n_features
-        if n < 2 or d < 1:
-            what = "sample(s)" if n < 2 else "feature(s)"
-            raise ValueError(
-                f"Found array with {n if n < 2 else d} {what} (shape=({n}, {d})) while a "
-                f"minimum of {2 if n < 2 else 1} is required by GaussianMixture."
-            )
-        self.n_features_in_ = d
-        names = source.feature_names
-        if names is not None:
-            self.feature_names_in_ = names
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        if self.covariance_type == "factor" and self.n_factors is not None \
-                and self.n_factors >= d:
-            raise ValueError(
-                f"n_factors={self.n_factors} must be smaller than n_features = {d} "
-                "(n_factors = n_features - 1 already allows any covariance)."
-            )
-        if self.covariance_type == "factor" and self.missing != "error":
-            raise ValueError(
-                f"missing={self.missing!r} is not supported with covariance_type='factor' "
-                "yet (EM over observed coordinates exists for the Gaussian covariance types); "
-                "use missing='error' or another covariance type."
-            )
-        self._check_initial_parameters(d)
-        self._check_supports_k(summary)
-        rows = self.chunk_size or _rows_per_chunk(d, K, cov_type)
-        cache = None
-        if source.in_memory:  # the centred rows (and packed products) kept across iterations
-            packs = getattr(family(cov_type), "layout", None) == "full"
-            cache = ChunkCache(packs and ChunkCache.packs_fit(n, d))
-        return summary, summary.weighted_mean, rows, cache
-
-    def _source_starts(
-        self, summary: Summary, shift: Array, rows: int, cache: ChunkCache | None
-    ) -> list[_SourceRun]:
-        """The EM runs of a fit on a source (``n_init``, or one for a warm start), in order;
-        k-means starts on a partial sample still await their pass of hard assignments."""
-        # a warm start continues the fitted family only (new settings: a fresh start)
-        do_init = not (self.warm_start and hasattr(self, "converged_")
-                       and getattr(self, "family_", None) == self._family_name())
-        if not do_init:
-            if self.verbose:
-                print("Initialization 0")
-            fitted = self._params()
-            params = replace(fitted, means=fitted.means - shift)
-            return [
-                _SourceRun(self, shift, rows, cache, params, None, float(self.lower_bound_))
-            ]
-        random_state = check_random_state(self.random_state)
-        runs = []
-        for init in range(self.n_init):
-            t0 = time.perf_counter()
-            if self.verbose:
-                print(f"Initialization {init}")
-            start = self._initial_start_source(summary, shift, random_state)
-            if isinstance(start, Params):
-                runs.append(_SourceRun(self, shift, rows, cache, start, None, -np.inf, t0))
-            else:
-                runs.append(_SourceRun(self, shift, rows, cache, None, start, -np.inf, t0))
-        return runs
-
-    def _print_init_result(self, result: EMResult, t0: float) -> None:
-        state = "converged" if result.converged else "did not converge"
-        print(
-            f"Initialization {state}. time lapse {time.perf_counter() - t0:.5f}s\t "
-            f"lower bound {result.lower_bound:.5f}"
-        )
-
-    def _keep_best(self, results: Sequence[EMResult], shift: Array, stacklevel: int) -> None:
-        """Set the fitted attributes from the best of the initialisations' EM runs."""
-        best: tuple[float, Any] | None = None
-        for result in results:
-            if best is None or result.lower_bound > best[0] or best[0] == -np.inf:
-                best = (result.lower_bound, result)
-        assert best is not None
-        result = best[1]
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=stacklevel,
-            )
-        p = result.params
-        self._set_params(replace(p, means=p.means + shift))
-        self.converged_ = bool(result.converged)
-        self.n_iter_ = int(result.n_iter)
-        self.lower_bound_ = float(result.lower_bound)
-        self.lower_bounds_ = list(result.lower_bounds)
-
-    def _verbose_callback(self, t0: float) -> Any:
-        def on_iter(info: IterationInfo) -> None:
-            if info.n_iter % self.verbose_interval == 0:
-                print(
-                    f"  Iteration {info.n_iter}\t time lapse {time.perf_counter() - t0:.5f}s\t "
-                    f"ll change {info.change:.5f}"
-                )
-                sys.stdout.flush()
-
-        return on_iter
-
-    def _check_supports_k(self, summary: Summary) -> None:
-        """Enough distinct rows (of positive weight) for ``n_components``: counted on the data
-        when the summary's sample is the data, else on the uniform sample."""
-        K, n = self.n_components, summary.n_samples
-        if n < K:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = {K}, "
-                f"n_samples = {n}"
-            )
-        rows, w = summary.sample, summary.sample_weight
-        if summary.complete:
-            rows = rows if w is None else rows[w > 0]
-            # a prefix with K distinct rows settles it cheaply; else count them all
-            if len(np.unique(rows[: 20 * K], axis=0)) >= K:
-                return
-        n_distinct = len(np.unique(rows, axis=0))
-        if n_distinct >= K:
-            return
-        if summary.complete:
-            raise ValueError(
-                f"n_components={K} is larger than the number of distinct rows with positive "
-                f"weight ({n_distinct}); decrease n_components."
-            )
-        raise ValueError(
-            f"n_components={K} is larger than the number of distinct rows ({n_distinct}) "
-            f"in a uniform sample of {len(rows)} of the {n} rows; decrease n_components."
-        )
 
     def _family_name(self) -> str:
         """The core family of the settings (:func:`family_name`); raises on a combination
@@ -899,296 +564,8 @@ class GaussianMixture(SaveMixin, DensityMixin, BaseEstimator):
         return self._params()
 
 
-    # ---------------------------------------------------------------- inference
-
-    def _per_chunk(self, X: ArrayLike, fn: Callable[[Array, Params], Any], empty: Any) -> Any:
-        """``fn(chunk, params)`` over the validated rows of ``X`` in E-step-sized chunks,
-        concatenated (``empty`` when there are no rows): the body of every per-row method."""
-        check_is_fitted(self)
-        X = check_input(X, estimator=self, reset=False, allow_nan=self.missing == "em")
-        params = self._params()
-        rows = self.chunk_size or _rows_per_chunk(
-            X.shape[1], self.n_components, self._params().covariance_type
-        )
-        parts = [fn(X[start : start + rows], params) for start in range(0, X.shape[0], rows)]
-        return np.concatenate(parts) if parts else empty
-
-    def score_samples(self, X: ArrayLike) -> Array:
-        """Log-density of each row, ``log p(x)``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self._per_chunk(
-            X, lambda c, p: logsumexp(estimate_weighted_log_prob(c, p), axis=1), np.empty(0)
-        )
-
-    def score(self, X: Any, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
-        """Mean (weighted) per-sample log-likelihood of ``X`` (out-of-core data is streamed)."""
-        if isinstance(X, Source) or is_out_of_core(X):
-            return self._score_source(X, sample_weight)
-        scores = self.score_samples(X)
-        w = None if sample_weight is None else _check_sample_weight(sample_weight, scores[:, None])
-        return float(np.average(scores, weights=w))
-
-    def _score_source(self, X: Any, sample_weight: Any) -> float:
-        source = as_source(X, sample_weight)
-        try:
-            return score_on_source([self], source)[0]
-        finally:
-            if source is not X:
-                source.release()
-
-    def predict_proba(self, X: ArrayLike) -> Array:
-        """Posterior probability of each component for each row, shape (n_samples, K)."""
-        return self._per_chunk(
-            X, lambda c, p: np.exp(e_step(c, p)[1]), np.empty((0, self.n_components))
-        )
-
-    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
-        """Most probable component of each row."""
-        return self._per_chunk(
-            X, lambda c, p: estimate_weighted_log_prob(c, p).argmax(axis=1),
-            np.empty(0, dtype=np.intp),
-        )
-
-    def _n_parameters(self) -> int:
-        name = self._params().covariance_type
-        return _n_parameters(self.n_components, self.means_.shape[1], name)
-
-    def aic(self, X: ArrayLike) -> float:
-        """Akaike information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return float(-2.0 * self.score(X) * n + 2.0 * self._n_parameters())
-
-    def bic(self, X: ArrayLike) -> float:
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return float(-2.0 * self.score(X) * n + self._n_parameters() * np.log(n))
-
-    def sample(
-        self, n_samples: int = 1, random_state: SeedLike = None, temperature: float = 1.0
-    ) -> tuple[Array, NDArray[np.intp]]:
-        """Draw rows from the fitted mixture, in random order.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-        random_state : None, int, Generator or SeedSequence
-            Per-call seed: the same seed gives the same rows; ``None`` gives fresh rows.
-        temperature : float, default=1.0
-            ``t > 0``: rows of component ``k`` are drawn from ``N(μ_k, t Σ_k)`` (the weights
-            and means are the model's). ``t = 1`` is the model itself (the same rows as
-            without the argument); ``t < 1`` trades diversity for typical rows. See
-            :func:`mixsynth.core.sample_mixture`.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            Component of each row.
-        """
-        params = self._params()
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
-            raise ValueError(f"n_samples must be a non-negative integer, got {n_samples!r}.")
-        return sample_mixture(
-            params, int(n_samples), as_generator(random_state), temperature=temperature
-        )
-
-
-@dataclass(eq=False)
-class _SourceRun:
-    """One EM run of a fit on a source: its estimator, its start and its pass settings."""
-
-    estimator: GaussianMixture
-    shift: Array
-    rows: int
-    cache: ChunkCache | None  # the kernels' cache, for rows held in memory
-    params0: Params | None
-    centers: Array | None  # k-means centres awaiting the pass of hard assignments
-    lower_bound0: float
-    t0: float = field(default_factory=time.perf_counter)
-
-
-def fit_on_source(estimators: Sequence[GaussianMixture], source: Source) -> None:
-    """Fit every estimator on ``source`` as ``estimator.fit(source)`` would, sharing passes.
-
-    All the EM runs (every initialisation of every estimator) advance in lock-step
-    (:func:`~mixsynth.core.run_em_lockstep`): one pass of hard assignments for every k-means
-    start on a partial sample, then one pass per EM iteration for every run still going; a run
-    that converges leaves the later passes. Each run's trajectory, and so each estimator's fit,
-    is the one it has alone, to the order of summation (exactly, for runs with the same
-    ``chunk_size``). Memory: one chunk of data at a time, plus each run's K × d × d statistics.
-
-    Parameters
-    ----------
-    estimators : sequence of GaussianMixture
-        Unfitted or fitted (a warm start continues from the fit); they may differ in every
-        parameter.
-    source : Source
-        The data (:func:`mixsynth.sources.as_source`); not released here.
-    """
-    setups = [est._source_setup(source) for est in estimators]
-    # one BLAS thread when every run would have one alone: a shared pass is the runs' E-steps
-    # one after the other, each as small as it is alone
-    small = all(
-        summary.n_samples * est.n_components * summary.n_features**2 < SINGLE_THREAD_FLOPS
-        for est, (summary, _, _, _) in zip(estimators, setups, strict=True)
-    )
-    with _pass_threads(1 if small else None):
-        runs: list[_SourceRun] = []
-        for est, (summary, shift, rows, cache) in zip(estimators, setups, strict=True):
-            runs.extend(est._source_starts(summary, shift, rows, cache))
-        waiting = [r for r in runs if r.centers is not None]
-        if waiting:
-            label_stats = source.label_stats_many(
-                [r.centers for r in waiting if r.centers is not None],
-                [r.shift for r in waiting],
-                [r.estimator._family_name() for r in waiting],
-                [r.rows for r in waiting],
-            )
-            for r, stats in zip(waiting, label_stats, strict=True):
-                r.params0 = r.estimator._params_from_initial_stats(stats, r.shift)
-
-        def stats_fn(active: Sequence[int], params: Sequence[Params]) -> list[Stats]:
-            return source.stats_many(
-                params,
-                [runs[i].shift for i in active],
-                [runs[i].rows for i in active],
-                [runs[i].cache for i in active],
-            )
-
-        callbacks = [
-            r.estimator._verbose_callback(r.t0) if r.estimator.verbose >= 2 else None
-            for r in runs
-        ]
-
-        def on_iter(i: int, info: IterationInfo) -> None:
-            callback = callbacks[i]
-            if callback is not None:
-                callback(info)
-
-        starts = [r.params0 for r in runs]
-        assert all(p is not None for p in starts)
-        results = run_em_lockstep(
-            stats_fn,
-            [p for p in starts if p is not None],
-            reg_covar=[r.estimator.reg_covar for r in runs],
-            tol=[r.estimator.tol for r in runs],
-            max_iter=[r.estimator.max_iter for r in runs],
-            lower_bound0=[r.lower_bound0 for r in runs],
-            on_iter=on_iter if any(c is not None for c in callbacks) else None,
-        )
-    for est, (_, shift, _, _) in zip(estimators, setups, strict=True):
-        mine = [res for r, res in zip(runs, results, strict=True) if r.estimator is est]
-        if est.verbose:
-            for r, res in zip([r for r in runs if r.estimator is est], mine, strict=True):
-                est._print_init_result(res, r.t0)
-        est._keep_best(mine, shift, stacklevel=5)
-
-
-def score_on_source(estimators: Sequence[GaussianMixture], source: Source) -> list[float]:
-    """``estimator.score(source)`` of every fitted estimator, in one pass over ``source``."""
-    params, rows = [], []
-    for est in estimators:
-        params.append(est._params())
-        d = est.n_features_in_
-        if source.n_features is not None and source.n_features != d:
-            raise ValueError(
-                f"X has {source.n_features} features, but {type(est).__name__} is expecting "
-                f"{d} features as input."
-            )
-        name = params[-1].covariance_type
-        rows.append(est.chunk_size or _rows_per_chunk(d, est.n_components, name))
-    scores = []
-    for ll, n in source.loglik_many(params, rows):
-        if n <= 0:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        scores.append(ll / n)
-    return scores
-
-
-def _rows_per_chunk(d: int, K: int, covariance_type: str) -> int:
-    """Rows whose per-chunk temporaries fit in :data:`CHUNK_BYTES`.
-
-    :func:`~mixsynth.core.suffstats.suffstats` visits a chunk in cache-sized blocks of rows, so
-    a chunk holds only a few ``(rows, K)`` arrays (the pruning bounds, the sort order) besides
-    its rows; the packed outer products are built per block.
-    """
-    per_row = 8 * (4 * K + 2 * d)
-    return max(256, CHUNK_BYTES // per_row)
-
-
-def _factor_precisions(W: Array, psi: Array) -> Array:
-    """``(W W^T + Ψ)^{-1} = Ψ^{-1} - Ψ^{-1} W (I + W^T Ψ^{-1} W)^{-1} W^T Ψ^{-1}`` (Woodbury),
-    shape (K, d, d): for the fitted attributes, not EM."""
-    _, d, q = W.shape
-    scaled = W / psi[:, :, None]
-    M = np.swapaxes(W, 1, 2) @ scaled
-    M[:, np.arange(q), np.arange(q)] += 1.0
-    prec = -(scaled @ np.linalg.solve(M, np.swapaxes(scaled, 1, 2)))
-    prec[:, np.arange(d), np.arange(d)] += 1.0 / psi
-    return np.asarray(0.5 * (prec + np.swapaxes(prec, 1, 2)))
-
-
 # ------------------------------------------------------------------------------ model files
 # How a GaussianMixture is stored in a model file (mixsynth.modelfile), registered at import.
-
-
-def _precision_cholesky_shape(gm: GaussianMixture) -> Shape:
-    K, d = gm.n_components, gm.n_features_in_
-    return {
-        "full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,),
-        "factor": (K, d, d),  # the Cholesky factors of the precisions, kept for scikit-learn
-    }[gm.covariance_type]
-
-
-def _loadings_shape(gm: GaussianMixture) -> Shape:
-    return (gm.n_components, gm.n_features_in_, int(gm.n_factors or 0))
-
-
-def _precision_cholesky_check(a: NDArray[np.float64], gm: GaussianMixture) -> str | None:
-    if gm.covariance_type in ("diag", "spherical"):
-        return _positive(a, gm)
-    return triangular_factor_problem(a)
-
-
-def _finish_mixture(gm: GaussianMixture, where: str) -> None:
-    _same_length(where, gm, gm.n_features_in_, "feature_names_in_")
-    try:
-        name = gm._family_name()  # the recorded covariance_type, shrinkage and n_factors
-    except ValueError as exc:
-        raise ModelFileError(f"{where}: {exc}") from None
-    is_factor = gm.covariance_type == "factor"
-    for attr in ("loadings_", "noise_variance_"):
-        if (getattr(gm, attr, None) is None) == is_factor:
-            raise ModelFileError(
-                f"tensor '{where}.{attr.strip('_')}' is "
-                f"{'missing' if is_factor else 'present'} for covariance_type="
-                f"{gm.covariance_type!r}"
-            )
-        if not is_factor and hasattr(gm, attr):
-            delattr(gm, attr)  # the optional tensor was absent: no attribute, as after fit
-    if is_factor:
-        try:
-            params = family(name).from_tensors({
-                "weights": gm.weights_, "means": gm.means_, "loadings": gm.loadings_,
-                "noise_variance": gm.noise_variance_,
-            })
-        except ValueError as exc:
-            raise ModelFileError(f"{where}: {exc}") from None
-        with np.errstate(all="ignore"):
-            gm._set_params(params)
-        return
-    with np.errstate(all="ignore"):
-        gm._set_params(Params(gm.weights_, gm.means_, gm.precisions_cholesky_,
-                              gm.covariance_type))
-    if not (np.all(np.isfinite(gm.precisions_)) and np.all(np.isfinite(gm.covariances_))):
-        raise ModelFileError(
-            f"tensor '{where}.precisions_cholesky': the precisions or covariances it implies "
-            "are not finite"
-        )
 
 
 _MIXTURE = Table(
@@ -1203,7 +580,7 @@ _MIXTURE = Table(
     ),
     tensors=(
         Tensor("weights_", ("K",), _probabilities),
-        Tensor("means_", ("K", "d")),
+        Tensor("means_", ("K", "d"), _representable_spread),
         Tensor("precisions_cholesky_", _precision_cholesky_shape, _precision_cholesky_check),
         # covariance_type="factor" only (absent otherwise); shrinkage and n_factors are
         # parameters, recorded with the others

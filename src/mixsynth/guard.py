@@ -21,11 +21,22 @@ from mixsynth.seeding import SeedPlan, as_generator
 if TYPE_CHECKING:
     from mixsynth.synthesizer import Synthesizer
 
-__all__ = ["NEAR_COPY_QUANTILE", "MemorizationWarning", "memorization_check"]
+__all__ = ["NEAR_COPY_QUANTILE", "GuardSkippedWarning", "MemorizationWarning",
+           "memorization_check"]
 
 
 class MemorizationWarning(UserWarning):
     """Generated rows sit closer to the training rows than fresh data does."""
+
+
+class GuardSkippedWarning(UserWarning):
+    """The memorisation guard could not measure anything on this data (the message says why);
+    ``memorization_`` is ``None``. ``guard=False`` (CLI ``--no-guard``) asks for no guard."""
+
+
+def _skipped(why: str) -> None:
+    warnings.warn(f"memorisation guard skipped: {why}; memorization_ is None (guard=False "
+                  "silences this).", GuardSkippedWarning, stacklevel=4)
 
 
 #: A row closer to a training row than this fraction of training rows are to their own nearest
@@ -58,13 +69,18 @@ def memorization_check(
     dict or None
         ``near_copy_rate``, ``holdout_near_copy_rate``, ``threshold``,
         ``dcr_synthetic_median``, ``dcr_holdout_median``, ``n_train``, ``n_holdout``,
-        ``n_synthetic``, ``warned``; ``None`` when there are too few rows to say anything.
+        ``n_synthetic``, ``warned``; ``None`` when there are too few rows to say anything,
+        with a :class:`GuardSkippedWarning` saying why.
     """
     n = X.shape[0]
     n_hold = n // 5
-    if n_hold < _GUARD_MIN_HOLDOUT:
-        return None  # too few rows to measure a near-copy rate on
+    if n_hold < _GUARD_MIN_HOLDOUT:  # too few rows to measure a near-copy rate on
+        _skipped(f"it holds back a fifth of the rows and needs at least {_GUARD_MIN_HOLDOUT} "
+                 f"of them, so at least {5 * _GUARD_MIN_HOLDOUT} rows; the data has {n}")
+        return None
     if n - n_hold < 2 * max(2, n_components):
+        _skipped(f"its refit on {n - n_hold} rows needs at least {2 * max(2, n_components)} "
+                 f"(twice the {n_components} components)")
         return None
     order = as_generator(seeds.stream("guard", 0)).permutation(n)
     hold, train = X[order[:n_hold]], X[order[n_hold:]]
@@ -73,12 +89,14 @@ def memorization_check(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             probe.fit(train)
-    except ValueError:
-        return None  # e.g. K above the distinct rows of the smaller part
+    except ValueError as exc:  # e.g. K above the distinct rows of the smaller part
+        _skipped(f"its refit on 80 % of the rows failed ({exc})")
+        return None
     synthetic, _ = probe.model_.sample(max(n_hold, 200), as_generator(seeds.stream("guard", 2)),
                                        {})
     scale = column_scale(train)
     if not np.any(scale > 0):
+        _skipped("every column is constant, so no row is nearer than another")
         return None
     threshold = near_copy_threshold(
         train, scale=scale, quantile=NEAR_COPY_QUANTILE, random_state=seeds.stream("guard", 3)

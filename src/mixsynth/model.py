@@ -76,10 +76,10 @@ class FittedModel(Protocol):
 
     def sample(
         self, n: int, rng: np.random.Generator, fixed: Fixed, y: Any = None,
-        column_name: Callable[[int], str] = _position,
+        column_name: Callable[[int], str] = _position, temperature: float = 1.0,
     ) -> tuple[Array, NDArray[Any] | None]:
         """``n`` rows in the original space (support applied) and their labels (``None``
-        unless class-conditional)."""
+        unless class-conditional), at ``temperature`` (checked by the caller)."""
         ...
 
     def score_samples(self, X: Array) -> Array:
@@ -99,9 +99,9 @@ class PointMass:
     n_iter_: int = 0
 
     def sample(
-        self, n_samples: int = 1, random_state: Any = None
+        self, n_samples: int = 1, random_state: Any = None, temperature: float = 1.0
     ) -> tuple[Array, NDArray[np.intp]]:
-        """``n_samples`` rows of zero columns, all of component 0."""
+        """``n_samples`` rows of zero columns, all of component 0 (any temperature)."""
         return np.zeros((n_samples, 0)), np.zeros(n_samples, dtype=np.intp)
 
     def score_samples(self, X: Array) -> Array:
@@ -188,24 +188,40 @@ class WhitenedMixture:
     def score_samples(self, X: Array) -> Array:
         """``log p_mixture(whiten(x)) + log |Jacobian| + log N(residual; 0, sigma^2 I)``."""
         Xt, log_jac = self.to_model_space(X)
-        residual = self.whitener.residual_log_density(Xt) + log_jac
-        return self.mixture.score_samples(self.whitener.transform(Xt)) + residual
+        with np.errstate(over="ignore", invalid="ignore"):
+            # a row whose whitened coordinates overflow float64 (far outside a model of tiny
+            # spread) has density 0: -inf, rather than an "input contains inf" error from
+            # the mixture about a row the caller never wrote (NaN: a missing value, kept)
+            residual = self.whitener.residual_log_density(Xt) + log_jac
+            Z = self.whitener.transform(Xt)
+        out = np.full(Z.shape[0], -np.inf)
+        inside = ~np.isinf(Z).any(axis=1)
+        if inside.any():
+            out[inside] = self.mixture.score_samples(Z[inside]) + residual[inside]
+        return out
 
     # ------------------------------------------------------------------ sampling
 
     def sample(
         self, n: int, rng: np.random.Generator, fixed: Fixed, y: Any = None,
-        column_name: Callable[[int], str] = _position,
+        column_name: Callable[[int], str] = _position, temperature: float = 1.0,
     ) -> tuple[Array, None]:
-        """Rows with the support applied; ``fixed`` columns hold their given values."""
+        """Rows with the support applied; ``fixed`` columns hold their given values.
+
+        At ``temperature`` ``t`` every component's covariance in the data space,
+        ``A Σ_k A^T + N`` (the probabilistic-PCA residual ``N`` included), is ``t`` times the
+        model's, in the support transform's space; conditioning (``fixed``) is that of the
+        tempered mixture. ``t = 1`` draws exactly the model's rows.
+        """
         if y is not None:
             raise ValueError("y= is for class-conditional synthesizers; fit with fit(X, y) first.")
-        draw = self._sampler(fixed, column_name)
+        draw = self._sampler(fixed, column_name, temperature)
         if self.support == "truncate":
             return self._sample_truncated(n, rng, draw, fixed), None
         return self._apply_support(draw(n, rng), fixed), None
 
-    def _sampler(self, fixed: Fixed, column_name: Callable[[int], str]) -> Draw:
+    def _sampler(self, fixed: Fixed, column_name: Callable[[int], str],
+                 temperature: float = 1.0) -> Draw:
         """A function drawing raw rows (before the support) given the fixed columns."""
         w = self.whitener
         const = w.constant_mask_
@@ -218,14 +234,19 @@ class WhitenedMixture:
         free_fixed = [j for j in fixed if not const[j]]
         if not free_fixed:  # always so for a point mass: every column is constant
             def draw_plain(n: int, rng: np.random.Generator) -> Array:
-                Z = self.mixture.sample(n, random_state=rng)[0]
-                X = self.from_model_space(w.inverse_transform(Z) + self._residual_noise(n, rng))
+                Z = self.mixture.sample(n, random_state=rng, temperature=temperature)[0]
+                noise = self._residual_noise(n, rng)
+                if temperature != 1.0:  # the residual is part of each component's covariance
+                    noise *= np.sqrt(temperature)
+                X = self.from_model_space(w.inverse_transform(Z) + noise)
                 for j, v in fixed.items():
                     X[:, j] = v
                 return X
 
             return draw_plain
         weights, means, covs, cols = self.data_space_mixture()
+        if temperature != 1.0:  # condition the tempered mixture: N(m_k, t C_k)
+            covs = covs * temperature
         pos = {c: i for i, c in enumerate(cols)}
         given_idx = np.array([pos[j] for j in free_fixed])
         row = self.lower_bounds.copy()[None, :]
@@ -406,9 +427,10 @@ class ClassConditional:
 
     def sample(
         self, n: int, rng: np.random.Generator, fixed: Fixed, y: Any = None,
-        column_name: Callable[[int], str] = _position,
+        column_name: Callable[[int], str] = _position, temperature: float = 1.0,
     ) -> tuple[Array, NDArray[Any]]:
-        """Rows of class ``y``, or of classes drawn in the training proportions; shuffled."""
+        """Rows of class ``y``, or of classes drawn in the training proportions; shuffled.
+        ``temperature`` tempers each class model (the class priors are not tempered)."""
         if y is not None:
             matches = np.flatnonzero(self.classes == y)
             if len(matches) == 0:
@@ -420,7 +442,7 @@ class ClassConditional:
             counts = rng.multinomial(int(n), self.priors)
         children = rng.spawn(len(self.classes))
         parts = [
-            m.model_.sample(int(c), g, fixed, None, column_name)[0]
+            m.model_.sample(int(c), g, fixed, None, column_name, temperature)[0]
             for m, c, g in zip(self.models, counts, children, strict=True)
         ]
         X = np.concatenate(parts) if parts else np.empty((0, self.models[0].n_features_in_))

@@ -47,9 +47,10 @@ from mixsynth.conditional import full_covariances
 from mixsynth.core import Params, family, sample_mixture
 from mixsynth.core.families.categorical import MARKER, Categorical
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
-from mixsynth.modelfile.attributes import _int, _list
+from mixsynth.modelfile.attributes import _decimals, _int, _list
 from mixsynth.modelfile.tables import _positive, _probabilities
 from mixsynth.modelfile.values import _from_json, _short, _to_json
+from mixsynth.support import decimals_of
 
 if TYPE_CHECKING:  # pandas and the codec load when a table is fitted or a table model read
     import pandas as pd
@@ -95,6 +96,12 @@ class TableMixture:
     candidates : tuple of dict, optional
         The candidates tried: ``n_components``, ``covariance_type``, ``reg_covar``, ``score``
         (held-out mean log-likelihood, or minus BIC / AIC; ``None`` for a failed fit).
+    memorization : dict, optional
+    decimals : ndarray of int of shape (n_features,), optional
+        Decimal places each column was recorded with, in the codec's column order (-1: none
+        detected, or a discrete column): sampled numbers are rounded to them, as the
+        numeric path does (:func:`mixsynth.support.decimals_of`). ``None`` (models saved
+        before it was recorded): numbers are returned as drawn.
     """
 
     codec: TableCodec
@@ -105,6 +112,7 @@ class TableMixture:
     missing: str = "model"
     candidates: tuple[dict[str, Any], ...] | None = None
     memorization: dict[str, Any] | None = None
+    decimals: NDArray[np.int64] | None = None
 
     # what a WhitenedMixture / ClassConditional exposes and a table model has not
     selection: None = None
@@ -185,14 +193,21 @@ class TableMixture:
 
     # ------------------------------------------------------------------ sampling
     def sample_frame(self, n: int, rng: np.random.Generator,
-                     given: Mapping[Any, Any] | None = None) -> pd.DataFrame:
-        """``n`` rows as a DataFrame in the fitted columns and dtypes."""
+                     given: Mapping[Any, Any] | None = None,
+                     temperature: float = 1.0) -> pd.DataFrame:
+        """``n`` rows as a DataFrame in the fitted columns and dtypes.
+
+        At ``temperature`` ``t`` each component's Gaussian block has covariance ``t Σ_k``
+        (in standardised units) and each of its categorical distributions (missingness
+        patterns included) is ``p^(1/t)`` renormalised; the weights are the model's and
+        ``given=`` conditions that tempered mixture exactly. ``t = 1`` is the model itself.
+        """
         fam = self.family
         exact: dict[int, float] = {}
         if given:
-            Z, codes = self._sample_given(n, rng, given, exact)
+            Z, codes = self._sample_given(n, rng, given, exact, temperature)
         else:
-            X, _ = sample_mixture(self.params, n, rng)
+            X, _ = sample_mixture(self.params, n, rng, temperature=temperature)
             Z, onehot = fam.split(X)
             codes = fam.codes(onehot)
         return self._decode(Z, codes, exact)
@@ -200,6 +215,10 @@ class TableMixture:
     def _decode(self, Z: Array, codes: NDArray[np.intp],
                 exact: Mapping[int, float] | None = None) -> pd.DataFrame:
         X = Z * self.scale + self.mean
+        if self.decimals is not None:  # the precision of the data (integers: the codec)
+            for j, i in enumerate(self.codec.numeric):
+                if self.decimals[i] >= 0 and not self.codec.specs[i].integer:
+                    X[:, j] = np.round(X[:, j], int(self.decimals[i]))
         for j, x in (exact or {}).items():  # given numbers come back exactly as given
             X[:, j] = x
         J = len(self.codec.discrete)
@@ -218,13 +237,20 @@ class TableMixture:
         return self.codec.decode(X, data_codes)
 
     def _sample_given(self, n: int, rng: np.random.Generator, given: Mapping[Any, Any],
-                      exact: dict[int, float]) -> tuple[Array, NDArray[np.intp]]:
-        """Standardised numbers and codes given ``given``; fills ``exact`` with the given
-        numbers in model units, by numeric-block position."""
+                      exact: dict[int, float], temperature: float = 1.0,
+                      ) -> tuple[Array, NDArray[np.intp]]:
+        """Standardised numbers and codes given ``given`` (from the mixture tempered at
+        ``temperature``); fills ``exact`` with the given numbers in model units, by
+        numeric-block position."""
         fam, p = self.family, self.params
         K, d = p.n_components, p.n_features
         log_theta = np.asarray(p.extra["log_theta"])
         starts = np.concatenate([[0], np.cumsum(fam.levels)[:-1]]).astype(int)
+        if temperature != 1.0:  # p^(1/t), renormalised per column
+            log_theta = log_theta / temperature
+            for s, m in zip(starts, fam.levels, strict=True):
+                log_theta[:, s : s + m] -= logsumexp(log_theta[:, s : s + m], axis=1,
+                                                     keepdims=True)
         logw = np.log(p.weights).copy()
         allowed: dict[int, NDArray[np.intp]] = {}  # discrete block column -> allowed levels
         fixed_num: dict[int, float] = {}  # numeric block position -> standardised value
@@ -269,6 +295,8 @@ class TableMixture:
             cov = full_covariances(
                 gauss.covariances_from_precisions_cholesky(p.precisions_cholesky),  # type: ignore[attr-defined]
                 gauss.name, K, d)
+            if temperature != 1.0:
+                cov = cov * temperature
             xg = np.array([fixed_num[j] for j in g])
             for k in range(K):
                 S = cov[k]
@@ -438,7 +466,10 @@ def fit_table(
     candidates = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
                        "reg_covar": s.reg_covar,
                        "score": s.score if np.isfinite(s.score) else None} for s in scored)
-    return TableMixture(codec, mean, scale, fit.params, missingness, missing, candidates)
+    decimals = np.full(len(codec.specs), -1, dtype=np.int64)
+    decimals[list(codec.numeric)] = decimals_of(X)
+    return TableMixture(codec, mean, scale, fit.params, missingness, missing, candidates,
+                        decimals=decimals)
 
 
 # ------------------------------------------------------------------------------ model files
@@ -495,6 +526,10 @@ def _candidates(value: Any) -> tuple[dict[str, Any], ...] | None:
     return tuple(out)
 
 
+def _decimals_or_none(value: Any) -> NDArray[np.int64] | None:
+    return None if value is None else _decimals(value)
+
+
 def _pc_shape(t: Any) -> tuple[int, ...]:
     fam = _mixed_family(t.family_name)
     return tuple(fam.tensor_shapes(t.n_components, len(t.codec.numeric) + fam.n_levels)[
@@ -507,6 +542,10 @@ def _finish_table(t: Any, where: str) -> None:
     if fam.levels != layout(codec, t.missingness):
         raise ModelFileError(f"{where}: family {t.family_name!r} does not match the codec's "
                              f"levels {layout(codec, t.missingness)}")
+    decimals = getattr(t, "decimals", None)
+    if decimals is not None and decimals.shape != (len(codec.specs),):
+        raise ModelFileError(f"{where}: {decimals.shape[0]} decimal places for "
+                             f"{len(codec.specs)} columns")
     if any(i >= len(codec.specs) or not codec.specs[i].missing
            for levels in t.missingness for pattern in levels for i in pattern):
         raise ModelFileError(f"{where}: a missingness pattern names a column without gaps")
@@ -527,6 +566,7 @@ _TABLE = Table(
         Attr("missingness", _missingness),
         Attr("missing", _missing_option),
         Attr("candidates", _candidates),
+        Attr("decimals", _decimals_or_none, optional=True),  # files before it: none
     ),
     tensors=(
         Tensor("mean", ("c",)),
@@ -542,7 +582,7 @@ _TABLE = Table(
     finish=_finish_table,
     record_params=(),
     build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.missingness, t.missing,
-                                 t.candidates),
+                                 t.candidates, decimals=getattr(t, "decimals", None)),
 )
 
 register("table", _TABLE)

@@ -65,18 +65,19 @@ def check_finite(
     kind = "NaN" if np.isnan(X[first_row, j]) else "inf"
     first_row += int(row_offset)
     bad_cols = np.unique(cols)
-    if allow_nan:
-        more = f" ({len(bad_cols)} columns have inf in all)" if len(bad_cols) > 1 else ""
-        raise ValueError(
-            f"Input {name} contains inf (inf is not allowed; NaN marks a missing value): "
-            f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}."
-        )
-    more = f" ({len(bad_cols)} columns have NaN or inf in all)" if len(bad_cols) > 1 else ""
+    # the same words whether NaN is allowed or not, so that a file gives the same error
+    # streamed (complete rows) or in memory (gaps modelled) when its fault is an inf
+    what = "NaN or inf" if np.isnan(X[rows, cols]).any() else "inf"
+    more = f" ({len(bad_cols)} columns have {what} in all)" if len(bad_cols) > 1 else ""
+    where = f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}"
+    if kind == "inf":
+        raise ValueError(f"Input {name} contains inf (inf is never allowed; NaN only where "
+                         f"missing values are modelled): {where}.")
     raise ValueError(
-        f"Input {name} contains {kind} (NaN and inf are not allowed): "
-        f"{column_label(j, feature_names)}, first at row {first_row} {ROWS}{more}. "
-        "mixsynth does not impute missing values; drop or fill them first (GaussianMixture "
-        "models them with missing=\"em\")."
+        f"Input {name} contains NaN (a missing value): {where}. Missing values are modelled "
+        "(by EM, not imputed) in a DataFrame given to Synthesizer.fit, in a CSV or Parquet "
+        "file fitted in memory, and by GaussianMixture(missing=\"em\"); here, drop or fill "
+        "them."
     )
 
 
@@ -206,3 +207,43 @@ def check_input(
     if allow_nan and reset:
         check_observed_columns(Xv, name=name, feature_names=names)
     return np.asarray(Xv, dtype=np.float64)
+
+
+def check_representable_spread(
+    minimum: NDArray[np.float64], maximum: NDArray[np.float64], n_samples: int,
+    feature_names: Any = None,
+) -> None:
+    """Refuse columns whose spread a float64 covariance cannot hold.
+
+    A column spanning more than about ``sqrt(max_float / (16 n d))`` overflows the sum of
+    squared deviations
+    (its variance, ~span², is then beyond float64 whatever the fit does), which surfaced as NaN
+    parameters and a later sampling error. The Synthesizer pre-scales columns: it never meets
+    it.
+
+    Parameters
+    ----------
+    minimum, maximum : ndarray of shape (n_features,)
+        Column bounds of the (observed) data.
+    n_samples : int
+    feature_names : array-like of str, optional
+
+    Raises
+    ------
+    ValueError
+        Naming the first such column and what to do.
+    """
+    # margin: sums over rows, over the d columns of a distance, and a few more products
+    scale = 16.0 * max(n_samples, 1) * max(np.size(minimum), 1)
+    limit = np.sqrt(np.finfo(np.float64).max / scale)
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = np.asarray(maximum, dtype=np.float64) - np.asarray(minimum, dtype=np.float64)
+    bad = np.flatnonzero(~(np.abs(span) <= limit) & np.isfinite(minimum) & np.isfinite(maximum))
+    if bad.size:
+        j = int(bad[0])
+        label = column_label(j, feature_names)
+        raise ValueError(
+            f"{label[0].upper()}{label[1:]} spans {minimum[j]:.3g} to {maximum[j]:.3g}: "
+            "its variance is beyond float64. Scale the input (or use Synthesizer, which "
+            "pre-scales each column)."
+        )

@@ -202,3 +202,33 @@ def test_bad_inputs_are_named(rng: np.random.Generator) -> None:
         _fast().fit(base.assign(id=[f"row{i}" for i in range(60)]))
     with pytest.raises(ValueError, match="Class-conditional"):
         _fast().fit(base, y=np.zeros(60))
+
+
+def _decimals(values: pd.Series) -> int:
+    """The most decimals any value of a float column is written with."""
+    text = values.dropna().map(lambda v: repr(float(v)))
+    return int(text.map(lambda t: len(t.split(".")[1].rstrip("0")) if "." in t else 0).max())
+
+
+def test_continuous_columns_are_sampled_at_the_data_precision(
+        tmp_path: Path, rng: np.random.Generator, seed: int) -> None:
+    # issue 11 / 12 point 5: the numeric path rounded to the observed precision, the table
+    # path returned raw draws (bill_length_mm = 41.83719...)
+    df = penguins(rng)
+    df["ratio"] = np.round(rng.gamma(4.0, 0.5, len(df)), 3)
+    s = _fast(random_state=seed).fit(df)
+    assert isinstance(s.model_, TableMixture)
+    out = s.sample(2000, random_state=1)
+    for c, places in (("bill_length_mm", 1), ("bill_depth_mm", 1), ("ratio", 3)):
+        assert _decimals(df[c]) == places
+        assert _decimals(out[c]) <= places, c
+        assert out[c].nunique() > 50  # rounded, not collapsed
+    np.testing.assert_array_equal(s.decimals_, [-1, -1, 1, 1, 0, 0, -1, 0, 3])
+    # given numbers come back exactly as given, the others rounded
+    g = s.sample(200, random_state=2, given={"bill_length_mm": 40.123})
+    assert (g["bill_length_mm"] == 40.123).all() and _decimals(g["bill_depth_mm"]) <= 1
+    # the model file keeps the precision
+    path = tmp_path / "m.mixsynth"
+    save(s, path)
+    pd.testing.assert_frame_equal(load(path).sample(300, random_state=3),
+                                  s.sample(300, random_state=3))

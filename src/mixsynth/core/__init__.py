@@ -26,7 +26,7 @@ from mixsynth.core.families.gaussian import (
 from mixsynth.core.families.shrunk import Shrunk, shrunk_name
 from mixsynth.core.kernels import pack_outer
 from mixsynth.core.params import Params
-from mixsynth.core.sampling import sample_mixture
+from mixsynth.core.sampling import check_temperature, sample_mixture
 from mixsynth.core.stats import (
     Stats,
     accumulate,
@@ -49,6 +49,7 @@ __all__ = [
     "Stats",
     "accumulate",
     "categorical_family",
+    "check_temperature",
     "covariances_from_precisions_cholesky",
     "covariances_from_stats",
     "e_step",

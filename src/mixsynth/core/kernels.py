@@ -146,8 +146,9 @@ def packed_is_accurate(sq_norm_max: float, means: Array, norms: Array) -> NDArra
     the shifted second moments of the M-step.
     """
     d = means.shape[1]
-    scale = 2.0 * (sq_norm_max + np.einsum("ki,ki->k", means, means))
-    return scale * norms / d <= PACKED_MAX_AMPLIFICATION
+    with np.errstate(over="ignore"):  # a bound beyond float64 is inf: "not accurate", rightly
+        scale = 2.0 * (sq_norm_max + np.einsum("ki,ki->k", means, means))
+        return scale * norms / d <= PACKED_MAX_AMPLIFICATION
 
 
 def _component_blocks(K: int, n: int, d: int) -> range:
@@ -248,8 +249,9 @@ class LogDensity:
                 return
             # middle tier: the projected form loses only the square root of the digits
             pnorm = np.sqrt(np.einsum("kij,kij->k", pc[bad], pc[bad]))
-            reach = np.sqrt(sq_norm_max) + np.linalg.norm(means[bad], axis=1)
-            near = pnorm * reach <= PROJECTED_MAX_AMPLIFICATION
+            with np.errstate(over="ignore"):  # huge means: an inf reach picks the exact tier
+                reach = np.sqrt(sq_norm_max) + np.linalg.norm(means[bad], axis=1)
+                near = pnorm * reach <= PROJECTED_MAX_AMPLIFICATION
             self.projected_idx, self.centred_idx = bad[near], bad[~near]
             if expand_all:
                 self.guarded_idx = bad
@@ -258,7 +260,8 @@ class LogDensity:
                 # ||A||_F (|x| + |mu|)^2 in sum, halved in the log-density
                 P = d * (d + 1) // 2
                 self._err_coef = (P + d) * np.finfo(np.float64).eps * norms[bad]
-                self._mu_norm = np.linalg.norm(means[bad], axis=1)
+                with np.errstate(over="ignore"):
+                    self._mu_norm = np.linalg.norm(means[bad], axis=1)
             self.packed_idx = np.flatnonzero(ok)
             a = prec[ok]
             self._amu = np.einsum("kij,kj->ki", a, means[ok])

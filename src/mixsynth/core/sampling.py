@@ -7,9 +7,24 @@ from numpy.typing import NDArray
 
 from mixsynth.core.params import Params
 
-__all__ = ["sample_mixture"]
+__all__ = ["check_temperature", "sample_mixture"]
 
 Array = NDArray[np.float64]
+
+
+def check_temperature(temperature: object) -> float:
+    """``temperature`` as a float, checked: a finite number ``> 0`` (not a bool or a string).
+
+    Raises
+    ------
+    ValueError
+        Naming the value, otherwise.
+    """
+    if not (isinstance(temperature, (int, float, np.integer, np.floating))
+            and not isinstance(temperature, (bool, np.bool_))
+            and np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
+    return float(temperature)
 
 
 def sample_mixture(
@@ -44,13 +59,11 @@ def sample_mixture(
     X : ndarray of shape (n_samples, d)
     labels : ndarray of shape (n_samples,)
     """
-    if not (isinstance(temperature, (int, float, np.integer, np.floating))
-            and np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
+    temperature = check_temperature(temperature)
     K = params.n_components
     weights = params.weights / params.weights.sum()  # guard against rounding in stored weights
     counts = rng.multinomial(n_samples, weights)
     labels = np.repeat(np.arange(K), counts)
-    X = params.family.sample_grouped(params, counts, rng, temperature=float(temperature))
+    X = params.family.sample_grouped(params, counts, rng, temperature=temperature)
     order = rng.permutation(n_samples)
     return X[order], labels[order]

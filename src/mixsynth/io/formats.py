@@ -411,7 +411,10 @@ class _ParquetFile(_ArrowTable):
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(self.path)
+            # pre_buffer=False: pyarrow's default pre-buffers the column chunks of the row
+            # groups ahead of the batch being read (a 1,000,000 x 20 file with 10 row groups
+            # held 248 MiB in Arrow's pool); without it one row group at a time (76 MiB)
+            pf = pq.ParquetFile(self.path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError) as exc:
             if isinstance(exc, FileNotFoundError | PermissionError):
                 raise
@@ -440,6 +443,11 @@ class _ParquetFile(_ArrowTable):
 
         wanted = [*self.columns, *([self.label] if self.label else [])]
         with self._open() as pf:
+            # a batch within one row group: one spanning several makes pyarrow hold them all
+            # (reading 1,000,000 x 20 in 209,715-row batches over 100,000-row groups peaked
+            # at 368 MB RSS, at 275 MB capped)
+            groups = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+            rows = max(1, min(rows, max(groups, default=rows)))
             try:
                 for batch in pf.iter_batches(batch_size=rows, columns=wanted):
                     yield self._block(batch)  # nulls become NaN

@@ -60,6 +60,7 @@ def read_data(
     image_size: tuple[int, int] | None = None,
     image_mode: str = "L",
     min_samples: int = 1,
+    allow_nan: bool = False,
 ) -> Table:
     """Read a data set as a numeric table.
 
@@ -79,6 +80,9 @@ def read_data(
         Image folders only: see :func:`mixsynth.io.images.read_image_folder`.
     min_samples : int, default=1
         Fewer rows is an error.
+    allow_nan : bool, default=False
+        Missing values (NaN) pass, for a model of the gaps (the mixed model of
+        :mod:`mixsynth.table_model`); ±inf is still an error.
 
     Returns
     -------
@@ -94,7 +98,7 @@ def read_data(
     """
     if path == "-":
         return _read_stdin(columns=columns, label=label, delimiter=delimiter,
-                           min_samples=min_samples)
+                           min_samples=min_samples, allow_nan=allow_nan)
     source = os.fspath(path)
     fmt = data_format(source)
     if fmt != "images" and (skip_bad or image_size is not None):
@@ -109,22 +113,23 @@ def read_data(
     else:
         table = _read_table(open_table(source, fmt=fmt, columns=columns, label=label,
                                        delimiter=delimiter))
-    return _checked(table, min_samples)
+    return _checked(table, min_samples, allow_nan)
 
 
-def _checked(table: Table, min_samples: int) -> Table:
+def _checked(table: Table, min_samples: int, allow_nan: bool = False) -> Table:
     check_shape(table.n_samples, table.n_features, table.source, min_samples=min_samples)
-    check_finite(table.values, name=table.source, feature_names=table.columns)
+    check_finite(table.values, name=table.source, feature_names=table.columns,
+                 allow_nan=allow_nan)
     return table
 
 
 def _read_stdin(*, columns: Sequence[str] | None, label: str | None, delimiter: str | None,
-                min_samples: int) -> Table:
+                min_samples: int, allow_nan: bool = False) -> Table:
     """CSV on standard input, spooled to a temporary file (the reader reads it twice)."""
     with _spooled(sys.stdin.buffer) as spool:
         table = _read_table(open_table(spool, fmt="csv", columns=columns, label=label,
                                        delimiter=delimiter or ",", source="<stdin>"))
-    return _checked(table, min_samples)
+    return _checked(table, min_samples, allow_nan)
 
 
 @contextlib.contextmanager

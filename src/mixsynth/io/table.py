@@ -94,7 +94,7 @@ class Table:
         import pandas as pd
 
         data = {
-            name: self.values[:, j].astype(np.dtype(dtype), copy=False)
+            name: _column(self.values[:, j], np.dtype(dtype))
             for j, (name, dtype) in enumerate(zip(self.columns, self.dtypes, strict=True))
         }
         return pd.DataFrame(data, columns=list(self.columns))
@@ -215,3 +215,18 @@ def check_shape(n_samples: int, n_features: int, source: str, *, min_samples: in
     if n_features < 1:
         raise ValueError(f"{source}: Found array with 0 feature(s) (shape={shape}) while a "
                          "minimum of 1 is required.")
+
+
+def _column(values: NDArray[np.float64], dtype: np.dtype[Any]) -> Any:
+    """A column in its dtype; with gaps (NaN, read with ``allow_nan``), integers and booleans
+    become pandas' nullable ``Int64`` / ``boolean``, which hold them (a numpy cast would turn
+    a gap into garbage)."""
+    gaps = np.isnan(values)
+    if not gaps.any() or dtype.kind == "f":
+        return values.astype(dtype, copy=False)
+    import pandas as pd
+
+    nullable = "boolean" if dtype.kind == "b" else "Int64"
+    out = pd.array(np.where(gaps, 0, values).astype(dtype), dtype=nullable)
+    out[gaps] = pd.NA
+    return out

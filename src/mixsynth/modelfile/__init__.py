@@ -76,7 +76,8 @@ A bare :class:`GaussianMixture` is stored as ``mixture.*``, with its ``n_feature
 Adding a fitted attribute
 -------------------------
 What is stored is the tables registered by the classes: ``_SYNTHESIZER`` (synthesizer.py),
-``_SUPPORT`` (support.py), ``_WHITENER`` (whitening.py) and ``_MIXTURE`` (gaussian_mixture.py).
+``_SUPPORT`` (support.py), ``_WHITENER`` (whitening/estimator.py) and ``_MIXTURE``
+(gaussian_mixture.py).
 A new array is one line, such as ``Tensor("shift_", ("d",))`` (``optional=True`` when it may be
 ``None``, ``finite=False`` to allow ±inf); a new scalar or JSON value is one :class:`Attr` line;
 a new nested object one :class:`Child` line and a :class:`Table`, registered next to its class;

@@ -7,13 +7,14 @@ Each decoder takes the JSON value and returns the attribute's value, raising ``V
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mixsynth.modelfile.values import _short, _tagged_float, _to_json
+from mixsynth.modelfile.values import _from_json, _short, _tagged_float, _to_json
 
 #: Class labels may not make an array larger than this (a "<U1000000000" dtype would).
 _MAX_LABEL_BYTES = 2**26
@@ -72,6 +73,17 @@ def _bound_array(value: Any) -> NDArray[np.float64]:
     return np.array([_float(v, finite=False) for v in _list(value)], dtype=np.float64)
 
 
+def _decimals(value: Any) -> NDArray[np.int64]:
+    """Decimal places per column: whole numbers from -1 (none detected) to 15."""
+    values = _from_json(value)
+    if not isinstance(values, list):
+        raise ValueError(f"expected a list of decimal places, got {_short(value)}")
+    out = np.array([_int(-1)(v) for v in values], dtype=np.int64)
+    if out.ndim != 1 or np.any(out > 15):
+        raise ValueError("decimal places must be a list of whole numbers from -1 to 15")
+    return out
+
+
 def _bool_array(value: Any) -> NDArray[np.bool_]:
     return np.array([_bool(v) for v in _list(value)], dtype=bool)
 
@@ -117,6 +129,27 @@ def _encode_dtypes(dtypes: list[Any] | None) -> Any:
     return None if dtypes is None else [str(d) for d in dtypes]
 
 
+def _numpy_dtype(name: str, kinds: str | None = None) -> np.dtype[Any]:
+    """The numpy dtype written as ``name``: exactly ``str(dtype)``, the form the writer uses.
+
+    Aliases and deprecated spellings (``"a"``, ``"f8"``) are refused, so numpy never warns
+    while a file loads (a fuzzed ``"a"`` made it emit a DeprecationWarning). A name numpy does
+    not know raises TypeError, as :func:`numpy.dtype` does; a dtype outside ``kinds`` (numpy
+    kind letters, when given) is refused before its spelling is.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            dtype = np.dtype(name)
+        except (DeprecationWarning, FutureWarning):
+            raise ValueError(f"dtype name {name!r} is a deprecated alias") from None
+    if kinds is not None and dtype.kind not in kinds:
+        raise ValueError(f"column dtype {name!r} is not numeric")
+    if str(dtype) != name:
+        raise ValueError(f"dtype name {name!r} is not written as {str(dtype)!r}")
+    return dtype
+
+
 def _dtypes(value: Any) -> list[Any] | None:
     if value is None:
         return None
@@ -125,12 +158,10 @@ def _dtypes(value: Any) -> list[Any] | None:
         if not isinstance(name, str):
             raise TypeError(f"expected dtype names, got {_short(name)}")
         try:
-            dtype = np.dtype(name)
+            dtype = _numpy_dtype(name, "biuf")
         except TypeError:
             out.append(_pandas_dtype(name))
             continue
-        if dtype.kind not in "biuf":
-            raise ValueError(f"column dtype {name!r} is not numeric")
         out.append(dtype)
     return out
 
@@ -167,7 +198,7 @@ def _classes(value: Any) -> NDArray[Any] | None:
         raise ValueError("expected {'dtype': ..., 'values': [...]}")
     if not isinstance(value["dtype"], str):
         raise TypeError("dtype must be a string")
-    dtype = np.dtype(value["dtype"])
+    dtype = _numpy_dtype(value["dtype"])
     values = [_label(v) for v in _list(value["values"])]
     if not values or dtype.itemsize * len(values) > _MAX_LABEL_BYTES:
         raise ValueError(f"{len(values)} class labels of dtype {dtype}")

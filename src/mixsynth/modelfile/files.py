@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from mixsynth._version import __version__
 from mixsynth.io.atomic import atomic_write_bytes
+from mixsynth.modelfile.attributes import _numpy_dtype
 from mixsynth.modelfile.codec import _decode, _encode, _Tensors
 from mixsynth.modelfile.tables import _FITTED, _KINDS, _ROOT_PREFIX, _ROOT_TABLE, _TABLES, Shape
 from mixsynth.modelfile.values import ModelFileError, _canonical, _not_a_model, _parse_json, _short
@@ -234,8 +235,8 @@ def _check_extra(extra: dict[str, Any], d: int) -> None:
             raise bad("dtypes", f"must be a list of {d} dtype names")
         for name in dtypes:
             try:
-                ok = isinstance(name, str) and np.dtype(name).kind in "biuf"
-            except TypeError:
+                ok = isinstance(name, str) and _numpy_dtype(name).kind in "biuf"
+            except (TypeError, ValueError):
                 ok = False
             if not ok:
                 raise bad("dtypes", f"holds {_short(name)}, not a numeric or bool dtype name")

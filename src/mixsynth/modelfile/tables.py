@@ -125,6 +125,19 @@ def _unit_interval(a: NDArray[np.float64], est: Any) -> str | None:
     return None if np.all((a >= 0) & (a <= 1)) else "has values outside [0, 1]"
 
 
+def _representable_spread(a: NDArray[np.float64], est: Any) -> str | None:
+    """Points (rows of ``a``) no farther apart than float64 distances can square: the rule a
+    fit applies to its data (:func:`mixsynth.validation.check_representable_spread`), so that
+    scoring a file's model never meets inf - inf."""
+    if a.ndim != 2 or a.shape[0] < 2:
+        return None
+    limit = np.sqrt(np.finfo(np.float64).max / (16.0 * a.size))
+    spread = float(np.max(np.ptp(a, axis=0)))
+    if spread <= limit:
+        return None
+    return f"has rows {spread:.3g} apart, beyond what float64 distances can square"
+
+
 def _probabilities(a: NDArray[np.float64], est: Any) -> str | None:
     if np.any(a < 0):
         return "has negative values"

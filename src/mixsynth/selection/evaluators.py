@@ -43,6 +43,7 @@ __all__ = [
     "ABANDON_SE",
     "Evaluator",
     "Fold",
+    "FoldsUnsupportedError",
     "HeldOut",
     "InformationCriterion",
     "Outcome",
@@ -56,6 +57,12 @@ __all__ = [
 ABANDON_SE = 4.0
 
 Array = NDArray[np.float64]
+
+
+class FoldsUnsupportedError(ValueError):
+    """The data cannot give the folds asked for: fewer rows than folds, or a fold whose training
+    rows are all one point (no direction left to fit a mixture in). A selection may fall back to
+    an information criterion over all rows and say so; the message names the reason."""
 
 
 class Outcome(NamedTuple):
@@ -213,18 +220,24 @@ def make_folds(
     if n_folds < 2:
         raise ValueError(f"cv must be >= 2 folds, got {n_folds}.")
     if X.shape[0] < n_folds:
-        raise ValueError(
+        raise FoldsUnsupportedError(
             f"Cannot cross-validate {X.shape[0]} rows in {n_folds} folds; use fewer folds or "
             "criterion='bic'."
         )
     rs = SeedPlan.from_random_state(seed).int_seed("folds")
     splits = list(KFold(n_folds, shuffle=True, random_state=rs).split(X))
-    folds = []
+    folds: list[Fold] = []
     for train, val in splits:
         w = Whitener(whitener.n_components, whiten=whitener.whiten, scale=whitener.scale)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # constant columns: said once, at fit
             w.fit(X[train])
+        if w.n_components_ == 0:
+            raise FoldsUnsupportedError(
+                f"Cannot cross-validate in {n_folds} folds: the training rows of fold "
+                f"{len(folds) + 1} are all one point (the data has too few distinct rows); use "
+                "fewer folds or criterion='bic'."
+            )
         residual = w.residual_log_density(X[val])
         if log_jacobian is not None:
             residual = residual + log_jacobian[val]

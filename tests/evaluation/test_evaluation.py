@@ -145,7 +145,7 @@ def test_missing_holdout_and_model_are_skipped_with_reasons(rng):
     train, synthetic = _draw(rng, 100), _draw(rng, 100)
     r = evaluate(train, synthetic)
     nones = {k for k, v in dataclasses.asdict(r).items() if v is None}
-    assert nones == set(r.skipped)
+    assert nones - {"temperature"} == set(r.skipped)  # a record of the sampling, not a metric
     assert {"train_log_likelihood", "heldout_log_likelihood", "generalisation_gap",
             "dcr_holdout_median", "holdout_near_copy_rate"} <= nones
     assert "model" in r.skipped["train_log_likelihood"]
