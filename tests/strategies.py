@@ -61,6 +61,7 @@ def messy_tables(draw: st.DrawFn, max_rows: int = 40, max_cols: int = 4) -> tupl
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     X = rng.normal(size=(n, d))
     for kind in kinds:
+        n = X.shape[0]  # "tiny" may have cut the rows
         if kind == "outlier":
             X[rng.integers(n)] = rng.normal(size=d) * 10.0 ** rng.integers(3, 9)
         elif kind == "duplicates":
