@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test lint fuzz bench bench-env bench-tables bench-scale clean
+.PHONY: demo test lint fuzz bench bench-env bench-tables bench-pass bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: $(BENCH_VENV)/.stamp
 # docs/benchmarks-tables.md. BENCH_TABLES_ARGS=--quick for a smoke run.
 bench-tables: $(BENCH_VENV)/.stamp
 	$(BENCH_BIN)/python -m benchmarks.tables $(BENCH_TABLES_ARGS)
+
+# The full-covariance pass the cost model picks against both passes forced (wide, overlapping
+# wide; wall and CPU time), docs/benchmarks.md section 1.1. BENCH_PASS_ARGS="--threads 1,2".
+bench-pass: $(BENCH_VENV)/.stamp
+	$(BENCH_BIN)/python -m benchmarks.pass_choice $(BENCH_PASS_ARGS)
 
 # Tens of minutes and ~4 GB of disk (10 million rows): apart from `bench`, whose report shows the
 # results this saves in docs/benchmarks-scale.json (section 7).

@@ -70,6 +70,7 @@ class Plan:
     bic_components: tuple[int, ...] = tuple(range(1, 21))
     timeout_s: float = 1800.0
     max_rows: int = 2000  # rows judged for near copies
+    big_sample_rows: int = 1_000_000  # mixsynth's sampling timed at this size too (issue 11)
 
 
 def plan_for(quick: bool, tables: tuple[str, ...] | None = None, **overrides: Any) -> Plan:
@@ -77,7 +78,8 @@ def plan_for(quick: bool, tables: tuple[str, ...] | None = None, **overrides: An
 
     if quick:
         base = Plan(quick=True, tables=tables or ("penguins", "airquality"), ctgan_epochs=1,
-                    bic_components=(1, 2, 3), timeout_s=300.0, max_rows=300)  # fmt: skip
+                    bic_components=(1, 2, 3), timeout_s=300.0, max_rows=300,
+                    big_sample_rows=10_000)  # fmt: skip
     else:
         base = Plan(quick=False, tables=tables or tuple(TABLES))
     return Plan(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
@@ -93,6 +95,7 @@ class TableRun:
     reason: str = ""
     fit_s: float = math.nan
     sample_s: float = math.nan
+    big_sample_s: float | None = None  # mixsynth: seconds to draw plan.big_sample_rows rows
     n_train: int = 0
     n_synthetic: int = 0
     notes: str = ""
@@ -205,8 +208,9 @@ class OneHotGMM:
 
 
 def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any, float, float,
-                                                                           str]:  # fmt: skip
-    """Fit ``generator`` on ``train`` and draw ``n`` rows: (rows, fit s, sample s, notes)."""
+                                                                           str, float]:  # fmt: skip
+    """Fit ``generator`` on ``train`` and draw ``n`` rows: (rows, fit s, sample s, notes, and for
+    mixsynth the seconds to draw ``plan.big_sample_rows`` rows, else nan)."""
     import pandas as pd
 
     notes = ""
@@ -222,11 +226,17 @@ def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any
         t0 = time.perf_counter()
         rows = model.sample(n, random_state=0)
         sample_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        big = model.sample(plan.big_sample_rows, random_state=1)
+        big_s = time.perf_counter() - t0
+        if len(big) != plan.big_sample_rows:
+            raise RuntimeError(f"asked for {plan.big_sample_rows} rows, got {len(big)}")
+        del big
         if not isinstance(rows, pd.DataFrame):
             rows = pd.DataFrame(np.asarray(rows), columns=train.columns)
         mix = model.mixture_
         notes = "" if mix is None else f"K={mix.n_components}, {mix.covariance_type}"
-        return rows, fit_s, sample_s, notes
+        return rows, fit_s, sample_s, notes, big_s
     if generator in ("sdv-gaussiancopula", "sdv-ctgan"):
         from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer
 
@@ -245,7 +255,7 @@ def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         rows = synth.sample(num_rows=n)[SDV_TABLE]
-        return rows, fit_s, time.perf_counter() - t0, notes
+        return rows, fit_s, time.perf_counter() - t0, notes, math.nan
     if generator == "sklearn-gmm-onehot":
         t0 = time.perf_counter()
         model = OneHotGMM(plan.bic_components, random_state=0).fit(train)
@@ -253,7 +263,7 @@ def _fit_and_sample(generator: str, train: Any, n: int, plan: Plan) -> tuple[Any
         t0 = time.perf_counter()
         rows = model.sample(n)
         notes = f"K={model.mixture_.n_components} by BIC"
-        return rows, fit_s, time.perf_counter() - t0, notes
+        return rows, fit_s, time.perf_counter() - t0, notes, math.nan
     raise ValueError(f"unknown generator {generator!r}; choose from {GENERATORS}")
 
 
@@ -274,11 +284,13 @@ def _child(generator: str, table: str, out: Path, plan: Plan) -> dict[str, Any]:
     base = {"table": table, "generator": generator, "n_train": len(train)}
     try:
         with threadpool_limits(1):
-            rows, fit_s, sample_s, notes = _fit_and_sample(generator, train, len(hold), plan)
+            rows, fit_s, sample_s, notes, big_s = _fit_and_sample(generator, train, len(hold),
+                                                                  plan)  # fmt: skip
     except Refused as exc:
         return {**base, "status": "refused", "reason": str(exc).splitlines()[0]}
     rows.reset_index(drop=True).to_parquet(out)
     return {**base, "status": "ok", "fit_s": fit_s, "sample_s": sample_s,
+            "big_sample_s": big_s if math.isfinite(big_s) else None,
             "n_synthetic": len(rows), "notes": notes}  # fmt: skip
 
 
@@ -383,13 +395,18 @@ def render_tables(runs: list[TableRun], *, plan: Plan, command: str, environment
         for r in (r for r in runs if r.table == table):
             s = r.scores or {}
             status = r.status if r.status == "ok" else f"{r.status}: {r.reason}"
+            notes = r.notes
+            if r.big_sample_s is not None and math.isfinite(r.big_sample_s):
+                notes = (f"{notes}; " if notes else "") + (
+                    f"{plan.big_sample_rows:,} rows sampled in {r.big_sample_s:.2f} s")
             lines.append(
                 f"| {r.generator} | {status} | {_f(r.fit_s, '.2f')} | {_f(r.sample_s, '.2f')} "
                 f"| {_f(s.get('shape'))} | {_f(s.get('trends'))} | {_f(s.get('auc'))} "
                 f"| {_f(s.get('missing_gap'))} | {_f(s.get('near_copy_rate'), '.1%')} "
-                f"| {_f(s.get('holdout_near_copy_rate'), '.1%')} | {r.notes or '–'} |"
+                f"| {_f(s.get('holdout_near_copy_rate'), '.1%')} | {notes or '–'} |"
             )
         lines.append("")
+    lines += table_targets(runs, plan)
     lines += ["## Settings", "",
               f"- CTGAN: {plan.ctgan_epochs} epoch(s)" if plan.ctgan_epochs else
               f"- CTGAN: about {plan.ctgan_steps:,} generator steps (epochs = steps / "
@@ -402,6 +419,94 @@ def render_tables(runs: list[TableRun], *, plan: Plan, command: str, environment
               "- per-column and per-pair details: the JSON file beside this document",
               ""]  # fmt: skip
     return "\n".join(lines)
+
+
+#: Issue 11's limits: sampling and fitting times on the 2-core machine, missing-rate points.
+DIAMONDS_FIT_LIMIT_S = 60.0
+BIG_SAMPLE_LIMIT_S = 10.0
+MISSING_RATE_POINTS = 0.02
+AUC_MEAN_MARGIN = 0.10
+
+
+def table_targets(runs: list[TableRun], plan: Plan) -> list[str]:
+    """Issue 11's targets, each met or missed with its numbers, as Markdown lines."""
+    by = {(r.table, r.generator): r for r in runs}
+    tables = list(dict.fromkeys(r.table for r in runs))
+
+    def scores(table: str, gen: str) -> dict[str, Any] | None:
+        r = by.get((table, gen))
+        return r.scores if r is not None and r.status == "ok" else None
+
+    rows: list[tuple[str, str, str]] = []
+    fitted = [t for t in tables if scores(t, "mixsynth") is not None]
+    rows.append(("every table fits as shipped (Python API)", f"{len(fitted)} of {len(tables)}",
+                 "met" if len(fitted) == len(tables) else "missed"))
+    for key, name in (("shape", "shape score"), ("trends", "pair-trend score")):
+        cells, ok = [], True
+        for t in tables:
+            m, g = scores(t, "mixsynth"), scores(t, "sdv-gaussiancopula")
+            if m is None or g is None:
+                cells.append(f"{t} –")
+                ok = False
+                continue
+            cells.append(f"{t} {m[key]:.3f} vs {g[key]:.3f}")
+            ok &= m[key] >= g[key]
+        rows.append((f"{name} ≥ GaussianCopula's on every table", "; ".join(cells),
+                     "met" if ok else "missed"))
+    cells, gaps, ok = [], [], True
+    for t in tables:
+        m, g = scores(t, "mixsynth"), scores(t, "sdv-gaussiancopula")
+        if m is None or g is None:
+            cells.append(f"{t} –")
+            ok = False
+            continue
+        cells.append(f"{t} {m['auc']:.3f} vs {g['auc']:.3f}")
+        gaps.append(g["auc"] - m["auc"])
+        ok &= m["auc"] < g["auc"]
+    mean_gap = float(np.mean(gaps)) if gaps else math.nan
+    rows.append(("two-sample AUC below GaussianCopula's on every table", "; ".join(cells),
+                 "met" if ok else "missed"))
+    rows.append((f"… and on average at least {AUC_MEAN_MARGIN:.2f} below", f"{mean_gap:+.3f}",
+                 "met" if ok and mean_gap >= AUC_MEAN_MARGIN else "missed"))
+    cells, ok = [], True
+    for t in tables:
+        m = scores(t, "mixsynth")
+        if m is None:
+            cells.append(f"{t} –")
+            ok = False
+            continue
+        cells.append(f"{t} {m['near_copy_rate']:.1%} vs {m['holdout_near_copy_rate']:.1%}")
+        ok &= m["near_copy_rate"] <= m["holdout_near_copy_rate"]
+    rows.append(("near copies no more frequent than among real holdout rows", "; ".join(cells),
+                 "met" if ok else "missed"))
+    cells, ok = [], True
+    for t in tables:
+        m = scores(t, "mixsynth")
+        if m is None:
+            cells.append(f"{t} –")
+            ok = False
+            continue
+        real, syn = m.get("missing_real", {}), m.get("missing_synthetic", {})
+        worst = max((abs(syn.get(c, 0.0) - v) for c, v in real.items()), default=0.0)
+        cells.append(f"{t} {100 * worst:.1f}")
+        ok &= worst <= MISSING_RATE_POINTS
+    rows.append(("missing rate per column within ±2 points (worst column, points)",
+                 "; ".join(cells), "met" if ok else "missed"))
+    d = by.get(("diamonds", "mixsynth"))
+    if d is not None and d.status == "ok":
+        rows.append((f"default fit of diamonds ({d.n_train:,} rows) < {DIAMONDS_FIT_LIMIT_S:.0f} s",
+                     f"{d.fit_s:.1f} s", "met" if d.fit_s < DIAMONDS_FIT_LIMIT_S else "missed"))
+        big = d.big_sample_s
+        if big is not None and math.isfinite(big):
+            rows.append((f"sampling {plan.big_sample_rows:,} diamonds rows < "
+                         f"{BIG_SAMPLE_LIMIT_S:.0f} s", f"{big:.2f} s",
+                         "met" if big < BIG_SAMPLE_LIMIT_S else "missed"))
+    lines = ["## Targets (issue 11)", "",
+             "A table mixsynth did not fit (\"–\") counts as a miss of every per-table target.",
+             "",
+             "| target | measured (mixsynth vs GaussianCopula) | status |", "|:---|:---|---:|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return [*lines, ""]
 
 
 def json_safe(value: Any) -> Any:
@@ -428,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ctgan-epochs", type=int, default=None, help="fixed epochs instead of steps")
     p.add_argument("--timeout", type=float, default=None, help="seconds per generator")
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks-tables.md"))
+    p.add_argument("--merge", type=Path, nargs="+",
+                   help="measure nothing: render the saved JSON files of earlier runs, a later "
+                   "file's (table, generator) rows replacing an earlier one's")  # fmt: skip
     p.add_argument("--one", choices=GENERATORS, help=argparse.SUPPRESS)  # the child
     p.add_argument("--synthetic-out", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -442,16 +550,35 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import Progress, write_document
 
     log = Progress()
-    runs = measure_tables(plan, log)
     argv_text = " ".join(sys.argv[1:] if argv is None else argv)
-    environment = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {platform.machine()}, "
-                   f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
-                   f"total {log.elapsed:.0f} s")  # fmt: skip
+    if a.merge:
+        merged: dict[tuple[str, str], TableRun] = {}
+        for path in a.merge:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            plan = Plan(**{**saved["plan"], "tables": tuple(saved["plan"]["tables"]),
+                           "generators": tuple(saved["plan"]["generators"]),
+                           "bic_components": tuple(saved["plan"]["bic_components"])})
+            for r in saved["runs"]:
+                run = TableRun(**{k: (math.nan if v is None and k in ("fit_s", "sample_s")
+                                      else v) for k, v in r.items()})  # fmt: skip
+                merged[(run.table, run.generator)] = run
+        order = list(dict.fromkeys(t for t, _ in merged))
+        runs = sorted(merged.values(), key=lambda r: order.index(r.table))
+        plan = Plan(**{**asdict(plan), "tables": tuple(order)})
+        environment = "merged from " + "; ".join(
+            f"{p.name} ({json.loads(p.read_text(encoding='utf-8')).get('environment', '?')})"
+            for p in a.merge)
+    else:
+        runs = measure_tables(plan, log)
+        environment = (f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}, {platform.machine()}, "
+                       f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+                       f"total {log.elapsed:.0f} s")  # fmt: skip
     text = render_tables(runs, plan=plan, environment=environment,
                          command=f"python -m benchmarks.tables {argv_text}".rstrip())
     print(text)
     write_document(text, a.out)
-    document = {"plan": asdict(plan), "runs": [json_safe(r.to_dict()) for r in runs]}
+    document = {"plan": asdict(plan), "environment": environment,
+                "runs": [json_safe(r.to_dict()) for r in runs]}
     write_document(json.dumps(document, indent=1, allow_nan=False), a.out.with_suffix(".json"))
     log(f"wrote {a.out} and {a.out.with_suffix('.json')}")
     return 0

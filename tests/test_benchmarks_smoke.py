@@ -30,6 +30,7 @@ from benchmarks.tables import (
     plan_for,
     render_tables,
     run_from_child,
+    table_targets,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -219,6 +220,35 @@ def test_tables_document_marks_refusals_and_quick_runs():
     assert "refused: ValueError: could not convert" in text
     assert "cannot run: RuntimeError: out of time" in text
     assert "| sklearn-gmm-onehot | ok | 1.00 | 0.10 | 0.900 | 0.800 | 0.600 |" in text
+
+
+def test_tables_targets_are_met_or_missed_by_their_numbers():
+    plan = plan_for(False, ("diamonds",))
+
+    def scores(shape, auc, near, missing_syn):
+        return {"shape": shape, "trends": 0.8, "auc": auc, "near_copy_rate": near,
+                "holdout_near_copy_rate": 0.03, "missing_real": {"a": 0.10},
+                "missing_synthetic": {"a": missing_syn}}
+
+    ours = TableRun("diamonds", "mixsynth", "ok", fit_s=75.0, big_sample_s=4.0, n_train=37_758,
+                    scores=scores(0.95, 0.60, 0.01, 0.11))
+    copula = TableRun("diamonds", "sdv-gaussiancopula", "ok", scores=scores(0.90, 0.75, 0.0, 0.1))
+    rows = {line.split(" | ")[0][2:]: line for line in table_targets([ours, copula], plan)
+            if line.startswith("| ") and "status" not in line}
+    assert rows["shape score ≥ GaussianCopula's on every table"].endswith("| met |")
+    assert "diamonds 0.600 vs 0.750" in rows["two-sample AUC below GaussianCopula's on every table"]
+    assert rows["… and on average at least 0.10 below"].endswith("| met |")  # +0.150
+    assert rows["missing rate per column within ±2 points (worst column, points)"].endswith(
+        "| met |")  # 1 point
+    assert rows["default fit of diamonds (37,758 rows) < 60 s"].endswith("| 75.0 s | missed |")
+    assert rows["sampling 1,000,000 diamonds rows < 10 s"].endswith("| 4.00 s | met |")
+    worse = TableRun(**{**ours.to_dict(), "scores": scores(0.85, 0.80, 0.05, 0.2)})
+    met = [line for line in table_targets([worse, copula], plan) if line.endswith("| met |")]
+    assert [line.split(" | ")[0] for line in met] == [  # every other target missed
+        "| every table fits as shipped (Python API)",
+        "| pair-trend score ≥ GaussianCopula's on every table",
+        "| sampling 1,000,000 diamonds rows < 10 s",
+    ]
 
 
 def test_make_test_and_demo_do_not_need_the_bench_env():

@@ -299,3 +299,39 @@ def test_small_product_passes_hold_blas_to_one_thread(rng: np.random.Generator) 
         pruning.BLAS_THREADS.reset(t1)
     assert held and held[0] == "on" and held[-1] == "off"
     _assert_stats_close(got, suffstats_reference(X, params))
+
+
+@pytest.mark.parametrize("spread", [0.3, 40.0])  # overlapping (dense M-step), separated (sparse)
+def test_wide_rows_centred_estep_equals_the_reference(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, spread: float
+) -> None:
+    """From ``CENTRED_MIN_FEATURES`` features the dense pass's E-step takes the centred
+    triangular form (no packed rows); its statistics equal the reference's, whether the M-step
+    then packs (overlapping components) or scatters sparsely (separated ones), and the
+    triangular product equals the general one."""
+    import mixsynth.core.gaussian_pass as gp
+    from mixsynth.core import kernels, sample_mixture, suffstats
+    from mixsynth.core._reference import suffstats_reference
+    from tests.test_core import _assert_stats_close, random_params
+
+    params = random_params(rng, K=5, d=7, covariance_type="full", spread=spread)
+    X, _ = sample_mixture(params, 400, rng)  # < 100 d rows: the dense pass, not the pruned
+    calls: list[bool] = []
+    real = kernels.LogDensity
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, centred_all: bool = False, **kw: object) -> None:
+            calls.append(centred_all)
+            super().__init__(*args, centred_all=centred_all, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gp, "LogDensity", Spy)
+    monkeypatch.setattr(gp, "CENTRED_MIN_FEATURES", 7)
+    monkeypatch.setattr(gp, "_PACKED_BLOCK_BYTES", 1)  # the M-step packs 256-row sub-blocks
+    got = suffstats(X, params)
+    assert calls == [True]
+    _assert_stats_close(got, suffstats_reference(X, params))
+    pc = params.precisions_cholesky
+    assert np.allclose(np.tril(pc, -1), 0.0)  # the triangular product is the one taken
+    general = np.einsum("knd,knd->nk", *(2 * [np.matmul(X[None] - params.means[:, None], pc)]))
+    np.testing.assert_allclose(kernels._mahalanobis_full_centred(X, params.means, pc), general,
+                               rtol=1e-12)  # fmt: skip

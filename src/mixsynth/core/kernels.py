@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg.blas import dtrmm as _trmm
 
 from mixsynth.core.params import Params
 
@@ -173,10 +174,20 @@ def _mahalanobis_full_projected(X: Array, means: Array, pc: Array) -> Array:
 
 def _mahalanobis_full_centred(X: Array, means: Array, pc: Array) -> Array:
     """``|(x - mu_k) P_k|^2``, subtracting first: exact even for a tight component far from
-    the rows; blocks of components bound the (block, n, d) temporaries."""
+    the rows. An upper-triangular ``P_k`` (a Cholesky factor, as every fit has) is applied by
+    the triangular product (BLAS ``trmm``: ``n d^2`` flops, half a general product's); other
+    factors by blocks of components, which bound the (block, n, d) temporaries."""
     K, d = means.shape
     n = X.shape[0]
     out = np.empty((n, K))
+    if d > 1 and not np.any(pc[:, np.tri(d, d, -1, dtype=bool)]):
+        for k in range(K):
+            # (x - mu) P as P^T (x - mu)^T: the F-ordered transpose is overwritten in place
+            diff_t = (X - means[k]).T
+            Yt = _trmm(1.0, np.asfortranarray(pc[k]), diff_t, side=0, lower=0, trans_a=1,
+                       overwrite_b=1)  # fmt: skip
+            out[:, k] = np.einsum("dn,dn->n", Yt, Yt)
+        return out
     for start in _component_blocks(K, n, d):
         sl = slice(start, min(K, start + max(1, int(BLOCK_BYTES // max(1, 8 * n * d)))))
         Y = np.matmul(X[None, :, :] - means[sl, None, :], pc[sl])
@@ -203,11 +214,15 @@ class LogDensity:
         the accuracy guard rejects (``guarded_idx``), whose values are then approximate within
         :meth:`guard_error`; the caller recomputes the pairs that matter exactly (see
         :func:`~mixsynth.core.gaussian_pass.gaussian_suffstats`) or calls :meth:`exact_guarded`.
+    centred_all : bool, default=False
+        Full covariance: compute every component by the exact centred form (triangular
+        products, :func:`_mahalanobis_full_centred`), with no packed outer products of the rows:
+        for wide rows, where forming those costs more than the E-step's product itself.
     """
 
     def __init__(
         self, params: Params, sq_norm_max: float, *, weighted: bool = True,
-        expand_all: bool = False,
+        expand_all: bool = False, centred_all: bool = False,
     ) -> None:
         self.params = params
         means, pc = params.means, params.precisions_cholesky
@@ -226,6 +241,12 @@ class LogDensity:
             norms = np.sqrt(np.einsum("kij,kij->k", prec, prec))
             ok = packed_is_accurate(sq_norm_max, means, norms)
             bad = np.flatnonzero(~ok)
+            #: components whose expanded (packed) form the accuracy guard rejects
+            self.expanded_rejects = bad
+            if centred_all:  # every component by the exact centred form, no packed rows
+                self.centred_idx = np.arange(K)
+                self._all_packed = False
+                return
             # middle tier: the projected form loses only the square root of the digits
             pnorm = np.sqrt(np.einsum("kij,kij->k", pc[bad], pc[bad]))
             with np.errstate(over="ignore"):  # huge means: an inf reach picks the exact tier
