@@ -9,6 +9,13 @@ interruption, at any chunk, leaves no partial output and an existing file untouc
 group per chunk, ``.npy`` writes its header up front and appends raw rows), so generating a
 hundred million rows takes the memory of one chunk. ``"-"`` writes to standard output: CSV or
 TSV text, or a binary format when standard output is not a terminal.
+
+The types are kept. A DataFrame chunk goes to Parquet through pandas' own Arrow conversion,
+with pandas' metadata, in one schema for the whole file (``like=``, a model's example rows, or
+the first chunk's), so ``pandas.read_parquet`` gives each dtype back: nullable, Arrow-backed,
+``string``, categories with their set and order, dates, durations. CSV has no types: its text
+parses back (``pandas.read_csv``, then the model's dtypes) to the same values (see
+:class:`_CsvSink`).
 """
 
 from __future__ import annotations
