@@ -681,3 +681,97 @@ def test_the_row_wording_is_the_validators() -> None:
     from mixsynth.validation import ROWS
 
     assert formats.ROWS == ROWS
+
+
+# ----------------------------------------------------------- DataFrame chunks: dtypes kept
+
+
+_CAT = pd.CategoricalDtype(["z", "y", "x"], ordered=True)  # unused "z": the set and order kept
+
+
+def _typed_chunk(rows: int, start: int, gaps: bool) -> pd.DataFrame:
+    i = np.arange(start, start + rows)
+    return pd.DataFrame({
+        "i": pd.array(i, dtype="Int64"),
+        "f": pd.array(i / 2, dtype="Float64"),
+        "b": pd.array(i % 2 == 0, dtype="boolean"),
+        "s": pd.Series(np.where(i % 3 == 0, "p", "q"), dtype="string"),
+        "c": pd.Series(np.where(i % 2 == 0, "y", "x"), dtype=_CAT),
+        "a": pd.Series(i, dtype="int64[pyarrow]"),
+        "t": pd.Series(np.where(gaps, None, "u").repeat(rows), dtype=object),
+        "d": pd.to_timedelta(i, unit="h"),
+    })
+
+
+def _with_gaps(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in ("i", "f", "b", "s", "c", "a", "d"):
+        out.loc[out.index[::4], c] = None
+    return out
+
+
+def test_parquet_of_dataframe_chunks_keeps_every_dtype(tmp_path: Path) -> None:
+    """Nullable, ``string``, category (its unused levels and order), Arrow and duration columns
+    come back from pandas.read_parquet in their dtypes, gaps where they were, one row group per
+    chunk; a text column that the first chunk holds only gaps of takes the types of ``like``."""
+    chunks = [_with_gaps(_typed_chunk(5, 5 * k, gaps=k == 0)) for k in range(3)]
+    like = _typed_chunk(1, 0, gaps=False)
+    write_chunks(tmp_path / "o.parquet", iter(chunks), like=like)
+    back = pd.read_parquet(tmp_path / "o.parquet")
+    whole = pd.concat(chunks, ignore_index=True)
+    assert pq.ParquetFile(tmp_path / "o.parquet").num_row_groups == 3
+    for c in whole.columns:
+        if c == "t":  # object text: pandas 3 reads text as its string dtype (as its own files)
+            assert back[c].isna().tolist() == whole[c].isna().tolist()
+            continue
+        assert back[c].dtype == whole[c].dtype, c
+        pd.testing.assert_series_equal(back[c], whole[c], check_dtype=False)
+
+
+def test_a_text_column_first_seen_empty_needs_like(tmp_path: Path) -> None:
+    chunks = [_typed_chunk(3, 0, gaps=True), _typed_chunk(3, 3, gaps=False)]
+    for name in ("o.parquet", "o.csv"):
+        with pytest.raises(ValueError, match=r"column 't' held only gaps .* give like="):
+            write_chunks(tmp_path / name, iter(chunks))
+        write_chunks(tmp_path / name, iter(chunks), like=chunks[1])
+    assert pd.read_csv(tmp_path / "o.csv")["t"].isna().tolist() == [True] * 3 + [False] * 3
+
+
+def test_csv_text_parses_back_in_the_dtypes(tmp_path: Path) -> None:
+    """CSV has no types: the text reads back (pandas.read_csv, cast to the dtypes) to the same
+    values: integers without '.0', gaps as empty fields, durations as pandas writes them."""
+    chunks = [_with_gaps(_typed_chunk(4, 4 * k, gaps=False)) for k in range(2)]
+    write_chunks(tmp_path / "o.csv", iter(chunks))
+    whole = pd.concat(chunks, ignore_index=True)
+    text = (tmp_path / "o.csv").read_text()
+    assert "nan" not in text.lower() and "<NA>" not in text and ".0," not in text
+    assert "0 days 01:00:00" in text
+    parsed = pd.read_csv(tmp_path / "o.csv").astype(whole.dtypes.to_dict())
+    pd.testing.assert_frame_equal(parsed, whole)
+
+
+def test_streamed_dataframe_chunks_are_let_go(tmp_path: Path) -> None:
+    """The writer holds one chunk at a time (one row group per chunk), whatever the dtypes: when
+    chunk k is asked for, chunk k - 2 is gone, and Arrow's memory holds about one chunk."""
+    import gc
+    import weakref
+
+    n_chunks, rows = 12, 20_000
+    gone: list[weakref.ref[pd.DataFrame]] = []
+    arrow_peak = 0
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        nonlocal arrow_peak
+        for k in range(n_chunks):
+            gc.collect()
+            if k >= 2:
+                assert gone[k - 2]() is None, f"chunk {k - 2} still held at chunk {k}"
+            arrow_peak = max(arrow_peak, pa.total_allocated_bytes())
+            df = _typed_chunk(rows, k * rows, gaps=False)
+            gone.append(weakref.ref(df))
+            yield df
+
+    one_chunk = _typed_chunk(rows, 0, gaps=False).memory_usage(deep=True).sum()
+    write_chunks(tmp_path / "o.parquet", chunks())
+    assert pq.ParquetFile(tmp_path / "o.parquet").num_row_groups == n_chunks
+    assert arrow_peak < 3 * one_chunk, (arrow_peak, one_chunk)  # not n_chunks of them

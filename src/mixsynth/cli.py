@@ -691,18 +691,20 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
         return None
     import pandas as pd
 
+    from mixsynth.io.readers import read_parquet_frame
+
 
     sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
     if not kinds:  # a first look decides; anything else goes to the usual reader
         try:
-            probe = (pd.read_parquet(path, columns=options.columns) if fmt == "parquet" else
+            probe = (read_parquet_frame(path, columns=options.columns) if fmt == "parquet" else
                      pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS))
         except (ValueError, OSError, ImportError):
             return None  # the usual reader says what is wrong, as for a streamed file
         if not _is_mixed(probe):
             return None
     if fmt == "parquet":
-        frame = pd.read_parquet(path, columns=options.columns)
+        frame = read_parquet_frame(path, columns=options.columns)
     else:
         if _ragged(path, sep):
             return None  # pandas would fill a short row with gaps: the usual reader refuses it
@@ -737,7 +739,9 @@ def _is_mixed(frame: Any) -> bool:
     numbers, booleans, dates) or a column without values (the codec names it). Numbers only
     (gaps included: the usual reader's policy, the same streamed or not), numbers with a stray
     text value, and one text column that reads as another delimiter's columns go to the usual
-    reader and its message."""
+    reader and its message. Nullable or Arrow numbers (a Parquet file's pandas metadata) are
+    for the mixed model too, which gives them back in their dtype, as ``fit(df)`` does."""
+    import numpy as np
     import pandas as pd
 
     text = [c for c in frame.columns
@@ -748,6 +752,9 @@ def _is_mixed(frame: Any) -> bool:
         return False
     if frame.isna().all().any():
         return True  # a column without values: the codec's error names it
+    if any(pd.api.types.is_numeric_dtype(t) and not isinstance(t, np.dtype)
+           for t in frame.dtypes):
+        return True  # nullable or Arrow numbers (Parquet's pandas metadata): kept in kind
     for c in text:
         values = frame[c].dropna()
         if pd.api.types.is_bool_dtype(frame[c].dtype) or len(values) == 0:
@@ -1276,7 +1283,8 @@ def sample(ctx: click.Context, model_path: str, n_rows: int, output: str, fmt: s
 
         n = write_chunks(output, chunks(), columns=columns, dtypes=dtypes,
                          label=extra.get("label") or "label", n_rows=n_rows, overwrite=force,
-                         image_shape=image_shape, fmt=fmt)
+                         image_shape=image_shape, fmt=fmt,
+                         like=None if table is None else table.codec.example())
     if output != "-":
         what = "images" if fmt == "images" else "rows"
         settings.report(f"wrote {n} {what} to {output}")

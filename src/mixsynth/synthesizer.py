@@ -359,15 +359,13 @@ class Synthesizer(SaveMixin, BaseEstimator):
         source = as_source(X, seed=plan.reservoir_seed(), estimator=self, ensure_min_samples=2)
         named = None if source.in_memory else source  # a file or frame naming its columns
         if not source.in_memory and not StoragePolicy(out_of_core=out_of_core).streams(source):
-            try:  # small enough: loaded, then validated as in-memory data is
-                loaded = source.materialize()
+            try:  # small enough: loaded (a file as `mixsynth fit` reads it, gaps included),
+                loaded = source.load()  # then fitted as in-memory data is
                 if source.feature_names is not None and not _is_frame(loaded):
                     loaded = _named_frame(source, loaded)  # fitted as fit(df) would be
             finally:
                 source.release()
-            named = None
-            source = as_source(loaded, seed=plan.reservoir_seed(), estimator=self,
-                               ensure_min_samples=2)
+            return self._fit(loaded, y, progress, ckpt, None, plan)
         if y is not None:
             if not isinstance(source, ArraySource):
                 source.release()

@@ -42,7 +42,7 @@ from mixsynth.io.formats import TableFile, _NpyFile, open_table
 from mixsynth.io.table import Table, check_shape, data_format
 from mixsynth.validation import ROWS, check_finite
 
-__all__ = ["read_data"]
+__all__ = ["read_data", "read_parquet_frame"]
 
 #: Rows per block when reading a table into memory.
 BATCH_ROWS = 65_536
@@ -156,6 +156,49 @@ def _spooled(stream: BinaryIO) -> Iterator[Path]:
             shutil.copyfileobj(stream, f)
         pause_point("stdin-spooled")
         yield spool
+
+
+def read_parquet_frame(path: PathLike, *, columns: Sequence[str] | None = None) -> Any:
+    """A Parquet file as a DataFrame in the dtypes its pandas metadata records (a mixed table).
+
+    pandas records an Arrow dictionary column (``dictionary<...>[pyarrow]``) under a dtype name
+    its own reader refuses (``TypeError: data type ... not understood``, pandas 3.1 / pyarrow
+    26): such a column is read in that Arrow dtype, the others as pandas reads them.
+
+    Raises
+    ------
+    ValueError, OSError
+        As :func:`pandas.read_parquet` does.
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except TypeError as exc:
+        error = exc
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=None if columns is None else list(columns))
+    doc = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    arrow: list[str] = []
+    for col in doc.get("columns", []):
+        name = col.get("field_name", col.get("name"))
+        try:
+            pd.api.types.pandas_dtype(str(col.get("numpy_type")))
+        except TypeError:
+            if name in table.schema.names:
+                arrow.append(name)
+                col["numpy_type"] = "object"
+    if not arrow:
+        raise error  # not the metadata: pandas' own error
+    table = table.replace_schema_metadata(
+        {**table.schema.metadata, b"pandas": json.dumps(doc).encode()})
+    frame = table.to_pandas()
+    for name in arrow:
+        frame[name] = pd.arrays.ArrowExtensionArray(table.column(name))
+    return frame
 
 
 # ------------------------------------------------------------------------------- tables

@@ -9,6 +9,13 @@ interruption, at any chunk, leaves no partial output and an existing file untouc
 group per chunk, ``.npy`` writes its header up front and appends raw rows), so generating a
 hundred million rows takes the memory of one chunk. ``"-"`` writes to standard output: CSV or
 TSV text, or a binary format when standard output is not a terminal.
+
+The types are kept. A DataFrame chunk goes to Parquet through pandas' own Arrow conversion,
+with pandas' metadata, in one schema for the whole file (``like=``, a model's example rows, or
+the first chunk's), so ``pandas.read_parquet`` gives each dtype back: nullable, Arrow-backed,
+``string``, categories with their set and order, dates, durations. CSV has no types: its text
+parses back (``pandas.read_csv``, then the model's dtypes) to the same values (see
+:class:`_CsvSink`).
 """
 
 from __future__ import annotations
@@ -113,17 +120,11 @@ def _cast(values: NDArray[Any], dtype: str) -> NDArray[Any]:
 
 def _columns_of(chunk: Any, columns: Sequence[str] | None, dtypes: Sequence[str] | None,
                 label: str | None) -> Columns:
-    """A chunk — an array, a DataFrame, or ``(X, y)`` with labels — as named 1-D arrays."""
-    y = None
-    if isinstance(chunk, tuple):
-        X, y = chunk
-    else:
-        X = chunk
-    if hasattr(X, "columns") and hasattr(X, "dtypes"):  # a DataFrame, already in its dtypes
-        names = [str(c) for c in X.columns]
-        out = [(name, _frame_column(X[c])) for name, c in zip(names, X.columns, strict=True)]
-        if dtypes is not None and len(dtypes) == len(out):
-            out = [(name, _cast(v, dt)) for (name, v), dt in zip(out, dtypes, strict=True)]
+    """A chunk — an array, a DataFrame, or ``(X, y)`` with labels — as named 1-D arrays (a
+    DataFrame's columns in their own dtypes: numpy arrays, or pandas' extension arrays)."""
+    X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
+    if _is_frame(X):
+        out = [(str(c), _frame_values(X[c], dt)) for c, dt in _frame_dtypes(X, dtypes)]
     else:
         A = np.asarray(X)
         if A.ndim != 2:
@@ -140,38 +141,126 @@ def _columns_of(chunk: Any, columns: Sequence[str] | None, dtypes: Sequence[str]
     return out
 
 
-def _frame_column(column: Any) -> Any:
-    """A DataFrame column as numpy values, or as an Arrow array when numpy would lose its type
-    (categories, nullable integers and booleans, text with gaps, time zones)."""
-    dtype = column.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biufmM":
-        return np.asarray(column.to_numpy())
+def _is_frame(X: Any) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "dtypes")
+
+
+def _frame_dtypes(X: Any, dtypes: Sequence[str] | None) -> list[tuple[Any, str | None]]:
+    """Each column of a DataFrame with the dtype it is written in: ``dtypes`` for numpy
+    columns when one is given per column (integers rounded), else its own."""
+    given: Sequence[str | None] = (
+        dtypes if dtypes is not None and len(dtypes) == len(X.columns) else [None] * len(X.columns))
+    return list(zip(X.columns, given, strict=True))
+
+
+def _frame_values(column: Any, dtype: str | None) -> Any:
+    values = column.array if not isinstance(column.dtype, np.dtype) else column.to_numpy()
+    if dtype is not None and isinstance(values, np.ndarray):
+        values = _cast(values, dtype)
+    return values
+
+
+def _arrow_table(chunk: Any, columns: Sequence[str] | None, dtypes: Sequence[str] | None,
+                 label: str | None) -> Any:
+    """A chunk as an Arrow table. A DataFrame goes through pandas' own conversion and keeps
+    pandas' metadata, so that ``pandas.read_parquet`` gives every dtype back (nullable, Arrow,
+    ``string``, categories with their order); arrays go column by column. A gap (NaN, None,
+    ``pd.NA``) is an Arrow null either way."""
     import pyarrow as pa
 
-    return pa.Array.from_pandas(column)
+    X, y = chunk if isinstance(chunk, tuple) else (chunk, None)
+    if not _is_frame(X):
+        cols = _columns_of(chunk, columns, dtypes, label)
+        return pa.table({name: pa.array(v, from_pandas=True) for name, v in cols})
+    import pandas as pd
+
+    frame = pd.DataFrame({str(c): _frame_values(X[c], dt) for c, dt in _frame_dtypes(X, dtypes)})
+    if y is not None:
+        frame[label or "label"] = np.asarray(y)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _readable(schema: Any) -> Any:
+    """``schema`` with pandas' metadata made readable by pandas itself.
+
+    pandas records an Arrow dictionary column (``dictionary<...>[pyarrow]``) under that dtype
+    name, which its own reader then refuses (``TypeError: data type ... not understood``,
+    pandas 3.1 / pyarrow 26): such a column is recorded as a ``category`` column is, and comes
+    back as one (``dtype_backend="pyarrow"`` gives the Arrow dictionary dtype back).
+    """
+    import json
+
+    import pandas as pd
+
+    meta = (schema.metadata or {}).get(b"pandas")
+    if meta is None:
+        return schema
+    doc = json.loads(meta)
+    changed = False
+    for col in doc.get("columns", []):
+        name = col.get("field_name", col.get("name"))
+        kind = str(col.get("numpy_type", ""))
+        if not kind.endswith("[pyarrow]") or name not in schema.names:
+            continue
+        try:
+            pd.api.types.pandas_dtype(kind)
+        except TypeError:
+            arrow_type = schema.field(name).type
+            col["numpy_type"] = (str(arrow_type.index_type) if hasattr(arrow_type, "index_type")
+                                 else "object")
+            changed = True
+    if not changed:
+        return schema
+    return schema.with_metadata({**schema.metadata, b"pandas": json.dumps(doc).encode()})
+
+
+def _conformed(table: Any, schema: Any) -> Any:
+    """``table`` in the fixed ``schema`` of a streamed file: every chunk is written in the
+    types the first one (or the model's example, ``like``) set."""
+    import pyarrow as pa
+
+    if table.schema.equals(schema, check_metadata=False):
+        return table
+    if table.schema.names != schema.names:
+        raise ValueError(f"a chunk has the columns {table.schema.names}, but the file has "
+                         f"{schema.names}.")
+    for name, field in zip(schema.names, schema, strict=True):
+        have = table.schema.field(name).type
+        if have != field.type and pa.types.is_null(field.type):
+            raise ValueError(
+                f"column {name!r} held only gaps in the first chunk written (no type to give "
+                f"the file) and now holds {have} values: give like= (rows with a value in "
+                "every column) to set the file's types.")
+    return table.cast(schema)
 
 
 class _CsvSink:
-    def __init__(self, f: IO[bytes], delimiter: str) -> None:
+    """CSV text that parses back to the same values in the model's dtypes (CSV has no types):
+    numbers as the shortest text that reads back exactly (integers without ".0"), a gap as an
+    empty field, booleans as ``true`` / ``false``, dates and times ISO 8601 (``Z`` for UTC),
+    durations as pandas writes them (``0 days 05:00:00``), categories as their labels."""
+
+    def __init__(self, f: IO[bytes], delimiter: str, like: Any = None) -> None:
         self.f, self.delimiter = f, delimiter
         self.writer: Any = None
+        self.schema: Any = None if like is None else _text_table(like).schema
 
-    def write(self, cols: Columns) -> None:
-        import pyarrow as pa
+    def write(self, table: Any) -> None:
         import pyarrow.csv as pacsv
 
-        table = pa.table({name: _plain_arrow(v) for name, v in cols})
+        table = _text_table(table)
         if self.writer is None:
             # The header by the csv module: pyarrow would quote every name.
             text = io.StringIO()
             csv.writer(text, delimiter=self.delimiter, lineterminator="\n").writerow(
-                [name for name, _ in cols])
+                table.schema.names)
             self.f.write(text.getvalue().encode("utf-8"))
             options = pacsv.WriteOptions(include_header=False, delimiter=self.delimiter,
                                          quoting_style="needed")
-            self.writer = pacsv.CSVWriter(self.f, table.schema, write_options=options)
+            self.schema = table.schema if self.schema is None else self.schema
+            self.writer = pacsv.CSVWriter(self.f, self.schema, write_options=options)
         if table.num_rows:
-            self.writer.write_table(table)
+            self.writer.write_table(_conformed(table, self.schema))
 
     def close(self) -> None:
         if self.writer is not None:
@@ -179,30 +268,47 @@ class _CsvSink:
             self.writer = None
 
 
-def _plain_arrow(v: Any) -> Any:
-    """Arrow dictionaries (categories) as their values: CSV holds text, not codes."""
+def _text_table(table: Any) -> Any:
+    """A table with what CSV cannot say as Arrow writes it turned to text: categories as their
+    labels (not codes), durations as pandas writes them (Arrow writes a bare count)."""
     import pyarrow as pa
 
-    if isinstance(v, pa.Array) and pa.types.is_dictionary(v.type):
-        return v.cast(v.type.value_type)
-    return v
+    columns = []
+    for column in table.columns:
+        t = column.type
+        if pa.types.is_dictionary(t):
+            column = column.cast(t.value_type)
+        elif pa.types.is_duration(t):
+            column = _duration_text(column)
+        columns.append(column)
+    return pa.table(columns, names=table.schema.names)
+
+
+def _duration_text(column: Any) -> Any:
+    import pandas as pd
+    import pyarrow as pa
+
+    values = pd.Series(column.to_pandas())
+    text = values.astype(str).astype(object).where(values.notna(), None)
+    return pa.array(text.to_numpy(), type=pa.string())
 
 
 class _ParquetSink:
-    def __init__(self, f: IO[bytes]) -> None:
+    """One row group per chunk, every chunk in one schema: the model's example's (``like``),
+    else the first chunk's, with pandas' metadata."""
+
+    def __init__(self, f: IO[bytes], like: Any = None) -> None:
         self.f = f
         self.writer: Any = None
+        self.schema: Any = None if like is None else _readable(like.schema)
 
-    def write(self, cols: Columns) -> None:
-        import pyarrow as pa
+    def write(self, table: Any) -> None:
         import pyarrow.parquet as pq
 
-        table = pa.table({name: v for name, v in cols})
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.f, table.schema)
-        else:
-            table = table.cast(self.writer.schema)
-        self.writer.write_table(table)  # one row group per chunk
+            self.schema = _readable(table.schema) if self.schema is None else self.schema
+            self.writer = pq.ParquetWriter(self.f, self.schema)
+        self.writer.write_table(_conformed(table, self.schema))  # one row group per chunk
 
     def close(self) -> None:
         if self.writer is not None:
@@ -240,24 +346,31 @@ class _NpySink:
                                f"{self.n_rows}.")
 
 
-def _sink(fmt: str, f: IO[bytes], n_rows: int | None) -> _CsvSink | _ParquetSink | _NpySink:
+Sink = _CsvSink | _ParquetSink | _NpySink
+
+
+def _sink(fmt: str, f: IO[bytes], n_rows: int | None, like: Any) -> Sink:
     if fmt in ("csv", "tsv"):
-        return _CsvSink(f, "\t" if fmt == "tsv" else ",")
+        return _CsvSink(f, "\t" if fmt == "tsv" else ",", like)
     if fmt == "parquet":
-        return _ParquetSink(f)
+        return _ParquetSink(f, like)
     return _NpySink(f, n_rows)
 
 
-def _pour(sink: _CsvSink | _ParquetSink | _NpySink, chunks: Iterable[Any],
-          columns: Sequence[str] | None, dtypes: Sequence[str] | None,
-          label: str | None) -> int:
+def _pour(sink: Sink, chunks: Iterable[Any], columns: Sequence[str] | None,
+          dtypes: Sequence[str] | None, label: str | None) -> int:
     """Write every chunk to ``sink`` and finish it; rows written."""
     n = 0
     try:
         for chunk in chunks:
-            cols = _columns_of(chunk, columns, dtypes, label)
-            sink.write(cols)
-            n += len(cols[0][1]) if cols else 0
+            if isinstance(sink, _NpySink):
+                cols = _columns_of(chunk, columns, dtypes, label)
+                sink.write(cols)
+                n += len(cols[0][1]) if cols else 0
+            else:
+                table = _arrow_table(chunk, columns, dtypes, label)
+                sink.write(table)
+                n += table.num_rows
     except BaseException:
         # Close the format's writer while its file is still open (the file is thrown away);
         # left to the garbage collector it would write to a closed file.
@@ -281,6 +394,7 @@ def write_chunks(
     image_shape: Sequence[int] | None = None,
     fmt: str | None = None,
     stdout: Any = None,
+    like: Any = None,
 ) -> int:
     """Write chunks of rows to one output, atomically, holding one chunk at a time.
 
@@ -307,6 +421,12 @@ def write_chunks(
         The format; by suffix when not given (:func:`output_format`).
     stdout : text or binary stream, optional
         Standard output, for ``"-"`` (``sys.stdout`` when not given).
+    like : DataFrame, optional
+        A few rows with every column of the output, in its dtype, without gaps (a model's
+        example rows):
+        CSV and Parquet write every chunk in its Arrow types. Without it the first chunk's
+        types are the file's, and a text column that chunk holds only gaps of cannot take
+        text later.
 
     Returns
     -------
@@ -339,12 +459,18 @@ def write_chunks(
         if hasattr(stream, "buffer"):
             stream.flush()
             stream = stream.buffer
-        n = _pour(_sink(fmt, stream, n_rows), chunks, columns, dtypes, label)
+        n = _pour(_sink(fmt, stream, n_rows, _like(like, columns, dtypes)), chunks,
+                  columns, dtypes, label)
         stream.flush()
         return n
     with atomic_write(path, "wb", overwrite=overwrite) as f:
-        n = _pour(_sink(fmt, f, n_rows), chunks, columns, dtypes, label)
+        n = _pour(_sink(fmt, f, n_rows, _like(like, columns, dtypes)), chunks, columns,
+                  dtypes, label)
     return n
+
+
+def _like(like: Any, columns: Sequence[str] | None, dtypes: Sequence[str] | None) -> Any:
+    return None if like is None else _arrow_table(like, columns, dtypes, None)
 
 
 def write_data(

@@ -93,6 +93,11 @@ class Source(ABC):
     def materialize(self) -> Any:
         """The whole data in memory (for data found to be small)."""
 
+    def load(self) -> Any:
+        """The whole data in memory as a fit takes it (:meth:`materialize`, unless the source
+        knows better: a file is loaded as ``mixsynth fit`` reads it)."""
+        return self.materialize()
+
     @abstractmethod
     def mapped(self, fn: RowMap) -> Source:
         """The same rows mapped by ``fn``, lazily, chunk by chunk (weights kept)."""

@@ -47,13 +47,15 @@ class ChunkSource(Source):
     def n_features(self) -> int | None:
         return self._width
 
-    def _chunks(self, rows: int) -> Iterator[tuple[Array, Array | None, int]]:
-        """Validated float64 chunks of at most ``rows`` rows: ``(X, w, first row)``."""
+    def _chunks(self, rows: int, *, allow_nan: bool = False
+                ) -> Iterator[tuple[Array, Array | None, int]]:
+        """Validated float64 chunks of at most ``rows`` rows: ``(X, w, first row)``; NaN (a
+        gap) passes with ``allow_nan``, inf never."""
         offset = 0
         names = self._column_names()
         for raw in self._raw_chunks(rows):
             X = check_input(raw, ensure_min_samples=0, row_offset=offset, feature_names=names,
-                            name=self._input_name)
+                            name=self._input_name, allow_nan=allow_nan)
             if self._width is None:
                 self._width = X.shape[1]
             elif X.shape[1] != self._width:
@@ -112,8 +114,9 @@ class ChunkSource(Source):
         rows = max((int(k.rows) for k in kernels), default=1)
         return apply_kernels(self._chunks(rows), kernels)
 
-    def materialize(self) -> Array:
-        parts = [X for X, _, _ in self._chunks(rows_per_read(self._width or 1))]
+    def materialize(self, *, allow_nan: bool = False) -> Array:
+        parts = [X for X, _, _ in self._chunks(rows_per_read(self._width or 1),
+                                               allow_nan=allow_nan)]
         if not parts:
             return np.empty((0, self._width or 0))
         return np.concatenate(parts)
@@ -144,8 +147,9 @@ class _MappedSource(ChunkSource):
     def _raw_chunks(self, rows: int) -> Iterator[Any]:  # pragma: no cover - _chunks overrides
         raise NotImplementedError
 
-    def _chunks(self, rows: int) -> Iterator[tuple[Array, Array | None, int]]:
-        for X, w, start in self._base._chunks(rows):
+    def _chunks(self, rows: int, *, allow_nan: bool = False
+                ) -> Iterator[tuple[Array, Array | None, int]]:
+        for X, w, start in self._base._chunks(rows, allow_nan=allow_nan):
             index = np.arange(start, start + X.shape[0], dtype=np.uint64)
             yield self._fn(X, index), w, start
         self._n_rows = self._base._n_rows

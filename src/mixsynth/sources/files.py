@@ -134,6 +134,26 @@ class _FileSource(ChunkSource):
         for X, _ in self.table.blocks(rows):
             yield X
 
+    def load(self) -> Any:
+        """The file in memory as ``mixsynth fit`` reads it (``read_data(path,
+        allow_nan=True)``, then :meth:`mixsynth.io.Table.to_input`): a DataFrame with the
+        file's names and dtypes, integer and boolean columns with gaps as nullable ``Int64`` /
+        ``boolean``, so that its gaps are modelled as a DataFrame's are; an ``.npy`` array
+        without gaps stays an array (fitted as one). ±inf is an error naming column and row."""
+        from mixsynth.io.table import Table
+
+        X = self.materialize(allow_nan=True)
+        if self._names is None and not np.isnan(X).any():
+            return X
+
+        def is_whole(j: int) -> bool:
+            finite = X[:, j][np.isfinite(X[:, j])]
+            return bool(np.all(finite == np.round(finite)))
+
+        table = Table(X, tuple(self.table.columns), self.table.dtype_names(is_whole),
+                      source=self.table.source)
+        return table.to_input()
+
 
 def file_source(
     path: str | os.PathLike[str],

@@ -44,6 +44,14 @@ Array = NDArray[np.float64]
 #: The packed outer products of in-memory data are kept across the passes of a fit (and its
 #: restarts) when they fit in this many bytes; otherwise they are recomputed chunk by chunk.
 PACKED_CACHE_BYTES = 512 * 2**20
+#: The packed outer products of one cut are built once and shared by the full-covariance
+#: kernels of a pass when they take at most this many bytes; a larger cut's kernels pack it
+#: block by block each (:func:`~mixsynth.core.gaussian_pass.gaussian_suffstats`), as a kernel
+#: alone does. A cut of a streamed file is a whole E-step chunk (349,525 rows at d = 20, K = 2):
+#: its shared products took 587 MB, which the chunk's row budget does not count.
+SHARED_PACK_BYTES = 64 * 2**20
+#: The log-likelihood of a chunk is summed over blocks whose temporaries take about this much.
+LOGLIK_BLOCK_BYTES = 8 * 2**20
 
 
 def hard_assignment_stats(
@@ -59,11 +67,23 @@ def hard_assignment_stats(
 
 
 def chunk_loglik(X: Array, w: Array | None, params: Params) -> tuple[float, float]:
-    """``(Σ w log p(x), Σ w)`` of a chunk."""
-    ll = logsumexp(estimate_weighted_log_prob(X, params), axis=1)
-    if w is None:
-        return float(ll.sum()), float(X.shape[0])
-    return float(ll @ w), float(w.sum())
+    """``(Σ w log p(x), Σ w)`` of a chunk, in blocks of :func:`loglik_block_rows` rows: a
+    block's log-densities, and for full covariances its packed outer products, are all that
+    is held (a whole E-step chunk of a streamed file held 587 MB of products at d = 20)."""
+    step = loglik_block_rows(X.shape[1], params.n_components)
+    total = 0.0
+    for start in range(0, X.shape[0], step):
+        Xb = X[start : start + step]
+        ll = logsumexp(estimate_weighted_log_prob(Xb, params), axis=1)
+        total += float(ll.sum()) if w is None else float(ll @ w[start : start + step])
+    return total, float(X.shape[0]) if w is None else float(w.sum())
+
+
+def loglik_block_rows(n_features: int, n_components: int) -> int:
+    """Rows of a block of :func:`chunk_loglik`: its widest temporaries (packed outer
+    products, log-densities) about :data:`LOGLIK_BLOCK_BYTES`."""
+    d = n_features
+    return max(256, LOGLIK_BLOCK_BYTES // (8 * (d * (d + 1) // 2 + 2 * n_components)))
 
 
 @dataclass(frozen=True)
@@ -179,10 +199,11 @@ def apply_kernels(pieces: Iterable[Piece], kernels: Sequence[ChunkKernel]) -> li
     A piece is ``(X, w, first)``: rows, weights, and the position of its first row in the data
     (``None`` when unknown). It is shifted once per distinct shift, cut into each kernel's
     ``rows``, and the packed outer products of a cut are built once for the full-covariance
-    kernels that share it; kernels with a :class:`ChunkCache` take the centred cut (and its
-    packed products) from it, keyed by the cut's first row. Results are summed per kernel in
-    row order (``None`` for a kernel that saw no rows): beside other kernels, a kernel sees the
-    same cuts and sums them in the same order as alone.
+    kernels that share it (within :data:`SHARED_PACK_BYTES`); kernels with a
+    :class:`ChunkCache` take the centred cut (and its packed products) from it, keyed by the
+    cut's first row. Results are summed per kernel in row order (``None`` for a kernel that
+    saw no rows): beside other kernels, a kernel sees the same cuts and sums them in the same
+    order as alone.
     """
     groups: dict[tuple[int, int], list[int]] = {}
     for i, k in enumerate(kernels):
@@ -198,7 +219,7 @@ def apply_kernels(pieces: Iterable[Piece], kernels: Sequence[ChunkKernel]) -> li
                 wb = None if w is None else w[start : start + rows]
                 if cache is not None and first is not None:
                     Xb, packed = cache.cut(first + start, X[start : start + rows], shift)
-                    if packed is None and share:
+                    if packed is None and share and _shareable(Xb):
                         packed = pack_outer(Xb)
                 else:
                     if shift is None:
@@ -208,11 +229,17 @@ def apply_kernels(pieces: Iterable[Piece], kernels: Sequence[ChunkKernel]) -> li
                     else:
                         Xs = shifted[shift_id] = X - shift
                     Xb = Xs[start : start + rows]
-                    packed = pack_outer(Xb) if share else None
+                    packed = pack_outer(Xb) if share and _shareable(Xb) else None
                 for i in members:
                     part = kernels[i](Xb, wb, packed if kernels[i].packs else None)
                     totals[i] = part if totals[i] is None else totals[i] + part
     return totals
+
+
+def _shareable(X: Array) -> bool:
+    """Whether the packed outer products of the cut ``X`` are small enough to share."""
+    n, d = X.shape
+    return n * (d * (d + 1) // 2) * 8 <= SHARED_PACK_BYTES
 
 
 def _group_cache(caches: list[ChunkCache | None]) -> ChunkCache | None:

@@ -164,6 +164,13 @@ class TableCodec:
         return pd.DataFrame(out, columns=pd.Index(self.columns, dtype=object)
                             if any(not isinstance(c, str) for c in self.columns) else None)
 
+    def example(self) -> pd.DataFrame:
+        """One row in the fitted columns and dtypes, without a gap: each numeric column at its
+        lower bound, each discrete column at its first category (the types of a file of
+        generated rows, whichever cells a chunk of them leaves empty)."""
+        X = np.array([[self.specs[i].lower for i in self.numeric]]).reshape(1, -1)
+        return self.decode(X, np.zeros((1, len(self.discrete)), dtype=np.intp))
+
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         """The codec as JSON-ready data (NaN bounds as None)."""
