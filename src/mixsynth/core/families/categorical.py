@@ -35,11 +35,11 @@ from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import logsumexp
 
 from mixsynth.core.families import Family, family, register_parametric
+from mixsynth.core.kernels import packed_is_accurate, precision_norms
 from mixsynth.core.params import Params
-from mixsynth.core.stats import Stats
+from mixsynth.core.stats import Stats, normalize_rows
 
 __all__ = ["ALPHA", "MARKER", "Categorical", "categorical_family"]
 
@@ -183,13 +183,17 @@ class Categorical(Family):
         n: float | None = None,
     ) -> Stats:
         Xc, onehot = self.split(X)
+        # the centred forms (exact=None): the fast pass's shortcuts are for its own chunks
+        return self._accumulate(Xc, onehot, R, centers, None, loglik, n)
+
+    def _accumulate(self, Xc: Array, onehot: Array, R: Array, centers: Array,
+                    exact: NDArray[np.bool_] | None, loglik: float, n: float | None) -> Stats:
+        """Statistics about ``centers``; ``exact``: components needing the centred scatter
+        (``None``: all)."""
         counts = R.T @ onehot
         K, d = R.shape[1], Xc.shape[1]
         if d:
-            # the centred forms: the fast pass's shortcuts are for its own chunks
-            st = self.gaussian.accumulate(
-                Xc, R, centers, exact=np.ones(K, dtype=bool), loglik=loglik, n=n
-            )
+            st = self.gaussian.accumulate(Xc, R, centers, exact=exact, loglik=loglik, n=n)
             return replace(st, covariance_type=self.name, extra={"counts": counts})
         shape = self.gaussian.tensor_shapes(K, 0)["precisions_cholesky"]
         sxx_shape = shape if getattr(self.gaussian, "layout", "") != "spherical" else (K, 0)
@@ -209,24 +213,30 @@ class Categorical(Family):
         """The E-step on one chunk: responsibilities from the whole row's evidence, then the
         Gaussian block's statistics (rows with gaps in the continuous block by the Gaussian
         family's conditional expectations, when it has them) and the level counts."""
-        wlp = self.weighted_log_prob(X, params)
-        log_norm = logsumexp(wlp, axis=1)
-        with np.errstate(under="ignore"):
-            R = np.exp(wlp - log_norm[:, None])
+        R = self.weighted_log_prob(X, params)
+        log_norm = normalize_rows(R)  # in place: R holds the responsibilities now
         if sample_weight is None:
             loglik, n = float(log_norm.sum()), float(X.shape[0])
         else:
             R *= sample_weight[:, None]
             loglik, n = float(log_norm @ sample_weight), float(sample_weight.sum())
         Xc, onehot = self.split(X)
+        gp = self._gaussian_params(params)
         if Xc.shape[1] and np.isnan(Xc).any():
             observed = getattr(self.gaussian, "accumulate_observed", None)
             if observed is None:
                 raise ValueError(f"{self.name}: the continuous block has NaN, and the "
                                  f"{self.gaussian.name!r} family has no missing-value EM.")
-            st = observed(Xc, R, self._gaussian_params(params), loglik=loglik, n=n)
+            st = observed(Xc, R, gp, loglik=loglik, n=n)
             return replace(st, covariance_type=self.name, extra={"counts": R.T @ onehot})
-        return self.accumulate(X, R, params.means, loglik=loglik, n=n)
+        exact = None
+        if Xc.shape[1]:
+            # the second moments about the means by the expanded form (one product) where it
+            # is accurate for these rows, the exact centred scatter elsewhere: the Gaussian
+            # families' own guard (kernels.packed_is_accurate)
+            sq_max = float(np.einsum("ij,ij->i", Xc, Xc).max(initial=0.0))
+            exact = ~packed_is_accurate(sq_max, gp.means, precision_norms(gp))
+        return self._accumulate(Xc, onehot, R, params.means, exact, loglik, n)
 
     def m_step(self, stats: Stats, reg_covar: float) -> Params:
         counts = np.asarray(stats.extra["counts"])
