@@ -926,3 +926,27 @@ def test_api_and_cli_give_the_same_model_file(work: Path, tmp_path: Path,
     assert cli_tensors.keys() == api_tensors.keys()
     for name in cli_tensors:
         np.testing.assert_array_equal(cli_tensors[name], api_tensors[name])
+
+
+def test_the_chosen_line_names_shrinkage_and_space() -> None:
+    """A realism sweep's winner is more than K and a covariance type: its shrinkage and, when
+    several spaces were searched, its space are part of what was chosen."""
+    from types import SimpleNamespace
+
+    from mixsynth.cli import _describe_selection
+
+    best = SimpleNamespace(n_components=25, covariance_type="full", reg_covar=1e-3,
+                           shrinkage=300.0, space="columns")
+    selection = SimpleNamespace(format_table=lambda: "table", best=best, criterion="realism",
+                                notes=())
+    part = SimpleNamespace(selection=selection, whitener=SimpleNamespace(n_components_=4),
+                           n_features=4)
+    lines: list[str] = []
+    _describe_selection(part, lines.append)
+    assert lines[-1] == ("chosen: K=25, full covariance, shrinkage 300, reg_covar=0.001, "
+                         "columns space (criterion realism); 4 of 4 dimensions kept")
+    plain = SimpleNamespace(**{**vars(best), "shrinkage": None, "space": None})
+    lines.clear()
+    _describe_selection(SimpleNamespace(**{**vars(part), "selection": SimpleNamespace(
+        **{**vars(selection), "best": plain})}), lines.append)
+    assert lines[-1].startswith("chosen: K=25, full covariance, reg_covar=0.001 (criterion")

@@ -645,8 +645,10 @@ def _describe_selection(part: Any, report: Callable[[str], None]) -> None:
         return
     report(selection.format_table())
     best = selection.best
-    report(f"chosen: K={best.n_components}, {best.covariance_type} covariance, reg_covar="
-           f"{best.reg_covar:g} (criterion {selection.criterion}); "
+    shrunk = f", shrinkage {best.shrinkage:g}" if best.shrinkage else ""
+    space = f", {best.space} space" if best.space else ""
+    report(f"chosen: K={best.n_components}, {best.covariance_type} covariance{shrunk}, "
+           f"reg_covar={best.reg_covar:g}{space} (criterion {selection.criterion}); "
            f"{part.whitener.n_components_} of {part.n_features} dimensions kept")
     for note in selection.notes:
         report(f"note: {note}")
