@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mixsynth.core import check_temperature
 from mixsynth.evaluation import QualityReport, evaluate
+from mixsynth.evaluation.table_quality import is_table_input
 from mixsynth.io.atomic import atomic_write
 from mixsynth.report_sections import (
     _data_section,
@@ -47,6 +48,11 @@ Array = NDArray[np.float64]
 
 #: Real rows that enter the figures and the quality metrics (a random subset beyond this).
 _MAX_ROWS = 2000
+
+#: What a mixed table (text, categories, dates, gaps), or a model fitted on one, gets.
+MIXED_TABLES = ("the HTML report does not yet cover mixed tables (text, categories, dates or "
+                "gaps); use mixsynth evaluate (mixsynth.evaluate in Python) for their quality "
+                "report.")
 
 
 # ------------------------------------------------------------------------------- public API
@@ -106,9 +112,12 @@ def build_report(
         If ``model`` is not fitted.
     ValueError
         If ``data`` does not have the model's columns, ``image_shape`` does not match them, or
-        ``n_samples`` is not a positive integer.
+        ``n_samples`` is not a positive integer; if ``data`` is a mixed table or ``model`` was
+        fitted on one (not covered yet: :func:`mixsynth.evaluate` reports on them).
     """
     check_is_fitted(model, "integer_columns_")
+    if is_table_input(data, model):
+        raise ValueError(MIXED_TABLES)
     X, names = _validated_data(model, data)
     d = X.shape[1]
     if image_shape is not None:
@@ -136,9 +145,11 @@ def build_report(
     synthetic, labels = _sample(model, n_synthetic, seeds[1], temperature)
     computed = quality is None
     if quality is None:
-        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
+        numeric = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
                            None if H is None else _in_kind(model, H), model=model,
                            random_state=seeds[2], temperature=temperature)
+        assert isinstance(numeric, QualityReport)  # arrays of numbers: mixed tables refused
+        quality = numeric
 
     page = _Page(model=model, X=X, names=names, shown=shown, synthetic=synthetic,
                  labels=labels, quality=quality, computed=computed, image_shape=image_shape,
