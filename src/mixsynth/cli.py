@@ -1304,11 +1304,11 @@ def _summary_table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(f"{m:<{w1}}  {v:>{w2}}  {d}" for m, v, d in rows)
 
 
-def _evaluation_frames(named: Sequence[tuple[str | None, str]], options: _ReadOptions,
+def _table_frames(named: Sequence[tuple[str | None, str]], options: _ReadOptions,
                        label: str | None, model: Any) -> list[Any] | None:
-    """The tables of ``evaluate`` as DataFrames when the real one is a mixed table (text,
-    booleans, dates, gaps: as ``fit`` reads it) or the model was fitted on one; ``None`` for
-    numbers (the usual reader and its checks)."""
+    """The tables of ``evaluate`` or ``report`` (the real one first) as DataFrames when the
+    real one is a mixed table (text, booleans, dates, gaps: as ``fit`` reads it) or the model
+    was fitted on one; ``None`` for numbers (the usual reader and its checks)."""
     (real, _), *_ = named
     assert real is not None
     frame = _mixed_frame(real, options, None)
@@ -1365,7 +1365,7 @@ def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
         label = label or extra.get("label")
     options = _ReadOptions(**read)
     named = ((real, "--real"), (synthetic, "--synthetic"), (holdout, "--holdout"))
-    inputs = _evaluation_frames(named, options, label, model)
+    inputs = _table_frames(named, options, label, model)
     if inputs is None:  # numbers: the usual reader
         inputs = [None if path is None else
                   _read_table(path, options, label=label, param_hint=hint).to_input()
@@ -1421,11 +1421,20 @@ def report(ctx: click.Context, model_path: str, data: str, output: str, title: s
     settings = ctx.ensure_object(_Settings)
     _check_output(output, force)
     model, extra = _load_model(model_path)
-    if getattr(model, "_table", lambda: None)() is not None:
-        from mixsynth.report import MIXED_TABLES
-
-        raise ValueError(MIXED_TABLES)  # before reading DATA: its text is not refused
     options = _ReadOptions(**read)
+    frames = _table_frames(((data, "--data"), (holdout, "--holdout")), options,
+                           extra.get("label"), model)
+    if frames is not None:  # a mixed table: the page of report_tables
+        from mixsynth.report import build_report, write_report
+
+        page = build_report(model, frames[0], title=title, random_state=seed,
+                            n_samples=n_samples, holdout=frames[1], temperature=temperature)
+        if output == "-":
+            click.echo(page, nl=False)
+            return
+        write_report(output, page, overwrite=force)
+        settings.report(f"wrote {output}")
+        return
     table = _read_table(data, options, label=extra.get("label"), param_hint="--data")
     held = None if holdout is None else _read_table(holdout, options, label=extra.get("label"),
                                                     param_hint="--holdout")

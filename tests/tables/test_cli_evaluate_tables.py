@@ -78,12 +78,28 @@ def test_mismatched_synthetic_exits_65_naming_the_column(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_report_on_a_table_model_says_what_to_use(tmp_path: Path, files: dict[str, Path],
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_on_a_table_model_writes_the_table_page(
+        tmp_path: Path, files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     model, page = tmp_path / "m.mixsynth", tmp_path / "r.html"
     assert main(["fit", str(files["real"]), "-o", str(model), *FAST]) == 0
+    assert main(["report", str(model), "--data", str(files["real"]), "--holdout",
+                 str(files["holdout"]), "-o", str(page), "--samples", "150"]) == 0
+    html = page.read_text()
+    for anchor in ("data", "selection", "samples", "quality", "memorisation", "model"):
+        assert f'id="{anchor}"' in html
+    assert "<script" not in html and "numbers only" not in html
+    assert "vs real_holdout" in html and "150 generated rows" in html
+    assert "<code>bill_depth_mm</code>" in html  # the per-column table
+
+
+def test_report_of_a_numbers_model_on_a_mixed_table_exits_65(
+        tmp_path: Path, files: dict[str, Path], rng: np.random.Generator,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    numbers, model, page = tmp_path / "n.csv", tmp_path / "m.mixsynth", tmp_path / "r.html"
+    pd.DataFrame(rng.normal(size=(120, 2)), columns=["a", "b"]).to_csv(numbers, index=False)
+    assert main(["fit", str(numbers), "-o", str(model), *FAST]) == 0
     capsys.readouterr()
     code = main(["report", str(model), "--data", str(files["real"]), "-o", str(page)])
     err = capsys.readouterr().err
     assert code == 65 and not page.exists()
-    assert "use mixsynth evaluate" in err and len(err.strip().splitlines()) == 1
+    assert "the model was fitted on plain numbers" in err and len(err.strip().splitlines()) == 1
