@@ -53,7 +53,9 @@ def _reference_step(Xc, onehot, starts, levels, w, mu, cov, theta):
     theta2 = np.empty_like(theta)
     for s, L in zip(starts, levels, strict=True):
         block = counts[:, s:s + L]
-        theta2[:, s:s + L] = (block + ALPHA) / (block.sum(1, keepdims=True) + ALPHA * L)
+        pooled = (block.sum(0) + ALPHA) / (block.sum() + ALPHA * L)  # over the data
+        theta2[:, s:s + L] = ((block + ALPHA * L * pooled)
+                              / (block.sum(1, keepdims=True) + ALPHA * L))
     return w2, mu2, cov2, theta2, float(norm.sum())
 
 
@@ -81,16 +83,22 @@ def test_em_matches_a_numpy_reference(rng: np.random.Generator) -> None:
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("d", [0, 2])
 def test_objective_never_decreases(rng: np.random.Generator, cov: str, d: int) -> None:
-    """The M-step maximises the posterior under the Dirichlet(ALPHA + 1) prior of the smoothing,
-    so what EM never decreases is the log-likelihood plus ``ALPHA * sum(log theta)``."""
+    """The M-step maximises the posterior under the smoothing's Dirichlet prior, whose weights
+    ``ALPHA * L_j * pbar`` are fixed by the data (the pooled level counts), so what EM never
+    decreases is the log-likelihood plus ``sum(weights * log theta)``."""
     fam = categorical_family(cov, LEVELS)
     Xc, codes = _data(rng, d=d)
     X = np.hstack([Xc, fam.one_hot(codes)])
     params = _start(fam, X, 3, rng)
+    onehot = X[:, X.shape[1] - fam.n_levels:]
+    width = np.repeat(LEVELS, LEVELS).astype(float)
+    weights = ALPHA * width * fam.pooled(onehot.sum(axis=0, keepdims=True))
     objective = []
     for _ in range(30):
         st = fam.statistics(X, params)
-        objective.append(st.loglik + ALPHA * float(np.sum(params.extra["log_theta"])))
+        np.testing.assert_allclose(fam.pooled(st.extra["counts"]),
+                                   fam.pooled(onehot.sum(axis=0, keepdims=True)), rtol=1e-12)
+        objective.append(st.loglik + float(np.sum(weights * params.extra["log_theta"])))
         params = fam.m_step(st, 1e-10)
     steps = np.diff(objective)
     assert np.all(steps >= -1e-9 * np.abs(objective[1:]))
@@ -147,6 +155,24 @@ def test_fast_statistics_match_the_centred_forms(
         gauss.covariances_from_precisions_cholesky(b.precisions_cholesky),
         rtol=1e-6, atol=1e-9 * spread**2)
     np.testing.assert_allclose(a.extra["log_theta"], b.extra["log_theta"], rtol=1e-9)
+
+
+def test_smoothing_keeps_a_rare_level_at_its_rate_with_many_components(
+    rng: np.random.Generator,
+) -> None:
+    """Half an observation per level in each of many small components must not inflate a rare
+    level: the mixture's marginal rate of it stays the data's (a symmetric prior gives each of
+    ten 20-row components about 2 points of it, whatever its rate: 12 % for a 10 % level)."""
+    fam = categorical_family("full", (2,))
+    n = 200
+    codes = (rng.random((n, 1)) < 0.04).astype(np.intp)
+    codes[:8, 0] = 1  # at least 4 %
+    X = np.hstack([rng.normal(size=(n, 2)), fam.one_hot(codes)])
+    result = run_em(lambda p: fam.statistics(X, p), _start(fam, X, 10, rng), reg_covar=1e-3,
+                    tol=1e-6, max_iter=20)
+    p = result.params
+    marginal = float(p.weights @ np.exp(p.extra["log_theta"][:, 1]))
+    assert marginal == pytest.approx(codes.mean(), abs=0.005)
 
 
 def test_parameter_count() -> None:

@@ -15,12 +15,19 @@ column has ``d = 0`` (a latent-class model over the discrete columns alone).
 
 Statistics are the Gaussian ones plus ``extra["counts"] = R.T @ onehot`` (K, L): additive, so
 chunked, out-of-core and distributed EM work unchanged. The M-step smooths each column's
-distribution with a symmetric Dirichlet prior (:data:`ALPHA`)::
+distribution with a Dirichlet prior of :data:`ALPHA` observations per level, spread over the
+levels by their pooled frequency ``pbar`` (the column's counts summed over the components,
+i.e. over the data, with the same half-observation added)::
 
-    theta[k, l] = (counts[k, l] + ALPHA) / (observed[k, j] + ALPHA * L_j)
+    theta[k, l] = (counts[k, l] + ALPHA * L_j * pbar[l]) / (observed[k, j] + ALPHA * L_j)
 
 where ``observed[k, j]``, the responsibility mass of rows where column ``j`` is observed, is the
-sum of the column's counts. No level gets probability zero.
+sum of the column's counts. No level gets probability zero, and the smoothing pulls a small
+component toward the column's overall distribution rather than toward uniform: a symmetric prior
+made rare levels (and rare missingness patterns) as likely as half an observation in *every*
+component, which on small tables inflated them in the samples (airquality: a 3.7 % pattern
+generated at 8.2 %). ``pbar`` is fixed by the data (responsibilities sum to one per row), so
+the prior is a fixed Dirichlet and EM still never decreases the penalised likelihood.
 
 The layout (levels per column) is part of the family's name: ``"full-categorical(3,2,2)"``. The
 name in a model file is enough to rebuild the family (:func:`~mixsynth.core.families.family`
@@ -45,9 +52,9 @@ __all__ = ["ALPHA", "MARKER", "Categorical", "categorical_family"]
 
 Array = NDArray[np.float64]
 
-#: The symmetric Dirichlet (additive) smoothing of every level's count: Jeffreys' prior, half
-#: an observation per level, which keeps rare levels (and rare missingness) close to their
-#: observed rate while giving no level probability zero.
+#: The Dirichlet smoothing's strength: half an observation per level (Jeffreys' weight), spread
+#: over the levels by their pooled frequency (:meth:`Categorical.pooled`), which gives no level
+#: probability zero and keeps rare levels (and rare missingness) at their observed rate.
 ALPHA = 0.5
 #: What a mixed family's name contains between the Gaussian type and the layout:
 #: ``"full-categorical(3,2)"`` (a parametric family, :func:`register_parametric`).
@@ -238,10 +245,17 @@ class Categorical(Family):
             exact = ~packed_is_accurate(sq_max, gp.means, precision_norms(gp))
         return self._accumulate(Xc, onehot, R, params.means, exact, loglik, n)
 
+    def pooled(self, counts: Array) -> Array:
+        """Each level's pooled frequency within its column (L,): the components' counts
+        summed, half an observation added per level (the smoothing's centre)."""
+        total = counts.sum(axis=0) + ALPHA
+        return total / np.add.reduceat(total, self._starts)[self._column]
+
     def m_step(self, stats: Stats, reg_covar: float) -> Params:
         counts = np.asarray(stats.extra["counts"])
         observed = np.add.reduceat(counts, self._starts, axis=1)[:, self._column]
-        theta = (counts + ALPHA) / (observed + ALPHA * self._width)
+        prior = ALPHA * self._width * self.pooled(counts)
+        theta = (counts + prior) / (observed + ALPHA * self._width)
         log_theta = np.log(theta)
         if stats.sx.shape[1]:
             gp = self.gaussian.m_step(
