@@ -208,3 +208,13 @@ def test_bad_holdout_and_max_rows(rng):
         evaluate(real, real, max_rows=1)
     with pytest.raises(ValueError, match="real_train has the column 'a' more than once"):
         evaluate(pd.DataFrame([["x", "y"]] * 3, columns=["a", "a"]), real)
+
+
+def test_column_labels_that_are_not_text(rng, seed):
+    X = pd.DataFrame(rng.normal(size=(150, 2)))  # labels 0 and 1
+    X.iloc[::10, 1] = np.nan  # gaps: the table model
+    s = _fast(random_state=seed).fit(X)
+    r = _report(X, s.sample(150, random_state=seed), X.iloc[:50], s)
+    assert r.columns == ("0", "1") and set(r.missing_real) == {"0", "1"}
+    assert r.heldout_log_likelihood is not None and math.isfinite(r.heldout_log_likelihood)
+    assert r.missing_real["1"] == pytest.approx(0.1)

@@ -293,7 +293,8 @@ def _near_copies(T: pd.DataFrame, S: pd.DataFrame, H: pd.DataFrame | None, max_r
 
 
 def _frame(X: Any, name: str, *, min_rows: int) -> pd.DataFrame:
-    """``X`` as a DataFrame with unique string-able column names and enough rows."""
+    """``X`` as a DataFrame (its own column labels, rows renumbered) with unique column
+    names and enough rows."""
     import pandas as pd
 
     if not isinstance(X, pd.DataFrame):
@@ -311,7 +312,7 @@ def _frame(X: Any, name: str, *, min_rows: int) -> pd.DataFrame:
     repeated = sorted({c for c in names if names.count(c) > 1})
     if repeated:
         raise ValueError(f"{name} has the column {repeated[0]!r} more than once.")
-    return X.set_axis(names, axis=1).reset_index(drop=True)
+    return X.reset_index(drop=True)
 
 
 def _matched(X: pd.DataFrame, real: pd.DataFrame, kinds: dict[str, str],
@@ -357,7 +358,7 @@ def _check_model(model: Any, real: pd.DataFrame) -> None:
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         return
-    expected = [str(c) for c in names]
+    expected = list(names)
     missing = [c for c in expected if c not in real.columns]
     extra = [c for c in real.columns if c not in expected]
     if missing or extra:
