@@ -1356,7 +1356,12 @@ def _table_frames(named: Sequence[tuple[str | None, str]], options: _ReadOptions
 def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
              model_path: str | None, output: str, label: str | None, seed: int,
              max_rows: int, temperature: float | None, force: bool, **read: Any) -> None:
-    """Compare generated rows with real ones: fidelity, generalisation, memorisation."""
+    """Compare generated rows with real ones: fidelity, generalisation, memorisation.
+
+    A CSV or Parquet table with text, boolean or date columns, or gaps (as `fit` reads it),
+    or a model fitted on one, gets the mixed-table report: the tables are matched by column
+    name.
+    """
     settings = ctx.ensure_object(_Settings)
     _check_output(output, force)
     model = None
