@@ -60,3 +60,21 @@ def test_bad_arguments_are_named(fitted, rng):
     plain = Synthesizer(criterion="bic", n_components=[1], guard=False).fit(X)
     with pytest.raises(ValueError, match="fitted on plain numbers"):
         build_report(plain, df)
+
+
+def test_the_candidates_say_how_many_folds_each_score_averages(rng, seed):
+    """Held-out selection screens every candidate on one fold and scores a short list on all:
+    the stored candidates and the page's table say which, and star the chosen model."""
+    df = penguins(rng, 160)
+    model = Synthesizer(criterion="heldout", cv=3, reg_covar=1e-2, n_components=[1, 2, 3],
+                        guard=False, random_state=seed).fit(df)
+    cands = model._table().candidates
+    assert [c["n_components"] for c in cands] == [1, 2, 3]  # sorted
+    assert sorted(c["folds"] for c in cands) == [1, 3, 3]
+    full = [c for c in cands if c["folds"] == 3 and c["score"] is not None]
+    assert max(full, key=lambda c: c["score"])["n_components"] == model._table().n_components
+    quality = evaluate(df, model.sample(160, random_state=1), random_state=0)
+    page = build_report(model, df, quality=quality)
+    assert '<th scope="col" class="num">folds</th>' in page
+    assert page.count(" *</th>") == 1
+    assert f">{model._table().n_components} *</th>" in page

@@ -112,19 +112,29 @@ def _model_section(model: Any) -> str:
     table = model._table()
     candidates = table.candidates or ()
     rows = []
+    folds = any(cand.get("folds") for cand in candidates)  # files before it: no folds
+    # the winner: the best score among the candidates scored on the most folds
+    most = max((c.get("folds") or 0 for c in candidates), default=0)
+    scored = [c for c in candidates if c.get("score") is not None and (c.get("folds") or 0) == most]
+    best = max(scored, key=lambda c: c["score"]) if scored else None
     for cand in candidates:
         score = cand.get("score")
-        rows.append([_num(cand.get("n_components")), _e(cand.get("covariance_type", "")),
-                     _num(cand.get("reg_covar")), "failed" if score is None else _num(score)])
+        row = [_num(cand.get("n_components")) + (" *" if cand is best else ""),
+               _e(cand.get("covariance_type", "")), _num(cand.get("reg_covar")),
+               "failed" if score is None else _num(score)]
+        rows.append([*row, _num(cand.get("folds"))] if folds else row)
     body = _cards([
         ("Components K", _num(table.n_components), ""),
         ("Free parameters", _num(table.n_parameters), ""),
         ("Candidates", _num(len(candidates)), ""),
     ])
     if rows:
-        body += _table(["K", "covariance", "reg_covar", "score"], rows,
-                       caption="Candidates (held-out mean log-likelihood, or minus BIC / AIC)",
-                       numeric=[True, False, True, True], narrow=True)
+        header = ["K", "covariance", "reg_covar", "score"] + (["folds"] if folds else [])
+        caption = ("Candidates (held-out mean log-likelihood over the folds shown: one for a "
+                   "screened-out candidate; or minus BIC / AIC); * the chosen model"
+                   if folds else "Candidates (held-out mean log-likelihood, or minus BIC / AIC)")
+        body += _table(header, rows, caption=caption, numeric=[True, False, True, True, True][
+            :len(header)], narrow=True)
     lead = (f"A mixture over the numbers (standardised), the categories and the pattern of "
             f"gaps of each row: family <code>{_e(table.family_name)}</code>.")
     return _section("selection", "Model", body, lead=lead)

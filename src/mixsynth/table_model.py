@@ -484,9 +484,13 @@ def fit_table(
         n_init=n_init, rng=rng, plan=lambda ks: search_plan("auto", ks),
         screen_folds=SCREEN_FOLDS, shortlist=REALISM_SHORTLIST,
     )
+    # grouped as the numeric selection's table: covariance type, reg_covar, then K; "folds" says
+    # how many held-out folds a score averages (1: screened out; 0: AIC / BIC)
     candidates = tuple({"n_components": s.n_components, "covariance_type": s.covariance_type,
-                       "reg_covar": s.reg_covar,
-                       "score": s.score if np.isfinite(s.score) else None} for s in scored)
+                       "reg_covar": s.reg_covar, "folds": s.folds,
+                       "score": s.score if np.isfinite(s.score) else None}
+                       for s in sorted(scored, key=lambda c: (c.covariance_type, c.reg_covar,
+                                                              c.n_components)))
     decimals = np.full(len(codec.specs), -1, dtype=np.int64)
     decimals[list(codec.numeric)] = recorded
     return TableMixture(codec, mean, scale, fit.params, missingness, missing, candidates,
