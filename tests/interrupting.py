@@ -4,6 +4,12 @@ The child is started with ``MIXSYNTH_TEST_PAUSE_AT`` (see :mod:`mixsynth._testho
 reaches that point it writes a marker file and sleeps until a signal arrives. The test waits
 for the marker (the deadline only turns a hang into a failure; it never decides the outcome),
 then sends the signal, so the signal always lands at the same place however loaded the machine.
+
+The child starts with the default disposition of SIGINT and SIGTERM whatever this process has:
+a test run started in the background by a shell (``make test &``, CI runners, ``nohup``) has
+SIGINT ignored, every child inherits that, and Python installs no ``KeyboardInterrupt`` handler
+in a process that starts with SIGINT ignored, so the child slept through the test's SIGINT (a
+fresh-clone soak went red on exactly that).
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
         child = subprocess.Popen([sys.executable, "-m", "mixsynth", *args],
                                  stdin=subprocess.PIPE if stdin is not None else None,
                                  stdout=out, stderr=err, env=full_env,
-                                 start_new_session=group)
+                                 start_new_session=group, preexec_fn=_default_signals)
         try:
             if stdin is not None:
                 _feed(child.stdin, stdin)
@@ -89,6 +95,13 @@ def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
     out_path.unlink()
     err_path.unlink()
     return outcome
+
+
+def _default_signals() -> None:
+    """In the child, before it runs Python: SIGINT and SIGTERM at their defaults (module
+    docstring)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _feed(pipe: IO[bytes] | None, data: bytes) -> None:

@@ -189,3 +189,20 @@ def test_ctrl_c_at_the_terminal_during_a_dask_fit(models: dict[str, Path],
     assert [line for line in outcome.stderr.splitlines() if line.strip()] == [
         "mixsynth: interrupted"]
     assert list(out.iterdir()) == []
+
+
+def test_a_child_gets_sigint_even_when_the_test_run_ignores_it(
+    models: dict[str, Path], tmp_path: Path,
+) -> None:
+    """A suite started in the background (``make test &``) inherits SIGINT ignored; the child
+    must still get Ctrl-C's default handling, or it sleeps through the test's signal."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [*_args(_FILE_WRITERS["csv"][0], models), "-o", str(out / "out.csv")]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        outcome = interrupt_at("atomic-publish:out.csv", args, signal.SIGINT, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _check_exit(outcome, signal.SIGINT)
+    assert list(out.iterdir()) == []
