@@ -114,6 +114,8 @@ TABLE_GENERATORS: dict[str, tuple[str, ...]] = {
 DIAMONDS_AUC_LIMIT = 0.95
 BOUND_POINTS = 0.01
 BOUND_RTOL = 1e-9
+#: Text from this line on in the output file is kept when the document is regenerated.
+NOTES_MARKER = "<!-- notes: kept when the benchmark regenerates the tables above -->"
 
 
 @dataclass(frozen=True)
@@ -652,6 +654,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(runs, plan=plan, environment=environment,
                   command=f"python -m benchmarks.quality_tables {argv_text}".rstrip())
     print(text)
+    if a.out.exists():  # hand-written notes below the marker survive a regeneration
+        old = a.out.read_text(encoding="utf-8")
+        if NOTES_MARKER in old:
+            text += "\n" + old[old.index(NOTES_MARKER):]
     write_document(text, a.out)
     document = {"plan": asdict(plan), "environment": environment,
                 "runs": [json_safe(r.to_dict()) for r in runs]}

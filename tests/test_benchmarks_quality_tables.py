@@ -14,11 +14,13 @@ from benchmarks import quality_tables as qt
 
 def test_quick_run_writes_the_document_and_its_json(tmp_path):
     out = tmp_path / "quality-tables.md"
+    out.write_text(f"old tables\n{qt.NOTES_MARKER}\nhand-written notes\n", encoding="utf-8")
 
     assert qt.main(["--quick", "--out", str(out)]) == 0
 
     text = out.read_text(encoding="utf-8")
     assert "Smoke run with quick settings" in text and "## wine" in text
+    assert "old tables" not in text and text.endswith(f"{qt.NOTES_MARKER}\nhand-written notes\n")
     assert "| mixsynth | 0 | ok |" in text and "| sklearn-gmm-bic | 0 | ok |" in text
     assert "| real (reference) | 0 | ok |" in text
     assert "wine: mixsynth mean AUC ≤ scikit-learn's best by BIC" in text
@@ -33,7 +35,8 @@ def test_quick_run_writes_the_document_and_its_json(tmp_path):
         assert r["status"] == "ok", r["reason"]
         assert r["n_synthetic"] == r["n_holdout"] == 54 and r["n_train"] == 124
         assert 0.0 <= r["auc"] <= 1.0 and r["fit_s"] > 0
-        assert set(r["bound_share"]) == set(r["holdout_bound_share"]) and len(r["bound_share"]) == 13
+        assert set(r["bound_share"]) == set(r["holdout_bound_share"])
+        assert len(r["bound_share"]) == 13
 
 
 def test_plan_leaves_out_sdv_only_when_it_cannot_be_imported(monkeypatch):
