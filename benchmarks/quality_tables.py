@@ -427,8 +427,8 @@ def measure(plan: Plan, log: Any) -> list[QualityRun]:
             data = load_numeric(table)
             for seed in plan.seeds[table]:
                 train, hold = split(data, seed=seed)
-                base = {"table": table, "seed": seed, "n_train": len(train),
-                        "n_holdout": len(hold)}  # fmt: skip
+                base: dict[str, Any] = {"table": table, "seed": seed, "n_train": len(train),
+                                        "n_holdout": len(hold)}  # fmt: skip
                 log(f"{table} seed {seed}: {len(train)} training rows, {len(hold)} held out")
                 ref = reference_run(train, hold, seed, plan)
                 runs.append(QualityRun(**{**ref.to_dict(), "table": table}))
