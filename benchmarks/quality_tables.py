@@ -41,7 +41,9 @@ Metrics, computed in the parent process on what the children wrote:
   training row within the 5th percentile of training rows' distance to their nearest other
   training row), synthetic rows and, for reference, held-out rows (at most 2,000 of each);
 - share at a bound: per column, the share of values equal (within 1e-9 relative) to the
-  training column's min or max, for the synthetic rows and for the held-out rows;
+  training column's min or max, for the synthetic rows and for the held-out rows (the training
+  rows' own share is shown for context: on a column with few values, such as penguins' year,
+  two of three values are bounds and the held-out share varies by split);
 - fit seconds (the ``fit`` call only, in the child; sklearn: the whole K × covariance grid).
 
 Over seeds: mean ± sd (sd with ddof 1). Targets (:func:`targets`): on wine and penguins the
@@ -375,6 +377,7 @@ class QualityRun:
     holdout_near_copy_rate: float = math.nan
     bound_share: dict[str, float] = field(default_factory=dict)
     holdout_bound_share: dict[str, float] = field(default_factory=dict)
+    train_bound_share: dict[str, float] = field(default_factory=dict)  # context, not a target
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -412,7 +415,8 @@ def score(train: Any, hold: Any, rows: Any, seed: int, plan: Plan) -> dict[str, 
                                          random_state=seed)  # fmt: skip
     return {"auc": classifier_auc(hold, rows, random_state=seed), "near_copy_rate": rate,
             "holdout_near_copy_rate": hold_rate, "bound_share": bound_shares(train, rows),
-            "holdout_bound_share": bound_shares(train, hold)}  # fmt: skip
+            "holdout_bound_share": bound_shares(train, hold),
+            "train_bound_share": bound_shares(train, train)}  # fmt: skip
 
 
 def measure(plan: Plan, log: Any) -> list[QualityRun]:
@@ -463,7 +467,8 @@ def reference_run(train: Any, hold: Any, seed: int, plan: Plan) -> QualityRun:
                       n_train=len(train), n_holdout=len(hold), n_synthetic=len(hold),
                       auc=classifier_auc(hold, train, random_state=seed),
                       near_copy_rate=hold_rate, holdout_near_copy_rate=hold_rate,
-                      bound_share=shares, holdout_bound_share=shares)  # fmt: skip
+                      bound_share=shares, holdout_bound_share=shares,
+                      train_bound_share=bound_shares(train, train))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- summary
@@ -493,14 +498,22 @@ def summarise(runs: list[QualityRun]) -> dict[tuple[str, str], dict[str, Any]]:
             "bound": {c: float(np.mean([r.bound_share[c] for r in ok])) for c in cols},
             "bound_real": {c: float(np.mean([r.holdout_bound_share[c] for r in ok]))
                            for c in cols},
+            "bound_train": {c: float(np.mean([r.train_bound_share.get(c, math.nan) for r in ok]))
+                            for c in cols},
         }  # fmt: skip
     return out
 
 
-def _worst_bound(s: dict[str, Any]) -> tuple[str, float, float]:
-    """The column whose synthetic share at a bound most exceeds the held-out one."""
+def _worst_bound(s: dict[str, Any]) -> tuple[str, float, float, float]:
+    """The column whose synthetic share at a bound most exceeds the held-out one: (column,
+    synthetic, held-out and training share)."""
     col = max(s["bound"], key=lambda c: s["bound"][c] - s["bound_real"][c])
-    return col, s["bound"][col], s["bound_real"][col]
+    return col, s["bound"][col], s["bound_real"][col], s["bound_train"][col]
+
+
+def _share_text(col: str, syn: float, real: float, train: float) -> str:
+    text = f"{col}: {syn:.1%} vs {real:.1%}"
+    return text + (f" (training rows {train:.1%})" if math.isfinite(train) else "")
 
 
 def targets(runs: list[QualityRun]) -> list[tuple[str, str, str]]:
@@ -542,10 +555,10 @@ def targets(runs: list[QualityRun]) -> list[tuple[str, str, str]]:
         if m is None or not m["ok"]:
             rows.append((name, "mixsynth did not run", "missed"))
             continue
-        col, syn, real = _worst_bound(m)
+        col, syn, real, train = _worst_bound(m)
         ok = all(m["bound"][c] <= m["bound_real"][c] + BOUND_POINTS for c in m["bound"])
-        rows.append((name, f"worst column {col}: {syn:.1%} vs {real:.1%} ({100 * (syn - real):+.1f}"
-                     " points)", "met" if ok else "missed"))
+        rows.append((name, f"worst column {_share_text(col, syn, real, train)}, "
+                     f"{100 * (syn - real):+.1f} points", "met" if ok else "missed"))
     return rows
 
 
@@ -565,7 +578,8 @@ def render(runs: list[QualityRun], *, plan: Plan, command: str, environment: str
               "against held-out rows). Near copies: Gower distance to the closest training row "
               "within the 5th percentile of training rows' own nearest-other distances "
               "(compare with the held-out rows' rate). Bound share: values equal to a training "
-              "column's min or max; the worst column's excess over the held-out share. Mean ± "
+              "column's min or max; the worst column's excess over the held-out share (the "
+              "training rows' own share for context). Mean ± "
               "sd over split seeds.", ""]  # fmt: skip
     if not sdv_available() or any(g not in plan.generators for g in SDV_GENERATORS):
         lines += ["SDV generators not run (" + ("`sdv` not importable" if not sdv_available()
@@ -584,8 +598,7 @@ def render(runs: list[QualityRun], *, plan: Plan, command: str, environment: str
                 f"seed {r.seed}: {r.status}: {r.reason}" for r in rs if r.status != "ok")
             bound = "–"
             if ok and s["bound"]:
-                col, syn, real = _worst_bound(s)
-                bound = f"{col}: {syn:.1%} vs {real:.1%}"
+                bound = _share_text(*_worst_bound(s))
             fit = "–" if gen == REFERENCE else _ms([r.fit_s for r in ok], ".1f")
             chosen = "; ".join(dict.fromkeys(r.notes for r in ok if r.notes)) or "–"
             lines.append(
