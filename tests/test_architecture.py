@@ -33,8 +33,8 @@ def test_import_mixsynth_is_light():
 def test_public_names():
     assert sorted(mixsynth.__all__) == sorted(
         ["Candidate", "GaussianMixture", "MemorizationWarning", "ModelFileError",
-         "QualityReport", "SelectionResult", "Synthesizer", "Whitener", "__version__",
-         "evaluate", "load", "read_metadata"]
+         "QualityReport", "SelectionResult", "Synthesizer", "TableQualityReport", "Whitener",
+         "__version__", "evaluate", "load", "read_metadata"]
     )
     for name in mixsynth.__all__:
         assert getattr(mixsynth, name) is not None

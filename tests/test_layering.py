@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth.persistence", "mixsynth.io.readers",
         "mixsynth.io.writers", "mixsynth.io.images", "mixsynth.io.dask_files",
         "mixsynth.distributed", "mixsynth.report", "mixsynth.report_html",
-        "mixsynth.report_sections",
+        "mixsynth.report_sections", "mixsynth.report_tables",
     )),
     ("application", ("mixsynth", "mixsynth.cli", "mixsynth.demo", "mixsynth.__main__")),
 )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mixsynth._version import __version__
 
 if TYPE_CHECKING:
-    from mixsynth.evaluation import QualityReport, evaluate
+    from mixsynth.evaluation import QualityReport, TableQualityReport, evaluate
     from mixsynth.gaussian_mixture import GaussianMixture
     from mixsynth.persistence import ModelFileError, load, read_metadata
     from mixsynth.selection import Candidate, SelectionResult
@@ -27,6 +27,7 @@ __all__ = [
     "QualityReport",
     "SelectionResult",
     "Synthesizer",
+    "TableQualityReport",
     "Whitener",
     "__version__",
     "evaluate",
@@ -43,6 +44,7 @@ _LAZY = {
     "Candidate": "mixsynth.selection",
     "evaluate": "mixsynth.evaluation",
     "QualityReport": "mixsynth.evaluation",
+    "TableQualityReport": "mixsynth.evaluation",
     "ModelFileError": "mixsynth.persistence",
     "load": "mixsynth.persistence",
     "read_metadata": "mixsynth.persistence",

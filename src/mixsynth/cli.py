@@ -680,9 +680,12 @@ def _column_kinds(categorical: list[str] | None,
     return kinds or None
 
 
-def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None) -> Any:
+def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None, *,
+                 force: bool = False) -> Any:
     """A CSV / Parquet table with text, boolean or date columns, or gaps, as a DataFrame (the
-    mixed model's input); ``None`` for anything else (numbers only: the usual reader)."""
+    mixed model's input); ``None`` for anything else (numbers only: the usual reader).
+    ``force``: read it as a DataFrame whatever it holds (the other tables of an evaluation
+    whose real table is mixed)."""
     from mixsynth.io.table import data_format
 
     try:
@@ -697,7 +700,7 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None)
 
 
     sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
-    if not kinds:  # a first look decides; anything else goes to the usual reader
+    if not kinds and not force:  # a first look decides; anything else: the usual reader
         try:
             probe = (read_parquet_frame(path, columns=options.columns) if fmt == "parquet" else
                      pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS))
@@ -1301,6 +1304,32 @@ def _summary_table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(f"{m:<{w1}}  {v:>{w2}}  {d}" for m, v, d in rows)
 
 
+def _table_frames(named: Sequence[tuple[str | None, str]], options: _ReadOptions,
+                       label: str | None, model: Any) -> list[Any] | None:
+    """The tables of ``evaluate`` or ``report`` (the real one first) as DataFrames when the
+    real one is a mixed table (text, booleans, dates, gaps: as ``fit`` reads it) or the model
+    was fitted on one; ``None`` for numbers (the usual reader and its checks)."""
+    (real, _), *_ = named
+    assert real is not None
+    frame = _mixed_frame(real, options, None)
+    if frame is None and getattr(model, "_table", lambda: None)() is None:
+        return None
+    frames: list[Any] = []
+    for i, (path, hint) in enumerate(named):
+        if path is None:
+            frames.append(None)
+            continue
+        got = frame if i == 0 and frame is not None else _mixed_frame(
+            path, options, None, force=True)
+        if got is None:  # not CSV / Parquet, or unreadable: the usual reader says why
+            got = _read_table(path, options, label=label, param_hint=hint,
+                              allow_nan=True).to_input()
+        if label is not None and label in getattr(got, "columns", ()):
+            got = got.drop(columns=label)
+        frames.append(got)
+    return frames
+
+
 @cli.command(epilog=_READ_HELP + "\n" + _EPILOG)
 @click.option("--real", required=True, metavar="DATA",
               help="The real rows the model was fitted on.")
@@ -1327,7 +1356,12 @@ def _summary_table(rows: list[tuple[str, str, str]]) -> str:
 def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
              model_path: str | None, output: str, label: str | None, seed: int,
              max_rows: int, temperature: float | None, force: bool, **read: Any) -> None:
-    """Compare generated rows with real ones: fidelity, generalisation, memorisation."""
+    """Compare generated rows with real ones: fidelity, generalisation, memorisation.
+
+    A CSV or Parquet table with text, boolean or date columns, or gaps (as `fit` reads it),
+    or a model fitted on one, gets the mixed-table report: the tables are matched by column
+    name.
+    """
     settings = ctx.ensure_object(_Settings)
     _check_output(output, force)
     model = None
@@ -1335,21 +1369,19 @@ def evaluate(ctx: click.Context, real: str, synthetic: str, holdout: str | None,
         model, extra = _load_model(model_path, synthesizer=False)
         label = label or extra.get("label")
     options = _ReadOptions(**read)
-    tables = [_read_table(path, options, label=label, param_hint=hint)
-              if path is not None else None
-              for path, hint in ((real, "--real"), (synthetic, "--synthetic"),
-                                 (holdout, "--holdout"))]
+    named = ((real, "--real"), (synthetic, "--synthetic"), (holdout, "--holdout"))
+    inputs = _table_frames(named, options, label, model)
+    if inputs is None:  # numbers: the usual reader
+        inputs = [None if path is None else
+                  _read_table(path, options, label=label, param_hint=hint).to_input()
+                  for path, hint in named]
 
     from mixsynth.evaluation import evaluate as evaluate_quality
     from mixsynth.io.atomic import atomic_write
 
-    real_t, synthetic_t, holdout_t = tables
-    assert real_t is not None and synthetic_t is not None
-    quality = evaluate_quality(
-        real_t.to_input(), synthetic_t.to_input(),
-        None if holdout_t is None else holdout_t.to_input(), model,
-        random_state=seed, max_rows=max_rows, temperature=temperature,
-    )
+    real_x, synthetic_x, holdout_x = inputs
+    quality = evaluate_quality(real_x, synthetic_x, holdout_x, model, random_state=seed,
+                               max_rows=max_rows, temperature=temperature)
     text = quality.to_json(indent=2) + "\n"
     summary = _summary_table(quality.summary())
     if output == "-":
@@ -1395,6 +1427,19 @@ def report(ctx: click.Context, model_path: str, data: str, output: str, title: s
     _check_output(output, force)
     model, extra = _load_model(model_path)
     options = _ReadOptions(**read)
+    frames = _table_frames(((data, "--data"), (holdout, "--holdout")), options,
+                           extra.get("label"), model)
+    if frames is not None:  # a mixed table: the page of report_tables
+        from mixsynth.report import build_report, write_report
+
+        page = build_report(model, frames[0], title=title, random_state=seed,
+                            n_samples=n_samples, holdout=frames[1], temperature=temperature)
+        if output == "-":
+            click.echo(page, nl=False)
+            return
+        write_report(output, page, overwrite=force)
+        settings.report(f"wrote {output}")
+        return
     table = _read_table(data, options, label=extra.get("label"), param_hint="--data")
     held = None if holdout is None else _read_table(holdout, options, label=extra.get("label"),
                                                     param_hint="--holdout")

@@ -25,7 +25,8 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.validation import check_is_fitted
 
 from mixsynth.core import check_temperature
-from mixsynth.evaluation import QualityReport, evaluate
+from mixsynth.evaluation import QualityReport, TableQualityReport, evaluate
+from mixsynth.evaluation.table_quality import is_table_input
 from mixsynth.io.atomic import atomic_write
 from mixsynth.report_sections import (
     _data_section,
@@ -48,6 +49,10 @@ Array = NDArray[np.float64]
 #: Real rows that enter the figures and the quality metrics (a random subset beyond this).
 _MAX_ROWS = 2000
 
+#: A mixed table (text, categories, dates, gaps) given with a model fitted on plain numbers.
+MIXED_TABLES = ("data is a mixed table (text, categories, dates or gaps) but the model was "
+                "fitted on plain numbers: give the data it was fitted on.")
+
 
 # ------------------------------------------------------------------------------- public API
 
@@ -56,7 +61,7 @@ def build_report(
     model: Any,
     data: ArrayLike,
     *,
-    quality: QualityReport | None = None,
+    quality: QualityReport | TableQualityReport | None = None,
     title: str | None = None,
     image_shape: tuple[int, int] | None = None,
     random_state: SeedLike = 0,
@@ -72,8 +77,11 @@ def build_report(
         Fitted, plain or class-conditional.
     data : array-like or DataFrame of shape (n_samples, n_features)
         The real rows (typically those the model was fitted on). At most 2000 of them, drawn
-        at random, enter the figures and the quality metrics.
-    quality : QualityReport, optional
+        at random, enter the figures and the quality metrics. A mixed table (text,
+        categories, dates, gaps), for a model fitted on one, gets the page of
+        :mod:`mixsynth.report_tables` (no figures; the metrics of a
+        :class:`~mixsynth.evaluation.TableQualityReport`).
+    quality : QualityReport or TableQualityReport, optional
         Shown as it is when given; otherwise :func:`~mixsynth.evaluate` compares the real rows
         with ``n_samples`` generated ones (the model's own log-likelihoods included).
     title : str, optional
@@ -109,6 +117,13 @@ def build_report(
         ``n_samples`` is not a positive integer.
     """
     check_is_fitted(model, "integer_columns_")
+    if is_table_input(data, model):
+        return _table_report(model, data, quality=quality, title=title,
+                             image_shape=image_shape, random_state=random_state,
+                             n_samples=n_samples, holdout=holdout, temperature=temperature)
+    if quality is not None and not isinstance(quality, QualityReport):
+        raise ValueError("quality must be a QualityReport for a model of plain numbers "
+                         f"(got {type(quality).__name__}).")
     X, names = _validated_data(model, data)
     d = X.shape[1]
     if image_shape is not None:
@@ -118,12 +133,7 @@ def build_report(
                 f"image_shape={image_shape!r} needs {image_shape[0] * image_shape[1]} columns; "
                 f"the data has {d}."
             )
-    if n_samples is not None and (
-        isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
-        or n_samples < 1
-    ):
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-
+    _check_n_samples(n_samples)
     temperature = check_temperature(temperature)
     H = None if holdout is None else _validated_data(model, holdout)[0]
 
@@ -136,9 +146,11 @@ def build_report(
     synthetic, labels = _sample(model, n_synthetic, seeds[1], temperature)
     computed = quality is None
     if quality is None:
-        quality = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
+        numeric = evaluate(_in_kind(model, shown), _in_kind(model, synthetic),
                            None if H is None else _in_kind(model, H), model=model,
                            random_state=seeds[2], temperature=temperature)
+        assert isinstance(numeric, QualityReport)  # arrays of numbers: mixed tables refused
+        quality = numeric
 
     page = _Page(model=model, X=X, names=names, shown=shown, synthetic=synthetic,
                  labels=labels, quality=quality, computed=computed, image_shape=image_shape,
@@ -185,6 +197,40 @@ def write_report(
 
 
 # ------------------------------------------------------------------------ data and sampling
+
+
+def _check_n_samples(n_samples: Any) -> None:
+    if n_samples is not None and (
+        isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
+        or n_samples < 1
+    ):
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+
+
+def _table_report(model: Any, data: Any, *, quality: Any, title: str | None,
+                  image_shape: Any, random_state: SeedLike, n_samples: int | None,
+                  holdout: Any, temperature: float) -> str:
+    """The page of a mixed table (:mod:`mixsynth.report_tables`), its arguments checked."""
+    import pandas as pd
+
+    from mixsynth.evaluation import TableQualityReport
+    from mixsynth.report_tables import build_table_report
+
+    if getattr(model, "_table", lambda: None)() is None:
+        raise ValueError(MIXED_TABLES)
+    for name, frame in (("data", data), ("holdout", holdout)):
+        if frame is not None and not isinstance(frame, pd.DataFrame):
+            raise ValueError(f"{name} must be a DataFrame with the columns the model was "
+                             f"fitted on (got {type(frame).__name__}).")
+    if image_shape is not None:
+        raise ValueError("image_shape applies to images, not to a mixed table.")
+    if quality is not None and not isinstance(quality, TableQualityReport):
+        raise ValueError("quality must be the TableQualityReport of a mixed table "
+                         f"(got {type(quality).__name__}).")
+    _check_n_samples(n_samples)
+    return build_table_report(model, data, quality=quality, title=title,
+                              random_state=random_state, n_samples=n_samples,
+                              holdout=holdout, temperature=check_temperature(temperature))
 
 
 def _validated_data(model: Any, data: ArrayLike) -> tuple[Array, list[str]]:

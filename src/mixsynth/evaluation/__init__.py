@@ -20,6 +20,11 @@ checks the inputs and assembles the metrics), :mod:`~mixsynth.evaluation.distanc
 nearest-neighbour distances, near and exact copies), :mod:`~mixsynth.evaluation.fidelity`
 (log-likelihoods and correlations) and :mod:`~mixsynth.evaluation.two_sample` (the classifier
 two-sample test and the kernel MMD).
+
+Mixed tables (text, categories, booleans, dates, gaps) get a :class:`TableQualityReport`:
+:mod:`~mixsynth.evaluation.tables` holds its metrics (column shapes, pair trends, the
+classifier two-sample AUC, missing rates, Gower near copies), which the benchmarks use too,
+and :mod:`~mixsynth.evaluation.table_quality` the report and its input checks.
 """
 
 from mixsynth.evaluation.distances import (
@@ -29,9 +34,11 @@ from mixsynth.evaluation.distances import (
     nearest_distances,
 )
 from mixsynth.evaluation.quality import QualityReport, evaluate
+from mixsynth.evaluation.table_quality import TableQualityReport
 
 __all__ = [
     "QualityReport",
+    "TableQualityReport",
     "column_scale",
     "evaluate",
     "near_copy_rate",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -15,6 +14,10 @@ from scipy.stats import ks_2samp
 from mixsynth.core import check_temperature
 from mixsynth.evaluation.distances import _distances, _exact_copy_rate, column_scale
 from mixsynth.evaluation.fidelity import _correlation_similarity, _likelihoods
+from mixsynth.evaluation.plain import format_value as _format
+from mixsynth.evaluation.plain import int_seed as _int_seed
+from mixsynth.evaluation.plain import plain as _plain
+from mixsynth.evaluation.table_quality import TableQualityReport, evaluate_table, is_table_input
 from mixsynth.evaluation.two_sample import _MMD_MAX_ROWS, _classifier_test, _mmd
 from mixsynth.seeding import SeedLike, spawn_seeds
 from mixsynth.validation import check_input
@@ -171,25 +174,6 @@ _DIRECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _plain(value: Any) -> Any:
-    """Turn numpy scalars, tuples and non-finite floats into what :func:`json.dumps` takes."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def _format(value: float) -> str:
-    return f"{value:.4g}"
-
-
 # --------------------------------------------------------------------------------- evaluate
 
 
@@ -202,8 +186,16 @@ def evaluate(
     random_state: SeedLike = 0,
     max_rows: int = 5000,
     temperature: float | None = None,
-) -> QualityReport:
+) -> QualityReport | TableQualityReport:
     """Measure how well ``synthetic`` imitates ``real_train`` without copying it.
+
+    Arrays and DataFrames of plain numbers get a :class:`QualityReport`. A mixed table (a
+    DataFrame with text, category, boolean, nullable, Arrow or date columns, or gaps:
+    :func:`mixsynth.tables.is_table`), or any data when ``model`` was fitted on one, gets a
+    :class:`~mixsynth.evaluation.table_quality.TableQualityReport`: the tables are matched by
+    column name, and the metrics are those for mixed types (column shapes, pair trends, a
+    classifier two-sample AUC against ``real_holdout`` when given, missing rates, Gower near
+    copies; :mod:`mixsynth.evaluation.tables`).
 
     Parameters
     ----------
@@ -231,18 +223,24 @@ def evaluate(
 
     Returns
     -------
-    QualityReport
+    QualityReport or TableQualityReport
 
     Raises
     ------
     ValueError
         Non-finite values (naming the argument, the column and the row), different numbers
-        or names of columns, too few rows.
+        or names of columns, too few rows; for a table, a column missing from or added to
+        ``synthetic`` or ``real_holdout``, or holding another kind of values (numbers against
+        text), named.
     """
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
         raise ValueError(f"max_rows must be an integer >= 2, got {max_rows!r}.")
     if temperature is not None:
         temperature = check_temperature(temperature)
+    if is_table_input(real_train, model):
+        return evaluate_table(real_train, synthetic, real_holdout, model,
+                              random_state=random_state, max_rows=max_rows,
+                              temperature=temperature)
     columns = _column_names(real_train, synthetic, real_holdout)
     T = _validated(real_train, "real_train", min_samples=2)
     n_features = T.shape[1]
@@ -378,8 +376,3 @@ def _subsample(X: Array, max_rows: int, seed: np.random.SeedSequence) -> Array:
     """At most ``max_rows`` rows, in random order (a generator's rows may come sorted)."""
     order = np.random.default_rng(seed).permutation(len(X))[:max_rows]
     return X[order]
-
-
-def _int_seed(seed: np.random.SeedSequence) -> int:
-    """An int for scikit-learn's ``random_state``, which takes no SeedSequence."""
-    return int(seed.generate_state(1)[0])
