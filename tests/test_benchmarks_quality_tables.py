@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from benchmarks import quality_tables as qt
+from benchmarks.quality_tables_report import render, targets
 
 
 def test_quick_run_writes_the_document_and_its_json(tmp_path):
@@ -96,7 +97,7 @@ def test_targets_are_met_or_missed_by_their_numbers():
         _run("diamonds", "sklearn-gmm-bic", 0, 0.97),
         _run("diamonds", "sdv-ctgan", 0, 0.95),
     ]
-    got = {name: (measured, status) for name, measured, status in qt.targets(runs)}
+    got = {name: (measured, status) for name, measured, status in targets(runs)}
     auc = got["wine: mixsynth mean AUC ≤ scikit-learn's best by BIC"]
     assert auc == ("0.600 vs 0.605 (-0.005; per seed 0.550/0.580, 0.650/0.630)", "met")
     diamonds = got["diamonds: mixsynth AUC below every peer's and ≤ 0.95"]
@@ -107,7 +108,7 @@ def test_targets_are_met_or_missed_by_their_numbers():
     worse = [*runs[:6], _run("diamonds", "sdv-ctgan", 0, 0.89),
              _run("wine", "mixsynth", 2, 0.9, bound=0.05, real=0.015),
              _run("wine", "sklearn-gmm-bic", 2, 0.6)]
-    got = {name: status for name, _, status in qt.targets(worse)}
+    got = {name: status for name, _, status in targets(worse)}
     assert set(got.values()) == {"missed", "met"}
     assert got["wine: mixsynth mean AUC ≤ scikit-learn's best by BIC"] == "missed"
     assert got["diamonds: mixsynth AUC below every peer's and ≤ 0.95"] == "missed"
@@ -120,9 +121,9 @@ def test_targets_are_met_or_missed_by_their_numbers():
 def test_a_generator_that_did_not_run_misses_its_targets_and_is_shown():
     runs = [_run("diamonds", "mixsynth", 0, 0.5, status="cannot run"),
             _run("diamonds", "sdv-gaussiancopula", 0, 0.9)]
-    assert [s for _, _, s in qt.targets(runs)] == ["missed", "missed"]
+    assert [s for _, _, s in targets(runs)] == ["missed", "missed"]
     plan = qt.plan_for(True)
-    text = qt.render(runs, plan=plan, command="pytest", environment="here")
+    text = render(runs, plan=plan, command="pytest", environment="here")
     assert "seed 0: cannot run: timed out" in text
     assert "| diamonds: mixsynth AUC below every peer's and ≤ 0.95 | mixsynth did not run |" in text
 
