@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test lint fuzz bench bench-env bench-tables bench-pass bench-scale clean
+.PHONY: demo test lint fuzz bench bench-env bench-tables bench-quality-tables bench-pass bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ bench: $(BENCH_VENV)/.stamp
 # docs/benchmarks-tables.md. BENCH_TABLES_ARGS=--quick for a smoke run.
 bench-tables: $(BENCH_VENV)/.stamp
 	$(BENCH_BIN)/python -m benchmarks.tables $(BENCH_TABLES_ARGS)
+
+# Issue 12 on numeric tables (wine, penguins, diamonds): mixsynth's default against scikit-learn
+# by BIC, SDV GaussianCopula and CTGAN; writes docs/quality-tables.md.
+# BENCH_QUALITY_TABLES_ARGS=--quick for a smoke run.
+bench-quality-tables: $(BENCH_VENV)/.stamp
+	$(BENCH_BIN)/python -m benchmarks.quality_tables $(BENCH_QUALITY_TABLES_ARGS)
 
 # The full-covariance pass the cost model picks against both passes forced (wide, overlapping
 # wide; wall and CPU time), docs/benchmarks.md section 1.1. BENCH_PASS_ARGS="--threads 1,2".
