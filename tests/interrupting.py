@@ -58,12 +58,14 @@ def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None,
 
 def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
                  stdin: bytes | None = None, env: Mapping[str, str] | None = None,
-                 group: bool = False) -> Outcome:
+                 group: bool = False, to_a_thread: bool = False) -> Outcome:
     """Run ``mixsynth ARGS``, wait until it reaches ``point``, send ``sig``, return the outcome.
 
     With ``group``, the child leads a process group of its own and the signal goes to the
     whole group, as a Ctrl-C at a terminal does (its worker processes get it too); the group
-    is checked empty afterwards (no orphan processes)."""
+    is checked empty afterwards (no orphan processes). With ``to_a_thread`` (Linux), the signal
+    goes to one of the child's threads other than the main one, as the kernel may choose to
+    deliver a process-directed signal (see :func:`_to_other_thread`)."""
     marker = tmp / f"paused-{point}-{int(sig)}"
     marker.unlink(missing_ok=True)
     full_env = child_env({**(env or {}), "MIXSYNTH_TEST_PAUSE_AT": point,
@@ -80,6 +82,8 @@ def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
             _wait_for(marker, child)
             if group:
                 os.killpg(child.pid, sig)
+            elif to_a_thread:
+                _to_other_thread(child.pid, sig)
             else:
                 child.send_signal(sig)
             child.wait(timeout=DEADLINE_S)
@@ -95,6 +99,19 @@ def interrupt_at(point: str, args: Sequence[str], sig: int, tmp: Path, *,
     out_path.unlink()
     err_path.unlink()
     return outcome
+
+
+def _to_other_thread(pid: int, sig: int) -> None:
+    """Send ``sig`` to a thread of process ``pid`` that is not its main thread (``tgkill``)."""
+    import ctypes
+
+    others = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    if not others:
+        raise AssertionError(f"process {pid} has no thread but its main one")
+    number = {"x86_64": 234, "aarch64": 131}[os.uname().machine]  # SYS_tgkill
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(number, pid, others[0], sig) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
 
 
 def _default_signals() -> None:

@@ -206,3 +206,22 @@ def test_a_child_gets_sigint_even_when_the_test_run_ignores_it(
         signal.signal(signal.SIGINT, previous)
     _check_exit(outcome, signal.SIGINT)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine not in ("x86_64", "aarch64"),
+                    reason="tgkill: a signal to one thread of another process (Linux)")
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_delivered_to_another_thread_still_interrupts(
+    sig: str, models: dict[str, Path], tmp_path: Path,
+) -> None:
+    """The kernel delivers a process-directed signal to any thread; when it picks a BLAS or
+    OpenMP thread, the main thread must still act on it promptly (a SIGTERM test hung under
+    load when the paused process slept through it)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [*_args(_FILE_WRITERS["csv"][0], models), "-o", str(out / "out.csv")]
+    outcome = interrupt_at("atomic-publish:out.csv", args, SIGNALS[sig], tmp_path,
+                           env={"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+                           to_a_thread=True)
+    _check_exit(outcome, SIGNALS[sig])
+    assert list(out.iterdir()) == []

@@ -9,8 +9,8 @@ written), and a test sets two environment variables:
 ``MIXSYNTH_TEST_PAUSE_AT``
     The name of the point to stop at.
 ``MIXSYNTH_TEST_PAUSE_FILE``
-    A file the process creates when it gets there (holding its pid); it then sleeps until a
-    signal ends the sleep (SIGINT and SIGTERM raise there, SIGKILL ends the process).
+    A file the process creates when it gets there (holding its pid); it then waits until a
+    signal ends the wait (SIGINT and SIGTERM raise there, SIGKILL ends the process).
 
 The test waits for the file, sends the signal, and checks what is left: no timing involved.
 Without the variables the call costs one dictionary lookup.
@@ -39,5 +39,9 @@ def pause_point(name: str, detail: str | None = None) -> None:
         with open(tmp, "w") as f:
             f.write(str(os.getpid()))
         os.replace(tmp, marker)  # the test never sees a half-written marker
-    while True:  # a signal handler's exception (KeyboardInterrupt) ends the sleep
-        time.sleep(3600)
+    # A signal handler's exception (KeyboardInterrupt, Terminated) ends the wait. In short
+    # sleeps: the kernel may deliver the signal to another thread (BLAS, OpenMP), which does not
+    # interrupt the main thread's sleep; the handler then runs at the main thread's next
+    # bytecode, so one long sleep hid it for up to an hour (a SIGTERM test hung under load).
+    while True:
+        time.sleep(0.05)
