@@ -132,6 +132,35 @@ def _callout(kind: str, text: str) -> str:
 
 # ------------------------------------------------------------------------ the style sheet
 
+def _page(heading: str, shape: tuple[int, int], verdict: str, alarm: bool,
+          nav: Sequence[tuple[str, str]], sections: Sequence[str], *, figures: bool) -> str:
+    """The whole self-contained page: head, header (eyebrow, title, when and what, the
+    verdict, contents), the sections, and a footer saying what the page holds."""
+    import datetime as dt
+
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    links = "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in nav)
+    role = ' role="alert"' if alarm else ""
+    embedded = "; figures are embedded PNG images" if figures else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<meta name="generator" content="mixsynth {__version__}">'
+        f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
+        '<header class="top"><p class="eyebrow">mixsynth report</p>'
+        f"<h1>{_e(heading)}</h1>"
+        f'<p class="meta">Generated {when} · mixsynth {__version__} · '
+        f"{shape[0]:,} rows × {shape[1]:,} columns</p>"
+        f'<p class="verdict{" warn" if alarm else ""}"{role}>{"⚠ " if alarm else ""}'
+        f"{_e(verdict)}</p>"
+        f'<nav aria-label="Contents"><ol>{links}</ol></nav></header>'
+        f'<main>{"".join(sections)}</main>'
+        f"<footer>Made by mixsynth {__version__}. This page is self-contained: no scripts and "
+        f"no external resources{embedded}.</footer>"
+        "</body></html>\n"
+    )
+
+
 _CSS = """
 :root{--ink:#1f2328;--muted:#59636e;--line:#d8dee4;--bg:#f6f8fa;--card:#fff;--accent:#0a58ca;
 --real:#0072B2;--syn:#E69F00;--ok:#1a7f37;--ok-bg:#e9f7ec;--warn:#b42318;--warn-bg:#fdecea;

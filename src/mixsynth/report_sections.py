@@ -7,7 +7,6 @@ Each section takes the :class:`_Page` (everything computed once by
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import platform
 from collections.abc import Sequence
@@ -28,7 +27,17 @@ from mixsynth.plotting import (
     pair_figure,
     selection_figure,
 )
-from mixsynth.report_html import _CSS, _callout, _cards, _e, _figure, _num, _pct, _section, _table
+from mixsynth.report_html import (
+    _callout,
+    _cards,
+    _e,
+    _figure,
+    _num,
+    _page,
+    _pct,
+    _section,
+    _table,
+)
 from mixsynth.seeding import as_generator
 
 if TYPE_CHECKING:
@@ -538,26 +547,6 @@ def _plain(value: Any) -> Any:
 
 def _document(heading: str, page: _Page, sections: Sequence[str]) -> str:
     verdict, alarm = _verdict(page.model)
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    n, d = page.X.shape
     nav = [("data", "Data"), ("selection", "Model selection"), ("samples", "Generated vs real"),
            ("quality", "Quality"), ("memorisation", "Memorisation"), ("model", "Model card")]
-    links = "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in nav)
-    icon = "⚠ " if alarm else ""
-    role = ' role="alert"' if alarm else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<meta name="generator" content="mixsynth {__version__}">'
-        f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-        '<header class="top"><p class="eyebrow">mixsynth report</p>'
-        f"<h1>{_e(heading)}</h1>"
-        f'<p class="meta">Generated {when} · mixsynth {__version__} · '
-        f"{n:,} rows × {d:,} columns</p>"
-        f'<p class="verdict{" warn" if alarm else ""}"{role}>{icon}{_e(verdict)}</p>'
-        f'<nav aria-label="Contents"><ol>{links}</ol></nav></header>'
-        f'<main>{"".join(sections)}</main>'
-        f"<footer>Made by mixsynth {__version__}. This page is self-contained: no scripts and "
-        "no external resources; figures are embedded PNG images.</footer>"
-        "</body></html>\n"
-    )
+    return _page(heading, page.X.shape, verdict, alarm, nav, sections, figures=True)

@@ -10,7 +10,6 @@ figure: the per-column scores and missing rates stand where the histograms are.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import platform
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import numpy as np
 
 from mixsynth._version import __version__
 from mixsynth.evaluation import TableQualityReport, evaluate
-from mixsynth.report_html import _CSS, _callout, _cards, _e, _num, _pct, _section, _table
+from mixsynth.report_html import _callout, _cards, _e, _num, _page, _pct, _section, _table
 from mixsynth.seeding import SeedLike, spawn_seeds
 
 if TYPE_CHECKING:
@@ -270,25 +269,6 @@ def _verdict(model: Any, q: TableQualityReport) -> tuple[str, bool]:
 def _document(heading: str, data: pd.DataFrame, verdict: tuple[str, bool],
               sections: Sequence[str]) -> str:
     text, alarm = verdict
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     nav = [("data", "Data"), ("selection", "Model"), ("samples", "Generated vs real"),
            ("quality", "Quality"), ("memorisation", "Near copies"), ("model", "Model card")]
-    links = "".join(f'<li><a href="#{a}">{t}</a></li>' for a, t in nav)
-    role = ' role="alert"' if alarm else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<meta name="generator" content="mixsynth {__version__}">'
-        f"<title>{_e(heading)}</title><style>{_CSS}</style></head><body>"
-        '<header class="top"><p class="eyebrow">mixsynth report</p>'
-        f"<h1>{_e(heading)}</h1>"
-        f'<p class="meta">Generated {when} · mixsynth {__version__} · '
-        f"{len(data):,} rows × {len(data.columns):,} columns</p>"
-        f'<p class="verdict{" warn" if alarm else ""}"{role}>{"⚠ " if alarm else ""}'
-        f"{_e(text)}</p>"
-        f'<nav aria-label="Contents"><ol>{links}</ol></nav></header>'
-        f'<main>{"".join(sections)}</main>'
-        f"<footer>Made by mixsynth {__version__}. This page is self-contained: no scripts and "
-        "no external resources.</footer>"
-        "</body></html>\n"
-    )
+    return _page(heading, data.shape, text, alarm, nav, sections, figures=False)
