@@ -1,13 +1,16 @@
-"""What the quality reports share: JSON-ready values, short numbers, scikit-learn seeds."""
+"""What the quality reports share: JSON-ready values and their export, short numbers,
+scikit-learn seeds."""
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 
-__all__ = ["format_value", "int_seed", "plain"]
+__all__ = ["JSONReport", "format_value", "int_seed", "plain"]
 
 
 def plain(value: Any) -> Any:
@@ -34,3 +37,15 @@ def format_value(value: float) -> str:
 def int_seed(seed: np.random.SeedSequence) -> int:
     """An int for scikit-learn's ``random_state``, which takes no SeedSequence."""
     return int(seed.generate_state(1)[0])
+
+
+class JSONReport:
+    """A frozen dataclass of metrics exported as JSON (mixed into both quality reports)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary: plain floats, ints, str and lists; NaN and ±inf → ``None``."""
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The report as strict JSON (no ``NaN``); ``kwargs`` go to :func:`json.dumps`."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,9 +13,9 @@ from scipy.stats import ks_2samp
 from mixsynth.core import check_temperature
 from mixsynth.evaluation.distances import _distances, _exact_copy_rate, column_scale
 from mixsynth.evaluation.fidelity import _correlation_similarity, _likelihoods
+from mixsynth.evaluation.plain import JSONReport
 from mixsynth.evaluation.plain import format_value as _format
 from mixsynth.evaluation.plain import int_seed as _int_seed
-from mixsynth.evaluation.plain import plain as _plain
 from mixsynth.evaluation.table_quality import TableQualityReport, evaluate_table, is_table_input
 from mixsynth.evaluation.two_sample import _MMD_MAX_ROWS, _classifier_test, _mmd
 from mixsynth.seeding import SeedLike, spawn_seeds
@@ -31,7 +30,7 @@ Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class QualityReport:
+class QualityReport(JSONReport):
     """Quality of a synthetic data set against the real data it imitates.
 
     A metric that needs ``real_holdout`` or ``model`` and did not get it is ``None``, and
@@ -135,14 +134,6 @@ class QualityReport:
     skipped: dict[str, str] = field(default_factory=dict)
     heldout_log_likelihood_median: float | None = None
     temperature: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary: plain floats, ints, str and lists; NaN and ±inf → ``None``."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
-
-    def to_json(self, **kwargs: Any) -> str:
-        """The report as strict JSON (no ``NaN``); ``kwargs`` go to :func:`json.dumps`."""
-        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
     def summary(self) -> list[tuple[str, str, str]]:
         """Rows ``(metric, value, direction)`` for a table; skipped metrics read "skipped"."""

@@ -9,16 +9,15 @@ rows each metric sees and gathers the numbers.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mixsynth.evaluation.fidelity import _likelihoods
-from mixsynth.evaluation.plain import format_value, int_seed, plain
+from mixsynth.evaluation.plain import JSONReport, format_value, int_seed
 from mixsynth.evaluation.tables import (
     CONTINUOUS,
     _numbers,
@@ -43,7 +42,7 @@ _FOLDS = 5
 
 
 @dataclass(frozen=True)
-class TableQualityReport:
+class TableQualityReport(JSONReport):
     """Quality of a synthetic mixed-type table against the real table it imitates.
 
     Columns are matched by name. A metric that could not be computed is ``None``, and
@@ -133,14 +132,6 @@ class TableQualityReport:
     generalisation_gap: float | None
     skipped: dict[str, str] = field(default_factory=dict)
     temperature: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary: plain floats, ints, str and lists; NaN and ±inf → ``None``."""
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
-
-    def to_json(self, **kwargs: Any) -> str:
-        """The report as strict JSON (no ``NaN``); ``kwargs`` go to :func:`json.dumps`."""
-        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
     def summary(self) -> list[tuple[str, str, str]]:
         """Rows ``(metric, value, direction)`` for a table; skipped metrics read "skipped"."""
