@@ -64,7 +64,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -195,22 +194,12 @@ def load_numeric(name: str) -> Any:
     raise ValueError(f"unknown table {name!r}; choose from {sorted(TABLES)}")
 
 
-def recorded_decimals(X: Any, *, max_decimals: int = 6) -> list[int | None]:
-    """Per column, the fewest decimals ``p`` ≤ ``max_decimals`` such that every value times
-    ``10**p`` is a whole number (to 1e-6), or ``None`` when none fits."""
-    X = np.asarray(X, dtype=np.float64)
-    out: list[int | None] = []
-    for j in range(X.shape[1]):
-        col = X[:, j][np.isfinite(X[:, j])]
-        found = None
-        for p in range(max_decimals + 1):
-            scaled = col * 10.0**p
-            tol = np.maximum(1e-6, 64 * np.finfo(np.float64).eps * np.abs(scaled))
-            if np.all(np.abs(scaled - np.round(scaled)) <= tol):
-                found = p
-                break
-        out.append(found)
-    return out
+def recorded_decimals(X: Any) -> list[int | None]:
+    """Per column, the decimals its values are recorded with (the library's own rule,
+    :func:`mixsynth.support.decimals_of`, up to 6), or ``None`` when none fits."""
+    from mixsynth.support import decimals_of
+
+    return [None if p < 0 else int(p) for p in decimals_of(np.asarray(X, dtype=np.float64))]
 
 
 def bound_shares(train: Any, rows: Any) -> dict[str, float]:
@@ -387,13 +376,10 @@ def run_generator(table: str, generator: str, seed: int, plan: Plan,
     out = workdir / f"{table}--{generator}--{seed}.parquet"
     cmd = [sys.executable, "-m", "benchmarks.quality_tables", "--one", generator, "--tables",
            table, "--seed", str(seed), "--synthetic-out", str(out), "--plan", plan.to_json()]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-               p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
-    try:
-        done = subprocess.run(cmd, cwd=_REPO_ROOT, env=env, capture_output=True, text=True,
-                              timeout=plan.timeout_s, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
+    from benchmarks.tables import run_child
+
+    done = run_child(cmd, plan.timeout_s)
+    if done is None:
         return {"status": "cannot run", "reason": f"timed out after {plan.timeout_s:.0f} s"}, out
     if done.returncode == 0:
         try:

@@ -310,6 +310,19 @@ def run_from_child(table: str, generator: str, returncode: int, stdout: str,
                     reason=lines[-1] if lines else f"exit status {returncode}")
 
 
+def run_child(cmd: list[str], timeout_s: float) -> subprocess.CompletedProcess[str] | None:
+    """Run a benchmark child in the repository at one BLAS/OpenMP thread, output captured;
+    ``None`` when it runs past ``timeout_s``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+               p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
+    try:
+        return subprocess.run(cmd, cwd=_REPO_ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout_s, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def run_generator(table: str, generator: str, plan: Plan, workdir: Path) -> tuple[TableRun, Path]:
     """Run one generator on one table in a fresh interpreter; the rows land in ``workdir``."""
     out = workdir / f"{table}--{generator}.parquet"
@@ -317,13 +330,8 @@ def run_generator(table: str, generator: str, plan: Plan, workdir: Path) -> tupl
            "--synthetic-out", str(out), "--ctgan-steps", str(plan.ctgan_steps),
            *(["--ctgan-epochs", str(plan.ctgan_epochs)] if plan.ctgan_epochs else []),
            *(["--quick"] if plan.quick else [])]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-               p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
-    try:
-        done = subprocess.run(cmd, cwd=_REPO_ROOT, env=env, capture_output=True, text=True,
-                              timeout=plan.timeout_s, check=False)  # fmt: skip
-    except subprocess.TimeoutExpired:
+    done = run_child(cmd, plan.timeout_s)
+    if done is None:
         return TableRun(table, generator, "cannot run",
                         reason=f"timed out after {plan.timeout_s:.0f} s"), out
     return run_from_child(table, generator, done.returncode, done.stdout, done.stderr), out
