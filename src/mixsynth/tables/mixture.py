@@ -212,6 +212,7 @@ class _Runner:
         self.tol, self.max_iter, self.n_init, self.rng = tol, max_iter, n_init, rng
         self.starts: dict[tuple[int, int], list[NDArray[np.intp]]] = {}
         self.fold_scores: dict[tuple[int, str, float, int], float] = {}
+        self.train: dict[int, tuple[NDArray[np.intp], int]] = {}  # rows, distinct rows
 
     def score(self, K: int, cov: str, reg: float, folds: list[NDArray[np.intp]]) -> Scored:
         if self.criterion != "heldout":
@@ -238,8 +239,12 @@ class _Runner:
 
     def _fold(self, K: int, cov: str, reg: float, test: NDArray[np.intp]) -> float:
         Z, codes = self.Z, self.codes
-        train = np.setdiff1d(np.arange(Z.shape[0]), test)
-        if len(np.unique(np.hstack([np.nan_to_num(Z[train]), codes[train]]), axis=0)) < K:
+        if int(test[0]) not in self.train:  # once per fold, whatever the candidate
+            rows = np.setdiff1d(np.arange(Z.shape[0]), test)
+            distinct = len(np.unique(np.hstack([np.nan_to_num(Z[rows]), codes[rows]]), axis=0))
+            self.train[int(test[0])] = (rows, distinct)
+        train, distinct = self.train[int(test[0])]
+        if distinct < K:
             return -np.inf
         try:
             fit = self._fit(K, cov, reg, train, int(test[0]))
