@@ -702,7 +702,8 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None,
     sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
     if not kinds and not force:  # a first look decides; anything else: the usual reader
         try:
-            probe = (read_parquet_frame(path, columns=options.columns) if fmt == "parquet" else
+            probe = (read_parquet_frame(path, columns=options.columns, nrows=_PROBE_ROWS)
+                     if fmt == "parquet" else
                      pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS))
         except (ValueError, OSError, ImportError):
             return None  # the usual reader says what is wrong, as for a streamed file
@@ -770,7 +771,7 @@ def _is_mixed(frame: Any) -> bool:
     return bool(text)
 
 
-#: Rows of a CSV file read to decide whether it is a mixed table.
+#: Rows of a CSV or Parquet file read to decide whether it is a mixed table.
 _PROBE_ROWS = 10_000
 
 

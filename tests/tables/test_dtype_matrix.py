@@ -144,3 +144,24 @@ def test_cli_csv_round_trip_parses_back_to_the_dtype(name: str, rng, tmp_path) -
     if name == "dictionary[pyarrow]":
         back = back.astype(expected.dtypes.to_dict())
     pd.testing.assert_frame_equal(back, expected)
+
+
+@pytest.mark.parametrize("name", list(DTYPES))
+def test_a_first_look_at_a_parquet_file_reads_the_dtypes_of_the_whole(name: str, rng,
+                                                                      tmp_path) -> None:
+    """The command line decides "mixed table or numbers?" from the first rows of a Parquet file
+    (``read_parquet_frame(nrows=)``): the dtypes must be those of the whole file."""
+    from mixsynth.io.readers import read_parquet_frame
+
+    df = _frame(DTYPES[name], rng)
+    path = tmp_path / "in.parquet"
+    df.to_parquet(path, row_group_size=7)
+    whole = read_parquet_frame(path)
+    first = read_parquet_frame(path, nrows=10)
+    assert len(first) == 10
+    pd.testing.assert_series_equal(first.dtypes, whole.dtypes)
+    pd.testing.assert_frame_equal(first, whole.iloc[:10])
+    only_c = read_parquet_frame(path, columns=["c"], nrows=3)
+    assert list(only_c.columns) == ["c"] and only_c["c"].dtype == whole["c"].dtype
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        read_parquet_frame(path, columns=["nope"], nrows=3)

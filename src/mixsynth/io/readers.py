@@ -158,8 +158,12 @@ def _spooled(stream: BinaryIO) -> Iterator[Path]:
         yield spool
 
 
-def read_parquet_frame(path: PathLike, *, columns: Sequence[str] | None = None) -> Any:
+def read_parquet_frame(path: PathLike, *, columns: Sequence[str] | None = None,
+                       nrows: int | None = None) -> Any:
     """A Parquet file as a DataFrame in the dtypes its pandas metadata records (a mixed table).
+
+    ``nrows`` reads only the first rows (a first look at a file that may be larger than memory:
+    one batch, not the file), in the same dtypes.
 
     pandas records an Arrow dictionary column (``dictionary<...>[pyarrow]``) under a dtype name
     its own reader refuses (``TypeError: data type ... not understood``, pandas 3.1 / pyarrow
@@ -171,16 +175,46 @@ def read_parquet_frame(path: PathLike, *, columns: Sequence[str] | None = None) 
         As :func:`pandas.read_parquet` does.
     """
     import pandas as pd
-
-    try:
-        return pd.read_parquet(path, columns=columns)
-    except TypeError as exc:
-        error = exc
-    import json
-
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=None if columns is None else list(columns))
+    wanted = None if columns is None else list(columns)
+    if nrows is None:
+        try:
+            return pd.read_parquet(path, columns=columns)
+        except TypeError as exc:
+            error = exc
+        table = pq.read_table(path, columns=wanted)
+    else:
+        with pq.ParquetFile(path, pre_buffer=False) as file:  # not the next row groups
+            batches, rows = [], 0
+            for batch in file.iter_batches(batch_size=max(int(nrows), 1), columns=wanted):
+                batches.append(batch)  # a batch stops at a row group's end: maybe short
+                rows += batch.num_rows
+                if rows >= nrows:
+                    break
+            names = file.schema_arrow.names
+            unknown = [c for c in wanted or () if c not in names]
+            if unknown:
+                raise ValueError(f"no column {unknown[0]!r} in {path}")
+            schema = file.schema_arrow if wanted is None else pa.schema(
+                [file.schema_arrow.field(c) for c in wanted], metadata=file.schema_arrow.metadata)
+        table = (pa.Table.from_batches(batches).slice(0, nrows) if batches else
+                 schema.empty_table()).replace_schema_metadata(schema.metadata)
+        try:
+            return table.to_pandas()
+        except TypeError as exc:
+            error = exc
+    return _frame_of_arrow_dtypes(table, error)
+
+
+def _frame_of_arrow_dtypes(table: Any, error: TypeError) -> Any:
+    """``table`` as a DataFrame, the columns whose recorded pandas dtype pandas refuses read in
+    their Arrow dtype; ``error`` (pandas' own) when no recorded dtype is to blame."""
+    import json
+
+    import pandas as pd
+
     doc = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
     arrow: list[str] = []
     for col in doc.get("columns", []):
