@@ -274,7 +274,10 @@ def test_coarse_to_fine_finds_the_grid_optimum_with_fewer_fits(rng):
     grid = Synthesizer(search="grid", **kw).fit(X).selection_
     auto = Synthesizer(search="auto", **kw).fit(X).selection_
     assert len(auto.candidates) < len(grid.candidates) == 20
-    assert auto.best.n_components == grid.best.n_components == 3
+    # the grid's optimum, whatever it is (3 on most draws; 4 on some, where one k-means start
+    # leaves K = 3 in a local optimum: seed 1842933676)
+    assert auto.best.n_components == grid.best.n_components
+    assert auto.best.score == pytest.approx(grid.best.score, rel=1e-9)
     assert any("skipped" in note for note in auto.notes)
 
 
