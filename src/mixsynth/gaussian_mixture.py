@@ -198,6 +198,15 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         at ``fit``; ±inf is always an error. Data given in memory only. (Not
         :class:`~mixsynth.Synthesizer`'s ``missing``, which says whether *samples* carry gaps:
         a synthesizer always models the gaps of its data by EM.)
+    device : str, optional
+        A PyTorch device (``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"``) where the E-steps of
+        ``fit`` run, for data in memory (:class:`~mixsynth.sources.DeviceSource`: the rows are
+        copied there once; each iteration sends the parameters and brings back the K·d²
+        statistics). The four covariance types run there; k-means' assignments, "factor",
+        shrinkage's M-step and rows with missing values run on the processor, as everything
+        does by default (``None``). The fit follows the processor's trajectory to rounding.
+        Needs PyTorch (``pip install 'mixsynth[torch]'``). Saved with the other parameters;
+        ``score_samples``, ``predict`` and ``sample`` run on the processor.
 
     Attributes
     ----------
@@ -256,6 +265,7 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "missing": [StrOptions({"error", "em"})],
+        "device": [str, None],
     }
 
     def __init__(
@@ -279,6 +289,7 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         verbose_interval: int = 10,
         chunk_size: int | None = None,
         missing: str = "error",
+        device: str | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -298,6 +309,7 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.missing = missing
+        self.device = device
 
     # ------------------------------------------------------------------ fitting
 
@@ -590,7 +602,8 @@ _MIXTURE = Table(
     dims=lambda gm: {"K": gm.n_components, "d": gm.n_features_in_},
     finish=_finish_mixture,
     # written only when set: files of models without them keep their bytes
-    later_params=(("missing", "error"), ("shrinkage", 0.0), ("n_factors", None)),
+    later_params=(("missing", "error"), ("shrinkage", 0.0), ("n_factors", None),
+                  ("device", None)),
 )
 
 register("mixture", _MIXTURE, kind="gaussian_mixture", prefix="mixture.",

@@ -179,7 +179,7 @@ class _SourceFitting:
         scikit-learn's messages), then the shared-pass fit over it."""
         source = as_source(
             X_in, sample_weight_in, seed=sample_seed(self.random_state), estimator=self,
-            ensure_min_samples=2, allow_nan=self.missing == "em",
+            ensure_min_samples=2, allow_nan=self.missing == "em", device=self.device,
         )
         owned = source is not X_in  # a source handed in (by Synthesizer) is its owner's
         try:

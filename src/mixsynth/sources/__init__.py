@@ -14,6 +14,7 @@ cache of in-memory data) belong to the kernels (:mod:`.kernels`), not to the dat
 | ``kernels`` | the per-chunk kernels (E-step, hard assignments, scores), :class:`ChunkCache` |
 | ``maps`` | :class:`RowMap`, :class:`WhitenMap`, :class:`SupportMap` |
 | ``memory`` | :class:`ArraySource`: arrays and DataFrames (``in_memory``, ``subset``) |
+| ``device`` | :class:`DeviceSource`: in memory, E-steps on a PyTorch device (torch on first use) |
 | ``chunks`` | :class:`ChunkSource` (read in this process), :class:`IterableSource` |
 | ``files`` | :class:`MemmapSource`, :func:`file_source` (``.npy``, ``.parquet``, ``.csv``) |
 | ``dask`` | :class:`DaskSource` (dask imported when one is built) |
@@ -30,6 +31,7 @@ from typing import Any
 
 from mixsynth.sources.base import Source
 from mixsynth.sources.chunks import ChunkSource, IterableSource
+from mixsynth.sources.device import DeviceSource
 from mixsynth.sources.dispatch import as_source, is_out_of_core
 from mixsynth.sources.files import MemmapSource, file_source
 from mixsynth.sources.kernels import (
@@ -57,6 +59,7 @@ __all__ = [
     "ChunkKernel",
     "ChunkSource",
     "DaskSource",
+    "DeviceSource",
     "IterableSource",
     "LabelKernel",
     "LogLik",

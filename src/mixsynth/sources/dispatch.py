@@ -51,6 +51,7 @@ def as_source(
     estimator: Any = None,
     ensure_min_samples: int = 1,
     allow_nan: bool = False,
+    device: str | None = None,
 ) -> Source:
     """The :class:`Source` of any input (a source is returned as it is).
 
@@ -72,7 +73,13 @@ def as_source(
     allow_nan : bool, default=False
         In-memory data may hold NaN (missing values, for ``missing="em"``); ±inf is still an
         error, and so is a column with no observed value.
+    device : str, optional
+        A PyTorch device for the E-steps of data held in memory (:class:`DeviceSource`);
+        other inputs are refused with it (a ready-made :class:`DeviceSource` is fine).
     """
+    if device is not None:
+        return _on_device(X, sample_weight, device, seed=seed, estimator=estimator,
+                          ensure_min_samples=ensure_min_samples, allow_nan=allow_nan)
     if isinstance(X, Source):
         if sample_weight is not None:
             raise ValueError("sample_weight cannot be given with a ready-made source.")
@@ -100,3 +107,24 @@ def as_source(
         X, sample_weight, seed=seed, estimator=estimator, ensure_min_samples=ensure_min_samples,
         allow_nan=allow_nan,
     )
+
+
+def _on_device(X: Any, sample_weight: Any, device: str, **kw: Any) -> Source:
+    """The :class:`DeviceSource` of data held in memory (an array, a DataFrame, a list of
+    rows); a clear error for anything else."""
+    from mixsynth.sources.device import DeviceSource
+
+    if isinstance(X, DeviceSource) and sample_weight is None:
+        return X
+    streamed = (
+        isinstance(X, (Source, str, os.PathLike, np.memmap, Iterator))
+        or _is_dask_collection(X) or _is_chunk_sequence(X)
+        or (callable(X) and not hasattr(X, "__array__"))
+    )
+    if streamed:
+        raise ValueError(
+            f"device={device!r} runs the E-steps of data held in memory (an array or a "
+            "DataFrame); this input is read in passes (a file, memmap, chunk callable, dask "
+            "collection or source): load it first, or fit it without device."
+        )
+    return DeviceSource(X, sample_weight, device=device, **kw)
