@@ -883,6 +883,9 @@ def _plain(value: Any) -> Any:
               "Streamed .npy and Parquet files: data-parallel EM, each worker reading its "
               "blocks of the file. Streamed CSV files cannot be split: they are streamed in "
               "this process (the cluster is not started).")
+@click.option("--device", default=None, metavar="DEVICE",
+              help="Run the candidates' E-steps on a PyTorch device (cuda, cuda:1, mps...): "
+              "data fitted in memory; needs 'pip install mixsynth[torch]'.")
 @click.option("--scheduler-address", default=None, metavar="tcp://HOST:PORT",
               help="Run on a running Dask scheduler instead (its workers must see DATA at "
               "the same path to read a streamed file).")
@@ -910,7 +913,8 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         reg_covar: float | list[float] | None, tol: float, max_iter: int, n_init: int,
         one_se: bool, support: str, support_transform: str,
         bounds: dict[str, tuple[float, float]] | None, guard: bool, label: str | None,
-        seed: int, jobs: int | None, workers: int | None, scheduler_address: str | None,
+        seed: int, jobs: int | None, device: str | None, workers: int | None,
+        scheduler_address: str | None,
         out_of_core: bool | None, memory_budget: int | None,
         categorical: list[str] | None, continuous: list[str] | None, missing: str,
         force: bool,
@@ -926,6 +930,13 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
     if workers is not None and scheduler_address is not None:
         raise click.UsageError("give --workers or --scheduler-address, not both.")
     _check_output(model_path, force)
+    if device is not None:  # before any data is read
+        from mixsynth.sources.device import check_device
+
+        try:
+            check_device(device)
+        except (ValueError, ImportError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--device") from None
     options = _ReadOptions(**read)
     kinds = _column_kinds(categorical, continuous)
     frame = None
@@ -973,6 +984,11 @@ def fit(ctx: click.Context, data: str, model_path: str, reduce: float | int | No
         params["reg_covar"] = reg_covar
     if bounds is not None:
         params["bounds"] = bounds
+    if device is not None:
+        if stream is not None:
+            raise click.UsageError(f"--device runs E-steps on data held in memory; {data} is "
+                                   "streamed: add --in-memory (or a larger --memory-budget).")
+        params["device"] = device
     model = Synthesizer(**params)
     with contextlib.ExitStack() as stack:
         if on_cluster:

@@ -129,6 +129,10 @@ class Synthesizer(SaveMixin, BaseEstimator):
         Held-out: choose the simplest candidate within one standard error of the best.
     n_jobs : int, optional
         Worker processes for the candidates (``-1``: one per core), one BLAS thread each.
+    device : str, optional
+        A PyTorch device (``"cuda"``, ``"mps"``...) where the candidates' E-steps run
+        (:class:`~mixsynth.GaussianMixture`'s ``device``): data fitted in memory only (a
+        streamed fit is refused with it). Needs ``pip install 'mixsynth[torch]'``.
     support : {"clip", "truncate"} or None, default="clip"
         ``"clip"`` reflects a value beyond a bound back inside (then clips), so no mass piles
         up at the bounds; ``"truncate"`` redraws rows outside them; both round integer-valued
@@ -245,6 +249,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         search: str = "auto",
         one_se: bool = False,
         n_jobs: int | None = None,
+        device: str | None = None,
         support: str | None = "clip",
         support_transform: str | None = "auto",
         bounds: tuple[ArrayLike, ArrayLike] | Mapping[Any, tuple[float, float]] | None = None,
@@ -270,6 +275,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
         self.search = search
         self.one_se = one_se
         self.n_jobs = n_jobs
+        self.device = device
         self.support = support
         self.support_transform = support_transform
         self.bounds = bounds
@@ -418,6 +424,9 @@ class Synthesizer(SaveMixin, BaseEstimator):
                              f"the data has gaps), got {self.missing!r}{hint}.")
         if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        if self.device is not None and not isinstance(self.device, str):
+            raise ValueError(f"device must be None or a PyTorch device name such as 'cuda', "
+                             f"got {self.device!r}.")
         if self.n_jobs is not None and (
             isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
             or self.n_jobs == 0

@@ -157,6 +157,6 @@ def synthesizer_table(cls: type[Synthesizer]) -> Table:
         finish=_finish_synthesizer,
         build=lambda ns: _build_synthesizer(cls, table, ns),  # a model object, from the pieces
         later_params=(("column_kinds", None), ("missing", "model"), ("space", "auto"),
-                      ("shrinkage", "auto")),
+                      ("shrinkage", "auto"), ("device", None)),
     )
     return table

@@ -452,7 +452,7 @@ def _template(s: Synthesizer, shrinkage: float) -> GaussianMixture:
     """The estimator every candidate is cloned from (``set_params`` sets its K,
     covariance type and reg_covar)."""
     return GaussianMixture(tol=s.tol, max_iter=s.max_iter, n_init=s.n_init,
-                           init_params=s.init_params, shrinkage=shrinkage)
+                           init_params=s.init_params, shrinkage=shrinkage, device=s.device)
 
 
 def fit_classes(

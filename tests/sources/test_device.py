@@ -153,8 +153,6 @@ def test_device_errors_are_one_line_and_name_the_device(rng, monkeypatch, tmp_pa
     np.save(tmp_path / "x.npy", X)
     with pytest.raises(ValueError, match=r"device='\w+' runs the E-steps of data held in memory"):
         GaussianMixture(2, device=DEVICE).fit(tmp_path / "x.npy")
-    with pytest.raises(ValueError, match="held in memory"):
-        GaussianMixture(2, device=DEVICE).fit(ArraySource(X))
     with pytest.raises(ValueError, match="block_bytes must be a positive integer"):
         DeviceSource(X, device=DEVICE, block_bytes=0)
     monkeypatch.setitem(sys.modules, "torch", None)  # PyTorch not installed
@@ -179,3 +177,55 @@ def test_read_only_rows_are_taken_without_a_warning(rng) -> None:
     X.setflags(write=False)  # a memory map opened read-only, a frame's buffer...
     source = DeviceSource(X, device=DEVICE)  # the suite's warnings are errors
     np.testing.assert_array_equal(source._Xd.cpu().numpy(), X)
+
+
+def test_a_synthesizer_runs_its_candidates_e_steps_on_the_device(rng, tmp_path,
+                                                                  monkeypatch) -> None:
+    """``Synthesizer(device=)`` hands the device to every candidate (the held-out folds are
+    in-memory sources made device sources): the same selection and model as on the processor."""
+    from mixsynth import Synthesizer
+
+    X = _overlapping(rng, n=300)
+    kw = dict(n_components=[2, 3], criterion="heldout", cv=3, random_state=0)
+    calls = []
+    on_device = DeviceSource._stats
+    monkeypatch.setattr(DeviceSource, "_stats",
+                        lambda self, X, p: calls.append(1) or on_device(self, X, p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu = Synthesizer(**kw).fit(X)
+        assert not calls
+        dev = Synthesizer(device=DEVICE, **kw).fit(X)
+    assert len(calls) > 10  # every candidate's iterations, on every fold
+    assert dev.selection_.best.n_components == cpu.selection_.best.n_components
+    _close([c.score for c in dev.selection_.candidates],
+           [c.score for c in cpu.selection_.candidates], 1e-9)
+    np.testing.assert_allclose(dev.sample(50, random_state=1), cpu.sample(50, random_state=1),
+                               rtol=1e-7, atol=1e-7)
+    save(dev, tmp_path / "s.mixsynth")
+    assert load(tmp_path / "s.mixsynth").device == DEVICE
+    with pytest.raises(ValueError, match="device must be None or a PyTorch device name"):
+        Synthesizer(device=3).fit(X)
+
+
+def test_an_in_memory_source_is_moved_to_the_device(rng) -> None:
+    X = _overlapping(rng, n=200)
+    a = GaussianMixture(3, random_state=0, device=DEVICE).fit(ArraySource(X))
+    b = GaussianMixture(3, random_state=0).fit(X)
+    _close(a.means_, b.means_, 1e-9)
+
+
+def test_the_command_line_fits_on_a_device(rng, tmp_path) -> None:
+    from mixsynth.cli import main
+
+    X = _overlapping(rng, n=200)
+    data = tmp_path / "d.csv"
+    np.savetxt(data, X, delimiter=",", header="a,b,c", comments="")
+    model = tmp_path / "m.mixsynth"
+    args = ["fit", str(data), "-o", str(model), "--components", "2", "--criterion", "bic", "-q"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*args, "--device", DEVICE]) == 0
+    assert load(model).device == DEVICE
+    assert main([*args, "--device", "nowhere", "--force"]) == 2  # a usage error, nothing read
+    assert main([*args, "--device", DEVICE, "--out-of-core", "--force"]) == 2

@@ -36,7 +36,7 @@ from mixsynth.sources.kernels import ChunkKernel, LogLik, LogLikKernel, StatsKer
 from mixsynth.sources.maps import RowMap
 from mixsynth.sources.memory import ArraySource
 
-__all__ = ["DeviceSource"]
+__all__ = ["DeviceSource", "check_device"]
 
 Array = NDArray[np.float64]
 
@@ -52,6 +52,26 @@ def _torch() -> Any:
             "DeviceSource needs PyTorch: pip install 'mixsynth[torch]' (or torch itself)."
         ) from None
     return torch
+
+
+def check_device(device: Any) -> Any:
+    """``device`` as a ``torch.device`` that takes a float64 tensor now.
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch.
+    ValueError
+        One line naming the device and saying why it cannot be used.
+    """
+    torch = _torch()
+    try:
+        out = torch.device(device)
+        torch.zeros(1, dtype=torch.float64, device=out)
+    except (RuntimeError, AssertionError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"device={device!r} cannot be used: {first}") from None
+    return out
 
 
 class DeviceSource(ArraySource):
@@ -92,19 +112,28 @@ class DeviceSource(ArraySource):
         ensure_min_samples: int = 1,
         allow_nan: bool = False,
     ) -> None:
-        torch = _torch()
+        _torch()
         super().__init__(X, sample_weight, seed=seed, estimator=estimator,
                          ensure_min_samples=ensure_min_samples, allow_nan=allow_nan)
+        self._set_device(device, block_bytes)
+        self._to_device()
+
+    def _set_device(self, device: Any, block_bytes: int) -> None:
+        """Check and keep the device and the block size."""
         if not (isinstance(block_bytes, int | np.integer) and block_bytes > 0):
             raise ValueError(f"block_bytes must be a positive integer, got {block_bytes!r}.")
-        try:
-            self.device = torch.device(device)
-            torch.zeros(1, dtype=torch.float64, device=self.device)
-        except (RuntimeError, AssertionError, TypeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"device={device!r} cannot be used: {first}") from None
+        self.device = check_device(device)
         self.block_bytes = int(block_bytes)
-        self._to_device()
+
+    @classmethod
+    def of_array_source(cls, source: ArraySource, device: Any,
+                        block_bytes: int = BLOCK_BYTES) -> DeviceSource:
+        """The rows (already validated) of ``source`` on ``device``."""
+        out = cls.__new__(cls)
+        out.__dict__.update(source.__dict__)
+        out._set_device(device, block_bytes)
+        out._to_device()
+        return out
 
     def _to_device(self) -> None:
         self._Xd = self._tensor(self.X)
@@ -113,11 +142,7 @@ class DeviceSource(ArraySource):
 
     def _like(self, other: ArraySource) -> DeviceSource:
         """``other`` (rows derived from these) on the same device."""
-        out = DeviceSource.__new__(DeviceSource)
-        out.__dict__.update(other.__dict__)
-        out.device, out.block_bytes = self.device, self.block_bytes
-        out._to_device()
-        return out
+        return type(self).of_array_source(other, self.device, self.block_bytes)
 
     def subset(self, rows: Any) -> DeviceSource:
         return self._like(super().subset(rows))

@@ -116,6 +116,8 @@ def _on_device(X: Any, sample_weight: Any, device: str, **kw: Any) -> Source:
 
     if isinstance(X, DeviceSource) and sample_weight is None:
         return X
+    if type(X) is ArraySource and sample_weight is None:  # rows in memory (a selection's folds)
+        return DeviceSource.of_array_source(X, device)
     streamed = (
         isinstance(X, (Source, str, os.PathLike, np.memmap, Iterator))
         or _is_dask_collection(X) or _is_chunk_sequence(X)
