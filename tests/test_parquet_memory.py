@@ -25,21 +25,34 @@ print(rows, pa.default_memory_pool().max_memory())
 """
 
 
+N_ROWS, N_COLUMNS, N_GROUPS = 200_000, 20, 10
+
+
+def _file_of_row_groups(tmp_path, rng) -> tuple[object, int]:
+    """A Parquet file of N_ROWS x N_COLUMNS floats in N_GROUPS uncompressed row groups, and
+    the bytes of one row group as float64."""
+    X = rng.normal(size=(N_ROWS, N_COLUMNS))
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(N_COLUMNS)}), path,
+                   row_group_size=N_ROWS // N_GROUPS, compression="none")
+    return path, X.nbytes // N_GROUPS
+
+
+def _in_a_fresh_process(code: str, *args: str) -> list[str]:
+    """What ``code`` prints, run in a new interpreter (Arrow's pool counts from zero)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=True, env=env).stdout.split()
+
+
 @pytest.mark.parametrize("asked", [4096, 200_000], ids=["small-blocks", "whole-file-blocks"])
 def test_streamed_parquet_reader_holds_about_one_row_group(tmp_path, rng, asked) -> None:
     """Blocks of ``asked`` rows: a block never spans row groups, so asking for the whole
     file still holds one row group at a time."""
-    n, d, groups = 200_000, 20, 10
-    X = rng.normal(size=(n, d))
-    path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(d)}), path,
-                   row_group_size=n // groups, compression="none")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", _READ, str(path), str(asked)], capture_output=True,
-                         text=True, check=True, env=env).stdout.split()
+    path, group_bytes = _file_of_row_groups(tmp_path, rng)
+    out = _in_a_fresh_process(_READ, str(path), str(asked))
     rows, peak = int(out[0]), int(out[1])
-    assert rows == n
-    group_bytes = X.nbytes // groups
+    assert rows == N_ROWS
     # one row group as stored, its pages and its decoded arrays: a few times its size (12 MB
     # here); pyarrow's default pre-buffering held 1.5 times the whole file (48 MB)
     assert peak <= 5 * group_bytes, (peak, group_bytes)
@@ -59,13 +72,7 @@ def test_the_command_lines_first_look_at_a_parquet_file_reads_rows_not_the_file(
     """``mixsynth fit big.parquet`` first decides whether the table is mixed (read into memory)
     or numbers (streamed when large): that look read the whole file (1.8 GB peak for a
     3,000,000 × 20 file that then streamed within 0.4 GiB); it reads the first rows."""
-    n, d, groups = 200_000, 20, 10
-    X = rng.normal(size=(n, d))
-    path = tmp_path / "t.parquet"
-    pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(d)}), path,
-                   row_group_size=n // groups, compression="none")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    out = subprocess.run([sys.executable, "-c", _LOOK, str(path)], capture_output=True,
-                         text=True, check=True, env=env).stdout.split()
+    path, group_bytes = _file_of_row_groups(tmp_path, rng)
+    out = _in_a_fresh_process(_LOOK, str(path))
     assert out[0] == "True"  # numbers only: the usual (streaming) reader
-    assert int(out[1]) <= 5 * X.nbytes // groups, int(out[1])  # one row group's worth
+    assert int(out[1]) <= 5 * group_bytes, int(out[1])  # one row group's worth
