@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
         "mixsynth.modelfile",
     )),
-    ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.tables")),
+    ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.heaps",
+              "mixsynth.tables")),
     ("estimators", ("mixsynth.gaussian_mixture", "mixsynth.mixture", "mixsynth._saving")),
     ("workflows", (
         "mixsynth.selection", "mixsynth.synthesizer", "mixsynth.synthesizer_fit",

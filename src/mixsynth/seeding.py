@@ -83,6 +83,7 @@ STREAMS: dict[str, int] = {
     "reservoir": 5,  # the reservoir sample of an out-of-core first pass
     "classes": 6,  # one sub-plan per class of a class-conditional fit
     "table": 7,  # a mixed table's fit (dequantisation, k-means starts, folds)
+    "heaps": 8,  # the model draws the heaped columns' marginals are estimated from
 }
 
 
@@ -101,7 +102,7 @@ class SeedPlan:
     ``candidate(i)``          ``(i,)``                             candidate ``i`` of a sweep
     ``fold(i, j)``            ``(i, j)``                           candidate ``i``'s fold ``j``
     ``stream("folds")`` ...   ``(2**32 - 1, STREAMS[name])``       folds, refit, guard, noise,
-                                                                   reservoir
+                                                                   reservoir, table, heaps
     ``for_class(c)``          ``(2**32 - 1, 6, c)``                class ``c``'s own plan
     ``chunk(i)``              ``(i,)``                             chunk ``i`` of a *sampling*
                                                                    plan (per-call seed)

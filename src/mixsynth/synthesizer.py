@@ -22,6 +22,7 @@ from mixsynth._saving import SaveMixin
 from mixsynth.core import check_temperature
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import GuardSkippedWarning, MemorizationWarning
+from mixsynth.heaps import HeapMap
 from mixsynth.model import (
     ClassConditional,
     WhitenedMixture,
@@ -225,6 +226,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
     decimals_ : ndarray of int of shape (n_features,)
         Decimal places each column was recorded with (-1: none detected); samples are rounded
         to them. Not for a class-conditional synthesizer (each class model has its own).
+    heaps_ : HeapMap
+        Heaped columns (at most 5 % of the rows distinct values: whole numbers with a few
+        halves, popular values, pixel levels): their samples are mapped through the model's
+        marginal to the training marginal, so the heaps are reproduced and the mixture's ranks
+        kept (:mod:`mixsynth.heaps`). Data fitted in memory with a ``support``; absent when
+        no column is heaped.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When fitted on a DataFrame with string column names.
@@ -694,6 +701,18 @@ class Synthesizer(SaveMixin, BaseEstimator):
     @property
     def integer_columns_(self) -> NDArray[np.bool_]:
         return self.model_.integer_columns
+
+    @property
+    def heaps_(self) -> HeapMap:
+        """The heaped columns (few distinct values) whose samples take the training marginal
+        (:mod:`mixsynth.heaps`). An AttributeError when there are none, for a
+        class-conditional synthesizer (each class has its own) and for models saved before
+        2026-12-04."""
+        check_is_fitted(self, "model_")
+        heaps = self.model_.heaps if isinstance(self.model_, WhitenedMixture) else None
+        if heaps is None:  # a table model keeps its own (model_.heaps)
+            raise AttributeError("this synthesizer maps no heaped column")
+        return heaps
 
     @property
     def decimals_(self) -> NDArray[np.int64]:

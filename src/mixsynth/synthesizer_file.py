@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mixsynth.heaps import HeapMap
 from mixsynth.model import ClassConditional, PointMass, WhitenedMixture
 from mixsynth.modelfile import Attr, Child, ModelFileError, Table, Tensor
 from mixsynth.modelfile.attributes import (
@@ -54,14 +55,19 @@ def _finish_synthesizer(s: Synthesizer, where: str) -> None:
     single = (s.whitener_, s.mixture_, s.selection_, s.support_transform_)
     table = getattr(s, "_table_state", None)
     if table is not None:
-        if any(x is not None for x in single) or s.classes_ is not None:
+        if (any(x is not None for x in single) or s.classes_ is not None
+                or getattr(s, "heaps_", None) is not None):
             raise ModelFileError(f"{where}: a table synthesizer has no whitener, mixture, "
-                                 "selection, support transform or classes of its own")
+                                 "selection, support transform, heaps or classes of its own")
         if table.n_features != d:
             raise ModelFileError(f"{where}: the table model has {table.n_features} columns, "
                                  f"expected {d}")
         del s.class_priors_
         return
+    heaps = getattr(s, "heaps_", None)
+    if heaps is not None and (heaps.columns[-1] >= d or s.classes_ is not None):
+        raise ModelFileError(f"{where}: heaps name a column beyond the {d} columns, or belong "
+                             "to a synthesizer with classes")
     if s.classes_ is None:
         if s.whitener_ is None or hasattr(s, "class_models_") or s.class_priors_ is not None:
             raise ModelFileError(f"{where}: a synthesizer needs a whitener and no classes")
@@ -112,7 +118,7 @@ def _build_synthesizer(cls: type[Synthesizer], table: Table, ns: SimpleNamespace
         s.model_ = WhitenedMixture(
             ns.whitener_, mixture, ns.support_transform_, ns.lower_bounds_, ns.upper_bounds_,
             ns.integer_columns_, s.support, ns.selection_, memorization,
-            getattr(ns, "decimals_", None),
+            getattr(ns, "decimals_", None), getattr(ns, "heaps_", None),
         )
     return s
 
@@ -138,6 +144,7 @@ def synthesizer_table(cls: type[Synthesizer]) -> Table:
             Attr("upper_bounds_", _bound_array),
             Attr("integer_columns_", _bool_array),
             Attr("decimals_", _decimals, optional=True),  # files before decimals: none
+            Attr("heaps_", HeapMap.from_json, HeapMap.to_json, optional=True),  # none before
             Attr("classes_", _classes, _encode_classes),
             Attr("selection_", _selection, _encode_selection),
             Attr("memorization_", _memorization, optional=True),

@@ -34,10 +34,16 @@ Design (issue 11)
   density after standardisation is corrected by its Jacobian (``- Σ log scale`` over observed
   numbers), so it is the density of the numbers in their own units (dates: in their
   resolution) times the probabilities of the categories and of the missingness pattern.
+* **Heaped numbers** (a column with few distinct values: diamonds' `table`, whole numbers with
+  a few halves) take their training marginal (:mod:`mixsynth.heaps`): a drawn value goes
+  through the model's marginal CDF to the training rows' quantile, before rounding.
 * **Conditioning** (``given=``) is exact: each component is reweighted by the evidence of the
   given values (``theta_k[level]`` for a category, the Gaussian marginal for numbers, and the
   given columns being observed), numbers are drawn from each component's Gaussian conditional
   and categories from the component's distributions; never by rejection.
+
+Why one module over 600 lines: the fitted model, its fit and its model-file table change
+together (a field of the model is a step of the fit and an entry of the file).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from scipy.special import logsumexp
 from mixsynth.conditional import full_covariances
 from mixsynth.core import Params, family, sample_mixture
 from mixsynth.core.families.categorical import MARKER, Categorical
+from mixsynth.heaps import DRAWS, HeapMap, heaped_columns
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _decimals, _int, _list
 from mixsynth.modelfile.tables import _positive, _probabilities
@@ -113,6 +120,9 @@ class TableMixture:
         detected, or a discrete column): sampled numbers are rounded to them, as the
         numeric path does (:func:`mixsynth.support.decimals_of`). ``None`` (models saved
         before it was recorded): numbers are returned as drawn.
+    heaps : HeapMap, optional
+        The heaped numeric columns (positions in the numeric block) and their training
+        marginals; ``None`` when there are none (and in files written before 2026-12-04).
     """
 
     codec: TableCodec
@@ -124,6 +134,15 @@ class TableMixture:
     candidates: tuple[dict[str, Any], ...] | None = None
     memorization: dict[str, Any] | None = None
     decimals: NDArray[np.int64] | None = None
+    heaps: HeapMap | None = None
+
+    @property
+    def heaps_(self) -> HeapMap:
+        """:attr:`heaps`, an AttributeError when there are none (then the model file has no
+        entry, and a file written before heaps existed saves back byte for byte)."""
+        if self.heaps is None:
+            raise AttributeError("this table model maps no heaped column")
+        return self.heaps
 
     # what a WhitenedMixture / ClassConditional exposes and a table model has not
     selection: None = None
@@ -221,11 +240,13 @@ class TableMixture:
             X, _ = sample_mixture(self.params, n, rng, temperature=temperature)
             Z, onehot = fam.split(X)
             codes = fam.codes(onehot)
-        return self._decode(Z, codes, exact)
+        return self._decode(Z, codes, rng, exact)
 
-    def _decode(self, Z: Array, codes: NDArray[np.intp],
+    def _decode(self, Z: Array, codes: NDArray[np.intp], rng: np.random.Generator,
                 exact: Mapping[int, float] | None = None) -> pd.DataFrame:
         X = Z * self.scale + self.mean
+        if self.heaps is not None:
+            self.heaps.apply(X, np.ones(X.shape[1], dtype=bool), rng)  # given: set below
         if self.decimals is not None:  # the precision of the data (integers: the codec)
             for j, i in enumerate(self.codec.numeric):
                 if self.decimals[i] >= 0 and not self.codec.specs[i].integer:
@@ -490,8 +511,15 @@ def fit_table(
                            scored, key=lambda c: (c.covariance_type, c.reg_covar, c.n_components)))
     decimals = np.full(len(codec.specs), -1, dtype=np.int64)
     decimals[list(codec.numeric)] = recorded
+    heaped = heaped_columns(X)
+    heaps = None
+    if heaped.any():  # the model's numbers as drawn, before rounding
+        fam = fit.params.family
+        assert isinstance(fam, Categorical)
+        draws, _ = fam.split(sample_mixture(fit.params, DRAWS, rng)[0])
+        heaps = HeapMap.fit(X, draws * scale + mean, heaped)
     return TableMixture(codec, mean, scale, fit.params, missingness, missing, candidates,
-                        decimals=decimals)
+                        decimals=decimals, heaps=heaps)
 
 
 # ------------------------------------------------------------------------------ model files
@@ -564,6 +592,10 @@ def _finish_table(t: Any, where: str) -> None:
     if fam.levels != layout(codec, t.missingness):
         raise ModelFileError(f"{where}: family {t.family_name!r} does not match the codec's "
                              f"levels {layout(codec, t.missingness)}")
+    heaps = getattr(t, "heaps_", None)
+    if heaps is not None and heaps.columns[-1] >= len(codec.numeric):
+        raise ModelFileError(f"{where}: heaps name a column beyond the "
+                             f"{len(codec.numeric)} numeric columns")
     decimals = getattr(t, "decimals", None)
     if decimals is not None and decimals.shape != (len(codec.specs),):
         raise ModelFileError(f"{where}: {decimals.shape[0]} decimal places for "
@@ -589,6 +621,7 @@ _TABLE = Table(
         Attr("missing", _missing_option),
         Attr("candidates", _candidates),
         Attr("decimals", _decimals_or_none, optional=True),  # files before it: none
+        Attr("heaps_", HeapMap.from_json, HeapMap.to_json, optional=True),  # none before
     ),
     tensors=(
         Tensor("mean", ("c",)),
@@ -604,7 +637,8 @@ _TABLE = Table(
     finish=_finish_table,
     record_params=(),
     build=lambda t: TableMixture(t.codec, t.mean, t.scale, t.params, t.missingness, t.missing,
-                                 t.candidates, decimals=getattr(t, "decimals", None)),
+                                 t.candidates, decimals=getattr(t, "decimals", None),
+                                 heaps=getattr(t, "heaps_", None)),
 )
 
 register("table", _TABLE)
