@@ -110,7 +110,9 @@ def family_model(train: np.ndarray, family: dict[str, Any], *, rotate: bool, see
     if "n_factors" in settings:
         settings["covariance_type"] = "factor"
     gm = GaussianMixture(random_state=seed, **settings).fit(whitener.transform(Xt))
-    return dataclasses.replace(wm, whitener=whitener, mixture=gm)
+    # the heaped columns' map belongs to the mixture it was estimated from: estimated again
+    return dataclasses.replace(wm, whitener=whitener, mixture=gm).with_heaps(
+        train, as_generator(seed))
 
 
 def _ms(values: list[float], fmt: str) -> str:

@@ -174,3 +174,23 @@ def test_a_mixed_tables_heaped_numbers_take_their_training_marginal(rng, tmp_pat
     doc["model"]["table"]["attrs"]["heaps"]["columns"] = [2]  # there are two numbers
     _write(tmp_path / "bad.mixsynth", doc, tensors)
     assert "beyond the 2 numeric columns" in _load_error(tmp_path / "bad.mixsynth")
+
+
+def test_a_replaced_mixture_gets_its_own_map(rng) -> None:
+    """The map belongs to the mixture it was estimated from: ``with_heaps`` estimates it again
+    (benchmarks.quality swaps the mixture of a one-component model)."""
+    X = _table(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = Synthesizer(n_components=1, criterion="bic", random_state=0).fit(X).model_
+        many = Synthesizer(**FAST).fit(X).model_
+    swapped = dataclasses.replace(one, whitener=many.whitener, mixture=many.mixture)
+    again = swapped.with_heaps(X, np.random.default_rng(0))
+    assert not np.array_equal(again.heaps.knots, one.heaps.knots)
+    # the same mixture from other draws: column 0's quantiles within sampling error, the
+    # whole-number column's steps (atoms) at most a few knots apart
+    middle = slice(10, -10)  # the extreme quantiles of 20,000 draws are noisy
+    np.testing.assert_allclose(again.heaps.knots[0][middle], many.heaps.knots[0][middle],
+                               atol=0.2)
+    assert np.mean(again.heaps.knots[1] != many.heaps.knots[1]) < 0.03
+    assert swapped.with_heaps(X[:, 1:2], np.random.default_rng(0)).heaps is None

@@ -16,6 +16,7 @@ Neither knows about DataFrames or column names given by users: the synthesizer r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,7 +27,7 @@ from scipy.special import logsumexp
 
 from mixsynth.conditional import condition, full_covariances
 from mixsynth.gaussian_mixture import GaussianMixture
-from mixsynth.heaps import HeapMap
+from mixsynth.heaps import DRAWS, HeapMap, heaped_columns
 from mixsynth.support import SupportTransform
 from mixsynth.whitening import Whitener
 
@@ -311,6 +312,17 @@ class WhitenedMixture:
             covs = covs + w.noise_variance_ * (scale[:, None] * P * scale[None, :])
         means = gm.means_ @ A.T + b
         return gm.weights_, means, covs, cols
+
+    def with_heaps(self, X: Array, rng: np.random.Generator) -> WhitenedMixture:
+        """This model with the map of the heaped columns of its training rows ``X``
+        (:mod:`mixsynth.heaps`), the marginals estimated from its own draws (``rng``); without
+        one when no column is heaped. Call it again after replacing the mixture: the map
+        belongs to the mixture it was estimated from."""
+        heaped = heaped_columns(X)
+        if not heaped.any():
+            return dataclasses.replace(self, heaps=None)
+        return dataclasses.replace(
+            self, heaps=HeapMap.fit(X, self.support_draws(DRAWS, rng), heaped))
 
     def support_draws(self, n: int, rng: np.random.Generator) -> Array:
         """Unconditional rows as the support's rounding receives them (reflected into the

@@ -30,7 +30,6 @@ from sklearn.utils.validation import column_or_1d
 from mixsynth import sources
 from mixsynth.gaussian_mixture import GaussianMixture
 from mixsynth.guard import memorization_check
-from mixsynth.heaps import DRAWS, HeapMap, heaped_columns
 from mixsynth.model import (
     ClassConditional,
     PointMass,
@@ -304,19 +303,9 @@ def fit_source(
         whitener, mixture, transform, lower, upper, integer, s.support, selection,
         memorization, decimals,
     )
-    if isinstance(source, ArraySource) and s.support is not None:
-        s.model_ = _with_heaps(s.model_, source.X, plan)
+    if isinstance(source, ArraySource) and s.support is not None:  # heaped columns' map
+        s.model_ = s.model_.with_heaps(source.X, as_generator(plan.stream("heaps")))
     return s
-
-
-def _with_heaps(model: WhitenedMixture, X: Array, plan: SeedPlan) -> WhitenedMixture:
-    """``model`` with the map of the data's heaped columns (:mod:`mixsynth.heaps`), estimated
-    from its own draws (the plan's ``heaps`` stream); itself when no column is heaped."""
-    heaped = heaped_columns(X)
-    if not heaped.any():
-        return model
-    draws = model.support_draws(DRAWS, as_generator(plan.stream("heaps")))
-    return dataclasses.replace(model, heaps=HeapMap.fit(X, draws, heaped))
 
 
 def _columns_suit(X: Array) -> bool:
