@@ -73,7 +73,8 @@ def test_a_fit_on_the_device_follows_the_processors_trajectory(rng, cov: str) ->
         warnings.simplefilter("ignore")  # a slow run may stop at max_iter: both alike
         cpu = GaussianMixture(**kw).fit(X)
         dev = GaussianMixture(device=DEVICE, **kw).fit(X)
-    assert dev.n_iter_ == cpu.n_iter_ and cpu.n_iter_ > 5
+    # a trajectory, not a single step (tied took 5 iterations on seed 116, others tens)
+    assert dev.n_iter_ == cpu.n_iter_ and cpu.n_iter_ >= 3
     _close(dev.lower_bounds_, cpu.lower_bounds_, 1e-9)
     _close(dev.means_, cpu.means_, 1e-7)
     _close(dev.covariances_, cpu.covariances_, 1e-7)
