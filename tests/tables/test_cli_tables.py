@@ -79,7 +79,7 @@ def test_unknown_category_is_a_usage_error(tmp_path: Path, rng: np.random.Genera
     ([None] * 40, "Column 'bad' has no values"),
     (["2020-01-01", "2020-02-30", "2020-01-03", "2020-01-04"] * 10,
      "Column 'bad': '2020-02-30' is not a date"),
-    ([f"id{i}" for i in range(80)], "Column 'bad' has 80 distinct values"),
+    ([f"id{i}" for i in range(1001)], "Column 'bad' has 1001 distinct values"),
 ])
 def test_bad_columns_exit_65_naming_them(tmp_path: Path, rng: np.random.Generator,
                                          capsys: pytest.CaptureFixture[str], column: list[object],
@@ -95,6 +95,18 @@ def test_bad_columns_exit_65_naming_them(tmp_path: Path, rng: np.random.Generato
         return
     assert code == 65 and not model.exists()
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_identifier_column_fits_with_a_one_line_warning(
+        tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]) -> None:
+    df = pd.DataFrame({"x": rng.normal(size=80), "name": [f"id{i}" for i in range(80)]})
+    data, model, out = tmp_path / "d.csv", tmp_path / "m.mixsynth", tmp_path / "s.csv"
+    df.to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(model), *FAST]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "'name'" in line]
+    assert len(warned) == 1 and "80 distinct values in 80 rows" in warned[0]
+    assert main(["sample", str(model), "-n", "50", "-o", str(out)]) == 0
+    assert set(pd.read_csv(out)["name"]) <= set(df["name"])
 
 
 def test_numeric_csv_keeps_its_path(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -131,13 +132,24 @@ def test_bad_columns_are_named(column: pd.Series, message: str) -> None:
         TableCodec.fit(pd.DataFrame({"ok": [1.0, 2.0, 3.0], "bad": column}))
 
 
-def test_high_cardinality_is_refused_unless_forced() -> None:
-    df = pd.DataFrame({"id": [f"user{i}" for i in range(200)], "x": np.arange(200.0)})
-    with pytest.raises(ValueError, match=r"Column 'id' has 200 distinct values.*column_kinds"):
+def test_thousands_of_levels_are_refused_unless_forced() -> None:
+    df = pd.DataFrame({"id": [f"user{i}" for i in range(1001)], "x": np.arange(1001.0)})
+    with pytest.raises(ValueError, match=r"Column 'id' has 1001 distinct values.*column_kinds"):
         TableCodec.fit(df)
-    with pytest.warns(HighCardinalityWarning, match="'id' has 200 levels"):
+    with pytest.warns(HighCardinalityWarning, match="'id' has 1001 levels"):
         codec = TableCodec.fit(df, {"id": "categorical"})
-    assert codec.levels == (200,)
+    assert codec.levels == (1001,)
+
+
+def test_identifier_like_levels_are_modelled_with_a_warning() -> None:
+    df = pd.DataFrame({"id": [f"user{i % 150}" for i in range(200)], "x": np.arange(200.0)})
+    with pytest.warns(HighCardinalityWarning, match=r"Column 'id' has 150 distinct values in 200"):
+        codec = TableCodec.fit(df)
+    assert codec.levels == (150,)
+    few = df.assign(id=[f"user{i % 50}" for i in range(200)])  # 50 levels: not identifier-like
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HighCardinalityWarning)
+        assert TableCodec.fit(few).levels == (50,)
 
 
 def test_unknown_category_names_the_allowed_values() -> None:

@@ -11,6 +11,7 @@ import pytest
 from mixsynth import Synthesizer
 from mixsynth.persistence import load, save
 from mixsynth.table_model import TableMixture, continuous_gaps_supported
+from mixsynth.tables import HighCardinalityWarning
 from tests.tables.penguins import penguins
 from tests.tables.test_codec import every_dtype
 
@@ -203,10 +204,18 @@ def test_bad_inputs_are_named(rng: np.random.Generator) -> None:
         _fast().fit(base.assign(empty=pd.Series([None] * 60, dtype=object)))
     with pytest.raises(ValueError, match="Column 'mixed' mixes value types"):
         _fast().fit(base.assign(mixed=pd.Series(["a", 1] * 30, dtype=object)))
-    with pytest.raises(ValueError, match="Column 'id' has 60 distinct values"):
-        _fast().fit(base.assign(id=[f"row{i}" for i in range(60)]))
     with pytest.raises(ValueError, match="Class-conditional"):
         _fast().fit(base, y=np.zeros(60))
+
+
+def test_an_identifier_column_is_modelled_with_a_warning(rng: np.random.Generator) -> None:
+    ids = pd.Series([f"row{i}" for i in range(60)], dtype="string")
+    table = penguins(rng, n=60).assign(id=ids)
+    with pytest.warns(HighCardinalityWarning, match="Column 'id' has 60 distinct values in 60"):
+        synth = _fast(random_state=0).fit(table)
+    out = synth.sample(200, random_state=1)
+    assert list(out.columns) == list(table.columns) and out["id"].dtype == ids.dtype
+    assert set(out["id"].dropna()) <= set(ids)
 
 
 def _decimals(values: pd.Series) -> int:

@@ -74,8 +74,9 @@ class TableCodec:
         ------
         ValueError
             Naming the column: an all-missing column, an object column mixing types, text that
-            does not parse as the dates or numbers asked for, a high-cardinality column
-            (:mod:`~mixsynth.tables.kinds`), an unknown kind or column in ``column_kinds``.
+            does not parse as the dates or numbers asked for, a column of more than
+            ``MAX_LEVELS`` levels (:mod:`~mixsynth.tables.kinds`; an identifier-like one only
+            warns), an unknown kind or column in ``column_kinds``.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a DataFrame, got {type(df).__name__}.")

@@ -143,10 +143,14 @@ def _categories(name: Any, s: pd.Series, observed: pd.Series, kind: ColumnKind) 
 
 
 def _check_cardinality(name: Any, n_levels: int, n_observed: int, forced: bool) -> None:
-    high = n_levels > MAX_LEVELS or (
+    """The high-cardinality policy of :mod:`mixsynth.tables.kinds`: more than
+    :data:`MAX_LEVELS` levels is refused unless forced; identifier-like levels (most rows
+    distinct) are modelled, with a warning; forcing either warns with the cost."""
+    too_many = n_levels > MAX_LEVELS
+    identifier_like = (
         n_levels > MIN_LEVELS_FOR_FRACTION and n_levels > DISTINCT_FRACTION * n_observed
     )
-    if not high:
+    if not (too_many or identifier_like):
         return
     if forced:
         warnings.warn(
@@ -155,10 +159,18 @@ def _check_cardinality(name: Any, n_levels: int, n_observed: int, forced: bool) 
             HighCardinalityWarning, stacklevel=4,
         )
         return
-    raise ValueError(
-        f"Column {name!r} has {n_levels} distinct values in {n_observed} rows (high "
-        f"cardinality: more than {MAX_LEVELS}, or more than {DISTINCT_FRACTION:.0%} of the rows); "
-        f"drop it, or force it with column_kinds={{{name!r}: 'categorical'}}."
+    if too_many:
+        raise ValueError(
+            f"Column {name!r} has {n_levels} distinct values in {n_observed} rows (high "
+            f"cardinality: more than {MAX_LEVELS}); drop it, or force it with "
+            f"column_kinds={{{name!r}: 'categorical'}}."
+        )
+    warnings.warn(
+        f"Column {name!r} has {n_levels} distinct values in {n_observed} rows (more than "
+        f"{DISTINCT_FRACTION:.0%}: an identifier or a free-text field?); modelled as "
+        f"categorical at {n_levels - 1} parameters per component, so its sampled values are "
+        f"copies of observed ones. Drop it if it identifies rows.",
+        HighCardinalityWarning, stacklevel=4,
     )
 
 

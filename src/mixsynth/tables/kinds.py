@@ -25,12 +25,14 @@ categories, ``{"code": "continuous"}`` parses a text column as numbers).
 
 High cardinality
 ----------------
-A column *inferred* categorical with more than :data:`MAX_LEVELS` levels, or with more than
-:data:`MIN_LEVELS_FOR_FRACTION` levels covering more than :data:`DISTINCT_FRACTION` of its rows
-(an identifier, a free-text field), is refused with an error naming it: each level costs one
-parameter per component and such a column carries no distribution to learn. Name it in
-``column_kinds`` to model it anyway (a :class:`HighCardinalityWarning` then says what it
-costs), or drop it.
+A column *inferred* categorical with more than :data:`MAX_LEVELS` levels is refused with an
+error naming it: each level costs one parameter per component. One with fewer levels that
+nevertheless covers most of its rows (more than :data:`MIN_LEVELS_FOR_FRACTION` levels and
+more than :data:`DISTINCT_FRACTION` of the observed rows: an identifier, a free-text field, a
+small table's many species) is modelled as categorical with a :class:`HighCardinalityWarning`
+naming it: its sampled values are copies of observed ones, which for an identifier means
+real identifiers (drop such a column). Naming a column in ``column_kinds`` models it whatever
+its levels (the warning then says what it costs).
 """
 
 from __future__ import annotations
@@ -80,12 +82,12 @@ DISCRETE_KINDS = frozenset({ColumnKind.CATEGORICAL, ColumnKind.ORDERED, ColumnKi
 
 #: An inferred categorical column with more levels than this is refused.
 MAX_LEVELS = 1000
-#: ... and so is one whose levels cover more than this fraction of its observed rows, when it
-#: has more than :data:`MIN_LEVELS_FOR_FRACTION` levels.
+#: One whose levels cover more than this fraction of its observed rows, when it has more than
+#: :data:`MIN_LEVELS_FOR_FRACTION` levels, is modelled with a warning (identifier-like).
 DISTINCT_FRACTION = 0.5
 MIN_LEVELS_FOR_FRACTION = 50
 
 
 class HighCardinalityWarning(UserWarning):
-    """A column forced categorical (``column_kinds``) has many levels: it is modelled, at the
-    cost of one parameter per level and component."""
+    """A categorical column has many levels (identifier-like, or forced by ``column_kinds``):
+    it is modelled, at the cost of one parameter per level and component."""
