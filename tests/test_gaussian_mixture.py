@@ -245,6 +245,17 @@ def test_invalid_hyperparameters_raise_at_fit(params, rng):
         gm.fit(rng.normal(size=(20, 2)))
 
 
+@pytest.mark.parametrize("name", ["n_components", "max_iter", "n_init", "chunk_size",
+                                  "verbose_interval"])
+@pytest.mark.parametrize("flag", [True, np.True_])
+def test_a_bool_is_not_a_count(name, flag, rng):
+    """Python takes True for 1: n_components=True passed scikit-learn's interval and died in
+    the k-means seeding with a bare TypeError (issue 14 item 7)."""
+    with pytest.raises(ValueError, match=rf"The '{name}' parameter of GaussianMixture must be "
+                                         r"an int in the range .*Got (np\.)?True_? instead"):
+        GaussianMixture(**{name: flag}).fit(rng.normal(size=(20, 2)))
+
+
 def test_k_larger_than_samples_or_distinct_rows():
     with pytest.raises(ValueError, match="n_samples >= n_components"):
         GaussianMixture(5).fit(np.arange(6.0).reshape(3, 2))

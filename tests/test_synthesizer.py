@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import multivariate_normal
 
@@ -393,6 +394,22 @@ def test_iter_sample_makes_its_chunk_seeds_lazily(rng: np.random.Generator, seed
     np.testing.assert_array_equal(second, s.sample(7, children[1]))
 
 
+#: Counts Python would convert (True is 1, "3" iterates to 3) and other bad candidates.
+_COUNTS = [
+    (dict(n_components=True), r"n_components must be an integer >= 1 or a sequence"),
+    (dict(n_components=2.5), r"n_components must be an integer >= 1 or a sequence"),
+    (dict(n_components="3"), r"n_components must be an integer >= 1 or a sequence"),
+    (dict(n_components=[True, 2]), r"n_components must be an integer >= 1 or a sequence"),
+    (dict(n_components=[0, 2]), r"Every candidate n_components must be >= 1"),
+    (dict(n_components=[]), r"n_components must name at least one candidate"),
+    (dict(max_iter=True), r"max_iter must be an integer >= 0, got True"),
+    (dict(max_iter=-1), r"max_iter must be an integer >= 0"),
+    (dict(n_init=0), r"n_init must be an integer >= 1"),
+    (dict(tol=float("nan")), r"tol must be a number >= 0, got nan"),
+    (dict(tol=-1.0), r"tol must be a number >= 0"),
+]
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -403,12 +420,21 @@ def test_iter_sample_makes_its_chunk_seeds_lazily(rng: np.random.Generator, seed
         (dict(bounds=(np.nan, 100.0)), "bounds for column 0 are NaN"),
         (dict(bounds=(5.0, 1.0)), "exceeds the upper bound"),
         (dict(bounds=((0, 0, 0), 1.0)), "bounds must be"),
-    ],
+    ] + _COUNTS,
 )
 def test_invalid_settings_are_refused_at_fit_with_a_clear_message(rng, params, message):
     # cv=0 raised ZeroDivisionError; n_jobs=0, NaN bounds and bounds excluding the data were
     # accepted silently
     X = rng.uniform(-3.0, 3.0, size=(60, 2))
-    synth = Synthesizer(n_components=[1, 2], **params)  # __init__ only stores
+    synth = Synthesizer(**{"n_components": [1, 2], **params})  # __init__ only stores
     with pytest.raises(ValueError, match=message):
         synth.fit(X)
+
+
+@pytest.mark.parametrize(("params", "message"), _COUNTS)
+def test_a_mixed_table_checks_the_same_settings(rng, params, message):
+    """The table model has no scikit-learn estimator to check its settings: n_components=[0, 2],
+    max_iter=-1 and tol=NaN were accepted, n_init=0 raised a bare AssertionError."""
+    df = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
+    with pytest.raises(ValueError, match=message):
+        Synthesizer(**{"n_components": [1, 2], **params}).fit(df)

@@ -5,13 +5,12 @@ additive per-chunk statistics, no Python loop over components). Beyond scikit-le
 ``fit(X, y=None, sample_weight=None)``, ``sample(n_samples, random_state=None)`` with a per-call
 seed and rows returned in random order, and bounded memory through ``chunk_size``.
 
-``fit`` has one path: every input becomes a :class:`~mixsynth.sources.Source`
-(:func:`~mixsynth.sources.as_source`; an array or DataFrame is an
-:class:`~mixsynth.sources.ArraySource`), and :func:`fit_on_source` runs the ``n_init`` EM runs in
-lock-step over it, one pass per iteration. The same call streams data that does not fit in memory
-(a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable returning an
-iterator of chunks, a list of arrays) and runs data-parallel on a dask array or dataframe; only
-the pass over the data differs.
+``fit`` has one path: every input becomes a :class:`~mixsynth.sources.Source` (an array or
+DataFrame an :class:`~mixsynth.sources.ArraySource`), and :func:`fit_on_source` runs the
+``n_init`` EM runs in lock-step over it, one pass per iteration. The same call streams data
+that does not fit in memory (a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv``
+file, a callable returning an iterator of chunks, a list of arrays) and runs data-parallel on a
+dask array or dataframe; only the pass over the data differs.
 
 This module holds the estimator's surface (parameters, ``fit``), its initialisation, its
 parameters as attributes and its model-file table; the fit on a source (the ``_SourceFitting``
@@ -27,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -78,6 +77,7 @@ from mixsynth.modelfile.tables import (
     _representable_spread,
 )
 from mixsynth.sources import Summary
+from mixsynth.validation import Counts
 
 __all__ = [
     "GaussianMixture",
@@ -247,14 +247,14 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
     """
 
     _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 - scikit-learn's contract
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Counts(1, None, closed="left")],
         "covariance_type": [StrOptions({"full", "tied", "diag", "spherical", "factor"})],
         "shrinkage": [Interval(Real, 0.0, None, closed="left")],
-        "n_factors": [Interval(Integral, 0, None, closed="left"), None],
+        "n_factors": [Counts(0, None, closed="left"), None],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Counts(0, None, closed="left")],
+        "n_init": [Counts(1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
@@ -262,8 +262,8 @@ class GaussianMixture(_SourceFitting, _Scoring, SaveMixin, DensityMixin, BaseEst
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "verbose_interval": [Counts(1, None, closed="left")],
+        "chunk_size": [Counts(1, None, closed="left"), None],
         "missing": [StrOptions({"error", "em"})],
         "device": [str, None],
     }

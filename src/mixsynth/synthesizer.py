@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +33,7 @@ from mixsynth.seeding import SeedLike, SeedPlan, as_generator
 from mixsynth.selection import (
     Candidate,
     SelectionResult,
+    candidate_ks,
 )
 from mixsynth.selection.checkpoint import SweepCheckpoint
 from mixsynth.sources import ArraySource, StoragePolicy, as_source
@@ -431,6 +433,16 @@ class Synthesizer(SaveMixin, BaseEstimator):
                              f"the data has gaps), got {self.missing!r}{hint}.")
         if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
+        # checked here for every model family: the mixed tables' EM has no estimator of
+        # scikit-learn's to check them, and Python would take True for 1
+        if self.n_components is not None:
+            candidate_ks(self.n_components)
+        for name, low in (("max_iter", 0), ("n_init", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not self.tol >= 0:
+            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
         if self.device is not None and not isinstance(self.device, str):
             raise ValueError(f"device must be None or a PyTorch device name such as 'cuda', "
                              f"got {self.device!r}.")

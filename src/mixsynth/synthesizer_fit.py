@@ -49,6 +49,7 @@ from mixsynth.selection import (
     SampleSupport,
     SelectionResult,
     candidate_grid,
+    candidate_ks,
     choose_realistic,
     make_folds,
     make_realism_folds,
@@ -596,7 +597,7 @@ def _grid(s: Synthesizer, X: Array, criterion: str) -> list[tuple[int, str, floa
                 f"rows ({n_distinct}); decrease n_components."
             )
         return candidate_grid(s.n_components, s.covariance_type, regs)
-    ks = [int(k) for k in s.n_components]
+    ks = candidate_ks(s.n_components)
     kept = [k for k in ks if k <= n_distinct]
     if not kept:
         raise ValueError(
@@ -618,8 +619,7 @@ def fit_table(s: Synthesizer, df: Any, plan: SeedPlan) -> Synthesizer:
     from mixsynth.table_model import fit_table as fit_mixed
 
     n = s.n_components
-    ks = None if n is None else [int(n)] if isinstance(n, (int, np.integer)) else [
-        int(k) for k in n]
+    ks = None if n is None else candidate_ks(n)
     covs = [s.covariance_type] if isinstance(s.covariance_type, str) else list(
         s.covariance_type)
     # the table model has no realism criterion yet: held-out log-likelihood instead

@@ -11,9 +11,27 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, validate_data
 
-__all__ = ["ROWS", "check_finite", "check_input", "check_observed_columns", "column_label"]
+__all__ = [
+    "ROWS", "Counts", "check_finite", "check_input", "check_observed_columns", "column_label",
+]
+
+
+class Counts(Interval):
+    """scikit-learn's ``Interval(Integral, ...)`` without ``bool``: Python's ``True`` is an
+    ``Integral``, so ``n_components=True`` passed the interval as 1 and failed later with a
+    bare TypeError. Use it in ``_parameter_constraints``: the message stays scikit-learn's
+    ("... must be an int in the range [1, inf). Got True instead.")."""
+
+    def __init__(self, left: int | None, right: int | None, *, closed: str) -> None:
+        from numbers import Integral
+
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, (bool, np.bool_)) and bool(super().is_satisfied_by(val))
 
 #: How a message counting rows says so (a file's *lines* are counted from 1: io.formats.LINES).
 ROWS = "(rows counted from 0)"

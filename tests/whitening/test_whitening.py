@@ -69,6 +69,7 @@ def test_sklearn_estimator_checks(estimator: Whitener, check: Callable[[Any], No
         {"n_components": 0.0},
         {"n_components": 1.5},
         {"n_components": "all"},
+        {"n_components": True},  # Python's 1: kept one component without a word
         {"scale": "minmax"},
         {"whiten": "yes"},
     ],

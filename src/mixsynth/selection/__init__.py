@@ -33,7 +33,7 @@ from mixsynth.selection.evaluators import (
     information_criteria,
     make_folds,
 )
-from mixsynth.selection.plans import GRID_LIMIT, candidate_grid
+from mixsynth.selection.plans import GRID_LIMIT, candidate_grid, candidate_ks
 from mixsynth.selection.realism import (
     Realism,
     RealismFold,
@@ -70,6 +70,7 @@ __all__ = [
     "SerialRunner",
     "Task",
     "candidate_grid",
+    "candidate_ks",
     "choose_realistic",
     "information_criteria",
     "make_folds",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ __all__ = [
     "GRID_LIMIT",
     "Plan",
     "candidate_grid",
+    "candidate_ks",
     "coarse_to_fine",
     "coarse_values",
     "expected_count",
@@ -32,6 +34,29 @@ GRID_LIMIT = 8
 
 #: Yields batches of K, is sent ``{K: score}`` (larger is better) for each batch.
 Plan = Generator[list[int], Mapping[int, float], None]
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def candidate_ks(n_components: int | Iterable[int]) -> list[int]:
+    """The candidate numbers of components: one integer, or an iterable of them (a range, a
+    list), each ``>= 1``; a ValueError naming what was given otherwise (``True``, ``2.5``,
+    ``"3"`` and an empty list are not candidates, though Python would convert them)."""
+    ks: list[Any] | None = None
+    if _is_count(n_components):
+        ks = [n_components]
+    elif isinstance(n_components, Iterable) and not isinstance(n_components, (str, bytes)):
+        ks = list(n_components)
+    if ks is None or not all(_is_count(k) for k in ks):
+        raise ValueError(f"n_components must be an integer >= 1 or a sequence of them (a "
+                         f"range, a list), got {n_components!r}.")
+    if not ks:
+        raise ValueError("n_components must name at least one candidate.")
+    if any(k < 1 for k in ks):
+        raise ValueError(f"Every candidate n_components must be >= 1, got {ks}.")
+    return [int(k) for k in ks]
 
 
 def candidate_grid(
@@ -52,19 +77,11 @@ def candidate_grid(
     list of (n_components, covariance_type, reg_covar)
         Grouped by covariance type, then reg_covar.
     """
-    ks = (
-        [int(n_components)]
-        if isinstance(n_components, (int, np.integer))
-        else [int(k) for k in n_components]
-    )
+    ks = candidate_ks(n_components)
     types = [covariance_type] if isinstance(covariance_type, str) else list(covariance_type)
     regs = [float(reg_covar)] if isinstance(reg_covar, (int, float)) else [
         float(r) for r in reg_covar
     ]
-    if not ks:
-        raise ValueError("n_components must name at least one candidate.")
-    if any(k < 1 for k in ks):
-        raise ValueError(f"Every candidate n_components must be >= 1, got {ks}.")
     if not types:
         raise ValueError("covariance_type must name at least one covariance type.")
     unknown = set(types) - {"full", "tied", "diag", "spherical"}

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from mixsynth.modelfile import Attr, ModelFileError, Table, Tensor, register
 from mixsynth.modelfile.attributes import _int, _nonneg_float
 from mixsynth.modelfile.tables import _FEATURE_NAMES, _positive, _same_length, _unit_interval
-from mixsynth.validation import check_input, column_label
+from mixsynth.validation import Counts, check_input, column_label
 from mixsynth.whitening.moments import ColumnMoments, _per_column_moments, _prescaled_moments
 from mixsynth.whitening.pca import (
     _null_tolerance,
@@ -127,7 +127,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_components": [
-            Interval(Integral, 1, None, closed="left"),
+            Counts(1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="right"),
             None,
         ],
