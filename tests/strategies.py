@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import strategies as st
 
 from mixsynth.core import Params, precisions_cholesky_from_covariances
@@ -86,3 +87,27 @@ def messy_tables(draw: st.DrawFn, max_rows: int = 40, max_cols: int = 4) -> tupl
         elif kind == "all_identical":
             X = np.repeat(X[:1], X.shape[0], axis=0)
     return "+".join(kinds), np.ascontiguousarray(X)
+
+
+@st.composite
+def messy_mixed_tables(draw: st.DrawFn, max_rows: int = 40) -> tuple[str, pd.DataFrame]:
+    """``(kind, df)``: a :func:`messy_tables` table (zero to three numeric columns) beside one or
+    two text columns of one to four levels, with or without gaps in them and in a numeric
+    column: the mixed model's inputs at their messiest."""
+    import pandas as pd
+
+    kind, X = draw(messy_tables(max_rows=max_rows, max_cols=3))
+    X = X[:, : draw(st.integers(0, X.shape[1]))]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = X.shape[0]
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    one_point = "identical" in kind or "one_odd_row" in kind
+    for j in range(draw(st.integers(1, 2))):
+        levels = [f"l{i}" for i in range(draw(st.integers(1, 4)))]
+        col = pd.Series(rng.choice(levels[:1] if one_point else levels, n), dtype=object)
+        if draw(st.booleans()):
+            col[rng.random(n) < 0.2] = None
+        df[f"c{j}"] = col
+    if X.shape[1] and draw(st.booleans()):
+        df.iloc[int(rng.integers(n)), 0] = np.nan
+    return kind, df

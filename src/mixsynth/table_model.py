@@ -48,6 +48,7 @@ together (a field of the model is a step of the fit and an entry of the file).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,7 @@ from mixsynth.modelfile.attributes import _decimals, _int, _list
 from mixsynth.modelfile.tables import _positive, _probabilities
 from mixsynth.modelfile.values import _from_json, _short, _to_json
 from mixsynth.support import decimals_of
+from mixsynth.whitening.moments import observed_mean_and_spread
 
 if TYPE_CHECKING:  # pandas and the codec load when a table is fitted or a table model read
     import pandas as pd
@@ -463,6 +465,12 @@ def fit_table(
     from mixsynth.tables.mixture import select_mixed
 
     codec = TableCodec.fit(df, column_kinds)
+    if criterion == "heldout" and len(df) < cv:  # the numeric selection's fallback
+        warnings.warn(
+            f"Cannot cross-validate {len(df)} rows in {cv} folds: selected by BIC over every "
+            "row instead.", UserWarning, stacklevel=5,
+        )
+        criterion = "bic"
     gaps = [s.name for i, s in enumerate(codec.specs) if s.missing and i in codec.numeric]
     if gaps and not continuous_gaps_supported():
         raise ValueError(
@@ -471,8 +479,7 @@ def fit_table(
             "or declare the column categorical in column_kinds."
         )
     X, codes = codec.encode(df)
-    mean = np.nanmean(X, axis=0) if X.shape[1] else np.zeros(0)
-    scale = np.nanstd(X, axis=0) if X.shape[1] else np.zeros(0)
+    mean, scale = observed_mean_and_spread(X)  # np.nanstd overflows near 1e200
     scale = np.where(scale > 0, scale, 1.0)
     # recorded values are dequantised: a uniform jitter of one resolution cell (1 for
     # integers, counts and dates in their unit; 10**-p for a column recorded to p decimals)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ColumnMoments"]
+__all__ = ["ColumnMoments", "observed_mean_and_spread"]
 
 #: (n_samples, mean, scaled covariance, column exponents, constant mask, constant values):
 #: what :func:`_whitener_from_moments` takes.
@@ -108,6 +108,23 @@ def _per_column_moments(X: NDArray[np.float64]) -> _Moments:
         X.shape[0], mean, np.diag(np.asarray(var, dtype=np.float64)),
         np.asarray(exps, dtype=np.int64), constant, np.asarray(values, dtype=np.float64),
     )
+
+
+def observed_mean_and_spread(
+    X: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each column's mean and standard deviation (``ddof=0``) over its observed (non-NaN)
+    values, as ``np.nanmean`` / ``np.nanstd`` give them but without overflow: values near
+    1e200 square to inf there (an infinite spread), here every column is pre-scaled by a power
+    of two first (:func:`_prescaled_moments`). A constant column's spread is 0.
+
+    Every column must have an observed value.
+    """
+    _, mean, var, exps, constant, _ = _per_column_moments(X)
+    spread = np.zeros(X.shape[1])
+    observed = (~np.isnan(X)).sum(axis=0)[~constant]
+    spread[~constant] = np.ldexp(np.sqrt(np.diag(var) * (observed - 1) / observed), exps)
+    return mean, spread
 
 
 @dataclass(frozen=True, eq=False)
