@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", (
         "mixsynth._version", "mixsynth._testhooks", "mixsynth.seeding", "mixsynth.validation",
         "mixsynth.io",
-        "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.table",
+        "mixsynth.io.atomic", "mixsynth.io.formats", "mixsynth.io.frames", "mixsynth.io.table",
         "mixsynth.modelfile",
     )),
     ("data", ("mixsynth.sources", "mixsynth.whitening", "mixsynth.support", "mixsynth.heaps",

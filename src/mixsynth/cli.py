@@ -685,38 +685,14 @@ def _mixed_frame(path: str, options: _ReadOptions, kinds: dict[str, str] | None,
     """A CSV / Parquet table with text, boolean or date columns, or gaps, as a DataFrame (the
     mixed model's input); ``None`` for anything else (numbers only: the usual reader).
     ``force``: read it as a DataFrame whatever it holds (the other tables of an evaluation
-    whose real table is mixed)."""
-    from mixsynth.io.table import data_format
+    whose real table is mixed). :func:`mixsynth.io.frames.table_frame` decides, as
+    ``Synthesizer().fit(path)`` does."""
+    from mixsynth.io.frames import table_frame
 
-    try:
-        fmt = data_format(path)
-    except ValueError:
-        return None  # the usual reader says what is wrong
-    if fmt not in ("csv", "tsv", "parquet") or not os.path.isfile(path):
+    frame = table_frame(path, columns=options.columns, delimiter=options.delimiter,
+                        force=force or bool(kinds))
+    if frame is None:
         return None
-    import pandas as pd
-
-    from mixsynth.io.readers import read_parquet_frame
-
-
-    sep = options.delimiter or ("\t" if fmt == "tsv" else ",")
-    if not kinds and not force:  # a first look decides; anything else: the usual reader
-        try:
-            probe = (read_parquet_frame(path, columns=options.columns, nrows=_PROBE_ROWS)
-                     if fmt == "parquet" else
-                     pd.read_csv(path, sep=sep, usecols=options.columns, nrows=_PROBE_ROWS))
-        except (ValueError, OSError, ImportError):
-            return None  # the usual reader says what is wrong, as for a streamed file
-        if not _is_mixed(probe):
-            return None
-    if fmt == "parquet":
-        frame = read_parquet_frame(path, columns=options.columns)
-    else:
-        if _ragged(path, sep):
-            return None  # pandas would fill a short row with gaps: the usual reader refuses it
-        frame = pd.read_csv(path, sep=sep, usecols=options.columns)
-        if options.columns is not None:
-            frame = frame[options.columns]
     unknown = [c for c in kinds or () if c not in frame.columns]
     if unknown:
         raise click.BadParameter(f"unknown column {unknown[0]!r}; the columns are "
@@ -728,51 +704,6 @@ def _has_gaps(values: Any) -> bool:
     import numpy as np
 
     return bool(np.isnan(values).any())
-
-
-def _ragged(path: str, sep: str) -> bool:
-    """Whether a row of a CSV file has another number of fields than its header."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = csv.reader(f, delimiter=sep)
-        width = len(next(rows, []))
-        return any(len(row) != width for row in rows if row)
-
-
-def _is_mixed(frame: Any) -> bool:
-    """Whether a table is for the mixed model: a column of categories (text that is mostly not
-    numbers, booleans, dates) or a column without values (the codec names it). Numbers only
-    (gaps included: the usual reader's policy, the same streamed or not), numbers with a stray
-    text value, and one text column that reads as another delimiter's columns go to the usual
-    reader and its message. Nullable or Arrow numbers (a Parquet file's pandas metadata) are
-    for the mixed model too, which gives them back in their dtype, as ``fit(df)`` does."""
-    import numpy as np
-    import pandas as pd
-
-    text = [c for c in frame.columns
-            if not pd.api.types.is_numeric_dtype(frame[c].dtype)
-            or pd.api.types.is_bool_dtype(frame[c].dtype)]
-    if len(frame) == 0 or (
-            len(frame.columns) == 1 and any(ch in str(frame.columns[0]) for ch in ";\t|")):
-        return False
-    if frame.isna().all().any():
-        return True  # a column without values: the codec's error names it
-    if any(pd.api.types.is_numeric_dtype(t) and not isinstance(t, np.dtype)
-           for t in frame.dtypes):
-        return True  # nullable or Arrow numbers (Parquet's pandas metadata): kept in kind
-    for c in text:
-        values = frame[c].dropna()
-        if pd.api.types.is_bool_dtype(frame[c].dtype) or len(values) == 0:
-            continue
-        numeric = pd.to_numeric(values.astype(str), errors="coerce").notna().mean()
-        if numeric >= 0.5:  # numbers with a typo: the usual reader names it
-            return False
-    return bool(text)
-
-
-#: Rows of a CSV or Parquet file read to decide whether it is a mixed table.
-_PROBE_ROWS = 10_000
 
 
 def _describe_table(part: Any, report: Callable[[str], None]) -> None:

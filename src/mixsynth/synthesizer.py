@@ -365,6 +365,12 @@ class Synthesizer(SaveMixin, BaseEstimator):
         """The one fit path: any input becomes a :class:`~mixsynth.sources.Source`, the storage
         policy keeps it in memory or streams it, and :meth:`_fit_source` fits it."""
         self._check_settings()
+        if isinstance(X, str | os.PathLike) and out_of_core is not True and y is None:
+            from mixsynth.io.frames import table_frame
+
+            frame = table_frame(X, force=bool(self.column_kinds))  # as `mixsynth fit` reads it
+            if frame is not None:
+                X = frame
         if _is_table(X) or (self.column_kinds and _is_frame(X)):
             if y is not None:
                 raise ValueError("Class-conditional fitting (y=...) takes numeric columns only; "

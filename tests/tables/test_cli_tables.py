@@ -140,3 +140,23 @@ def test_a_ragged_row_in_a_mixed_csv_is_refused(tmp_path: Path,
     assert main(["fit", str(data), "-o", str(model), *FAST]) == 65
     assert "line 52 has 1 field(s) but the header has 2" in capsys.readouterr().err
     assert not model.exists()
+
+
+def test_a_typo_in_a_column_of_numbers_is_named_alone(
+        tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mixed table whose numeric column holds one stray text: the error named every text
+    column (the categories too) and said "mixsynth models numbers only"; it names the typo's
+    column, value and line, and the categories are not at fault."""
+    df = _table(rng).astype({"bill_length_mm": object})
+    df.loc[7, "bill_length_mm"] = "39,1"
+    data = tmp_path / "d.csv"
+    df.to_csv(data, index=False)
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.mixsynth"), *FAST]) == 65
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "1 non-numeric column(s): 'bill_length_mm'" in err
+    assert "'39,1' at line 9" in err and "species" not in err
+    assert "numbers only" not in err
+    # declared categorical, the column is modelled (as text levels) and the fit goes on
+    assert main(["fit", str(data), "-o", str(tmp_path / "m.mixsynth"), "--categorical",
+                 "bill_length_mm", "--force", *FAST]) == 0

@@ -246,3 +246,34 @@ def test_continuous_columns_are_sampled_at_the_data_precision(
     save(s, path)
     pd.testing.assert_frame_equal(load(path).sample(300, random_state=3),
                                   s.sample(300, random_state=3))
+
+
+def test_a_mixed_csv_path_fits_as_its_dataframe(tmp_path: Path, rng: np.random.Generator) -> None:
+    """``Synthesizer().fit("table.csv")`` read numbers only and refused the text columns that
+    ``mixsynth fit`` models; it reads the file as the command line does (one first look)."""
+    df = penguins(rng, 80)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    by_path = _fast(random_state=0).fit(path)
+    by_frame = _fast(random_state=0).fit(pd.read_csv(path))
+    np.testing.assert_array_equal(by_path.model_.means, by_frame.model_.means)
+    out = by_path.sample(20, random_state=1)
+    pd.testing.assert_frame_equal(out, by_frame.sample(20, random_state=1))
+    assert list(out.columns) == list(df.columns)
+    assert out["species"].dtype == pd.read_csv(path)["species"].dtype  # text kept as read
+
+
+def test_numbers_with_a_stray_text_are_refused_naming_the_value(
+        rng: np.random.Generator) -> None:
+    """Read with pandas, a numeric column with one typo is text: it was modelled as a category
+    per number, with a warning about identifiers."""
+    df = penguins(rng, 80).astype({"body_mass_g": object})
+    df.loc[5, "body_mass_g"] = "n/a "
+    df["body_mass_g"] = df["body_mass_g"].astype(str)
+    with pytest.raises(ValueError, match=r"Column 'body_mass_g' holds numbers written as text "
+                                         r"and text that is not a number \('n/a ' at row 5\)"):
+        _fast().fit(df)
+    s = _fast(column_kinds={"body_mass_g": "categorical"})
+    with pytest.warns(HighCardinalityWarning):  # forced: the levels it costs are said
+        s.fit(df)
+    assert set(s.sample(10)["body_mass_g"]) <= set(df["body_mass_g"])

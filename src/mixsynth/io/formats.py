@@ -178,9 +178,12 @@ def _non_numeric_error(source: str, bad: list[tuple[str, Any]],
                        example: str = "") -> ValueError:
     listed = ", ".join(f"{name!r} ({arrow_type})" for name, arrow_type in bad)
     return ValueError(
-        f"{source} has {len(bad)} non-numeric column(s): {listed}{example}. mixsynth models "
-        "numbers only: select the numeric columns (--columns a,b,c; columns= in Python) or "
-        "convert these first."
+        f"{source} has {len(bad)} non-numeric column(s): {listed}{example}. Numbers with a "
+        "stray text (a typo, a missing-value marker): fix or empty those cells. Text columns "
+        "are modelled as categories when a table is read into memory (mixsynth fit without "
+        "--out-of-core, --label or a cluster; Synthesizer().fit), not by this numeric reader: "
+        "select the numeric columns (--columns a,b,c; mixsynth.io.read_data(path, columns=...) "
+        "in Python) or convert these first."
     )
 
 

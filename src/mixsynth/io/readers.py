@@ -39,10 +39,11 @@ from numpy.typing import NDArray
 
 from mixsynth._testhooks import pause_point
 from mixsynth.io.formats import TableFile, _NpyFile, open_table
+from mixsynth.io.frames import read_parquet_frame
 from mixsynth.io.table import Table, check_shape, data_format
 from mixsynth.validation import ROWS, check_finite
 
-__all__ = ["read_data", "read_parquet_frame"]
+__all__ = ["read_data", "read_parquet_frame"]  # the latter from mixsynth.io.frames
 
 #: Rows per block when reading a table into memory.
 BATCH_ROWS = 65_536
@@ -158,83 +159,6 @@ def _spooled(stream: BinaryIO) -> Iterator[Path]:
         yield spool
 
 
-def read_parquet_frame(path: PathLike, *, columns: Sequence[str] | None = None,
-                       nrows: int | None = None) -> Any:
-    """A Parquet file as a DataFrame in the dtypes its pandas metadata records (a mixed table).
-
-    ``nrows`` reads only the first rows (a first look at a file that may be larger than memory:
-    one batch, not the file), in the same dtypes.
-
-    pandas records an Arrow dictionary column (``dictionary<...>[pyarrow]``) under a dtype name
-    its own reader refuses (``TypeError: data type ... not understood``, pandas 3.1 / pyarrow
-    26): such a column is read in that Arrow dtype, the others as pandas reads them.
-
-    Raises
-    ------
-    ValueError, OSError
-        As :func:`pandas.read_parquet` does.
-    """
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    wanted = None if columns is None else list(columns)
-    if nrows is None:
-        try:
-            return pd.read_parquet(path, columns=columns)
-        except TypeError as exc:
-            error = exc
-        table = pq.read_table(path, columns=wanted)
-    else:
-        with pq.ParquetFile(path, pre_buffer=False) as file:  # not the next row groups
-            batches, rows = [], 0
-            for batch in file.iter_batches(batch_size=max(int(nrows), 1), columns=wanted):
-                batches.append(batch)  # a batch stops at a row group's end: maybe short
-                rows += batch.num_rows
-                if rows >= nrows:
-                    break
-            names = file.schema_arrow.names
-            unknown = [c for c in wanted or () if c not in names]
-            if unknown:
-                raise ValueError(f"no column {unknown[0]!r} in {path}")
-            schema = file.schema_arrow if wanted is None else pa.schema(
-                [file.schema_arrow.field(c) for c in wanted], metadata=file.schema_arrow.metadata)
-        table = (pa.Table.from_batches(batches).slice(0, nrows) if batches else
-                 schema.empty_table()).replace_schema_metadata(schema.metadata)
-        try:
-            return table.to_pandas()
-        except TypeError as exc:
-            error = exc
-    return _frame_of_arrow_dtypes(table, error)
-
-
-def _frame_of_arrow_dtypes(table: Any, error: TypeError) -> Any:
-    """``table`` as a DataFrame, the columns whose recorded pandas dtype pandas refuses read in
-    their Arrow dtype; ``error`` (pandas' own) when no recorded dtype is to blame."""
-    import json
-
-    import pandas as pd
-
-    doc = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
-    arrow: list[str] = []
-    for col in doc.get("columns", []):
-        name = col.get("field_name", col.get("name"))
-        try:
-            pd.api.types.pandas_dtype(str(col.get("numpy_type")))
-        except TypeError:
-            if name in table.schema.names:
-                arrow.append(name)
-                col["numpy_type"] = "object"
-    if not arrow:
-        raise error  # not the metadata: pandas' own error
-    table = table.replace_schema_metadata(
-        {**table.schema.metadata, b"pandas": json.dumps(doc).encode()})
-    frame = table.to_pandas()
-    for name in arrow:
-        frame[name] = pd.arrays.ArrowExtensionArray(table.column(name))
-    return frame
-
-
 # ------------------------------------------------------------------------------- tables
 
 
@@ -304,7 +228,8 @@ def _check_integer_range(values: NDArray[np.float64], dtypes: Sequence[str],
             f"{table.where(row)}, an integer too large for float64, the numbers mixsynth "
             f"models, to bring back as {dtype} (it would wrap round to "
             f"{'0' if dtype.kind == 'u' else '-2**63'}); an id or a sentinel value? Leave "
-            "the column out (--columns; columns= in Python) or convert it to float first."
+            "the column out (--columns; mixsynth.io.read_data(path, columns=...) in Python) or "
+            "convert it to float first."
         )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from mixsynth.io.frames import stray_text
 from mixsynth.tables.columns import (
     _NS_PER_UNIT,
     ColumnSpec,
@@ -123,7 +124,17 @@ def _value_type(v: Any) -> str:
 
 def _text_kind(name: Any, observed: pd.Series) -> ColumnKind:
     first = str(observed.iloc[0])
-    return ColumnKind.DATETIME if _ISO_DATE.match(first) else ColumnKind.CATEGORICAL
+    if _ISO_DATE.match(first):
+        return ColumnKind.DATETIME
+    stray = stray_text(observed)
+    if stray is not None:  # modelled as categories, every number would become a level
+        raise ValueError(
+            f"Column {name!r} holds numbers written as text and text that is not a number "
+            f"({observed.iloc[stray]!r} at row {observed.index[stray]!r}): a typo or a "
+            "missing-value marker? Fix or blank those values (NaN), or declare the column's "
+            f"kind: column_kinds={{{name!r}: 'categorical'}} models the text as categories."
+        )
+    return ColumnKind.CATEGORICAL
 
 
 def _categories(name: Any, s: pd.Series, observed: pd.Series, kind: ColumnKind) -> list[Any]:
