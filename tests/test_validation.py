@@ -55,3 +55,12 @@ def test_through_the_estimators() -> None:
 def test_other_conversion_errors_are_left_alone() -> None:
     with pytest.raises(ValueError, match="Complex data not supported"):
         check_input(np.array([[1 + 2j, 3.0]]))
+
+
+def test_a_dataframe_without_columns_gets_scikit_learns_message() -> None:
+    """numpy's "at least one array or dtype is required" came through for a DataFrame."""
+    from mixsynth import GaussianMixture, Synthesizer
+
+    for estimator in (GaussianMixture(), Synthesizer()):
+        with pytest.raises(ValueError, match=r"Found array with 0 feature\(s\) \(shape=\(5, 0\)\)"):
+            estimator.fit(pd.DataFrame(index=range(5)))

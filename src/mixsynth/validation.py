@@ -200,6 +200,11 @@ def check_input(
         ensure_min_samples=ensure_min_samples,
         ensure_min_features=ensure_min_features,
     )
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] == 0 and ensure_min_features > 0:
+        # a DataFrame without columns: numpy's "at least one array or dtype is required"
+        raise ValueError(f"Found array with 0 feature(s) (shape={tuple(shape)}) while a minimum "
+                         f"of {ensure_min_features} is required.")
     try:
         if estimator is not None:
             # validate_data names the array "X" itself

@@ -271,9 +271,44 @@ def test_numbers_with_a_stray_text_are_refused_naming_the_value(
     df.loc[5, "body_mass_g"] = "n/a "
     df["body_mass_g"] = df["body_mass_g"].astype(str)
     with pytest.raises(ValueError, match=r"Column 'body_mass_g' holds numbers written as text "
-                                         r"and text that is not a number \('n/a ' at row 5\)"):
+                                         r"and text that is not a number \('n/a ' at row 5 \(rows "
+                                         r"counted from 0\)\)"):
         _fast().fit(df)
     s = _fast(column_kinds={"body_mass_g": "categorical"})
     with pytest.warns(HighCardinalityWarning):  # forced: the levels it costs are said
         s.fit(df)
     assert set(s.sample(10)["body_mass_g"]) <= set(df["body_mass_g"])
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_inf_in_a_mixed_table_is_refused_at_fit_naming_column_and_row(
+        value: float, rng: np.random.Generator) -> None:
+    """The table model fitted inf as a number (a mean of inf) and the model failed at save."""
+    df = penguins(rng, 40)
+    df.loc[3, "bill_depth_mm"] = value
+    with pytest.raises(ValueError, match=r"Column 'bill_depth_mm' holds -?inf at row 3 \(rows "
+                                         r"counted from 0\): inf, which is never a value"):
+        _fast().fit(df)
+    with pytest.raises(ValueError, match=r"holds -?inf at index 'r3'"):  # a labelled index
+        _fast().fit(df.set_axis([f"r{i}" for i in range(40)]))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "int64[pyarrow]"])
+def test_integers_float64_cannot_bring_back_are_refused(
+        dtype: str, rng: np.random.Generator) -> None:
+    """int64 near 2**63 rounds to 2**63 in float64 and came back as -2**63 in samples, without
+    a word (the numeric reader refuses it: tests/test_io.py)."""
+    df = penguins(rng, 40).assign(
+        big=pd.array(2**63 - 1 - rng.integers(0, 1000, 40), dtype="int64").astype(dtype))
+    with pytest.raises(ValueError, match=r"Column 'big' holds \d+ at row \d+ \(rows counted "
+                                         r"from 0\): an integer too large for float64"):
+        _fast().fit(df)
+    ok = df.assign(big=np.full(40, 2**63 + 5, dtype=np.uint64))  # within uint64 after rounding
+    assert (_fast().fit(ok).sample(5)["big"] == np.uint64(2**63)).all()
+
+
+def test_a_category_of_an_unsupported_type_names_its_column(rng: np.random.Generator) -> None:
+    """pd.cut's Interval categories: the message called the column 'category'."""
+    df = penguins(rng, 40).assign(band=pd.cut(rng.normal(size=40), 3))
+    with pytest.raises(ValueError, match=r"Column 'band' has a category Interval"):
+        _fast().fit(df)

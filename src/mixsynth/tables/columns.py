@@ -228,11 +228,11 @@ def _from_codes(spec: ColumnSpec, codes: NDArray[np.integer]) -> Any:
     return pd.Series(values, dtype=object).astype(dtype)
 
 
-def _dtype_to_json(dtype: Any) -> dict[str, Any]:
+def _dtype_to_json(dtype: Any, name: Any = None) -> dict[str, Any]:
     if isinstance(dtype, pd.CategoricalDtype):
         return {"type": "category", "ordered": bool(dtype.ordered),
-                "categories": [_plain(c, "category") for c in dtype.categories],
-                "categories_dtype": _dtype_to_json(dtype.categories.dtype)}
+                "categories": [_plain(c, name) for c in dtype.categories],
+                "categories_dtype": _dtype_to_json(dtype.categories.dtype, name)}
     if isinstance(dtype, pd.StringDtype):
         return {"type": "string", "storage": dtype.storage,
                 "na": "nan" if dtype.na_value is not pd.NA else "NA"}

@@ -29,6 +29,7 @@ from mixsynth.tables.kinds import (
     ColumnKind,
     HighCardinalityWarning,
 )
+from mixsynth.validation import ROWS
 
 Array = NDArray[np.float64]
 
@@ -47,7 +48,7 @@ def _learn(name: Any, s: pd.Series, forced: ColumnKind | None) -> ColumnSpec:
         raise ValueError(f"Column {name!r} has no values (every entry is missing); drop it.")
     dtype = s.dtype
     kind = forced or _infer(name, s, observed)
-    common = {"name": name, "kind": kind.value, "dtype": _dtype_to_json(dtype),
+    common = {"name": name, "kind": kind.value, "dtype": _dtype_to_json(dtype, name),
               "missing": bool(len(observed) < len(s))}
     if kind in DISCRETE_KINDS:
         cats = _categories(name, s, observed, kind)
@@ -56,12 +57,58 @@ def _learn(name: Any, s: pd.Series, forced: ColumnKind | None) -> ColumnSpec:
     if kind in (ColumnKind.DATETIME, ColumnKind.TIMEDELTA):
         return _learn_time(name, s, observed, kind, common)
     values = _numbers(name, observed)
+    _check_representable(name, observed, values, dtype)
     integer = bool(np.all(values == np.round(values)))
     if kind is ColumnKind.INTEGER and not integer:
         raise ValueError(f"Column {name!r} is declared integer but holds fractions "
                          f"(e.g. {values[values != np.round(values)][0]!r}).")
     return ColumnSpec(integer=integer, lower=float(values.min()), upper=float(values.max()),
                       **common)
+
+
+def _check_representable(name: Any, observed: pd.Series, values: Array, dtype: Any) -> None:
+    """Numbers the model can learn and give back: finite (inf is never a value to model) and,
+    in an integer column, within what float64 brings back to the column's integer type
+    (int64 near 2**63 rounds to 2**63 and would wrap round to -2**63, as the numeric reader
+    refuses it too)."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    what = "inf, which is never a value to model (NaN marks a missing value)"
+    if len(bad) == 0:
+        kind = _integer_dtype(dtype)
+        if kind is None:
+            return
+        bits = kind.itemsize * 8
+        low, high = (0.0, 2.0**bits) if kind.kind == "u" else (-(2.0 ** (bits - 1)),
+                                                                 2.0 ** (bits - 1))
+        bad = np.flatnonzero((values < low) | (values >= high))
+        what = (f"an integer too large for float64, the numbers mixsynth models, to bring back "
+                f"as {kind} (it would wrap round); an id or a sentinel value? Drop the column "
+                "or convert it to float first")
+        if len(bad) == 0:
+            return
+    raise ValueError(f"Column {name!r} holds {_at(observed, int(bad[0]))}: {what}.")
+
+
+def _at(observed: pd.Series, i: int) -> str:
+    """``observed``'s ``i``-th value and where it is in the table, for a message: its row
+    (counted from 0) under a default index, else its index label."""
+    value = observed.iloc[i]
+    value = value.item() if isinstance(value, np.generic) else value
+    label = observed.index[i]
+    label = label.item() if isinstance(label, np.generic) else label
+    if isinstance(observed.index, pd.RangeIndex) and observed.index.start == 0 and (
+            observed.index.step == 1):
+        return f"{value!r} at row {label} {ROWS}"
+    return f"{value!r} at index {label!r}"
+
+
+def _integer_dtype(dtype: Any) -> np.dtype[Any] | None:
+    """The numpy integer type of an integer column (numpy, nullable or Arrow), else None."""
+    if isinstance(dtype, pd.ArrowDtype):
+        dtype = dtype.numpy_dtype
+    elif isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        dtype = getattr(dtype, "numpy_dtype", None)
+    return dtype if isinstance(dtype, np.dtype) and dtype.kind in "iu" else None
 
 
 def _infer(name: Any, s: pd.Series, observed: pd.Series) -> ColumnKind:
@@ -130,7 +177,7 @@ def _text_kind(name: Any, observed: pd.Series) -> ColumnKind:
     if stray is not None:  # modelled as categories, every number would become a level
         raise ValueError(
             f"Column {name!r} holds numbers written as text and text that is not a number "
-            f"({observed.iloc[stray]!r} at row {observed.index[stray]!r}): a typo or a "
+            f"({_at(observed, stray)}): a typo or a "
             "missing-value marker? Fix or blank those values (NaN), or declare the column's "
             f"kind: column_kinds={{{name!r}: 'categorical'}} models the text as categories."
         )
