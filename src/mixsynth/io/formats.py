@@ -180,10 +180,10 @@ def _non_numeric_error(source: str, bad: list[tuple[str, Any]],
     return ValueError(
         f"{source} has {len(bad)} non-numeric column(s): {listed}{example}. Numbers with a "
         "stray text (a typo, a missing-value marker): fix or empty those cells. Text columns "
-        "are modelled as categories when a table is read into memory (mixsynth fit without "
-        "--out-of-core, --label or a cluster; Synthesizer().fit), not by this numeric reader: "
-        "select the numeric columns (--columns a,b,c; mixsynth.io.read_data(path, columns=...) "
-        "in Python) or convert these first."
+        "are modelled as categories when a CSV or Parquet file is read into memory (mixsynth "
+        "fit FILE without --out-of-core, --label or a cluster; Synthesizer().fit), not from "
+        "standard input nor by this numeric reader: select the numeric columns (--columns "
+        "a,b,c; mixsynth.io.read_data(path, columns=...) in Python) or convert these first."
     )
 
 
