@@ -316,15 +316,17 @@ class Synthesizer(SaveMixin, BaseEstimator):
         X : array-like or DataFrame of shape (n_samples, n_features), or out-of-core data
             Also a ``np.memmap``, a path to a ``.npy``, ``.parquet`` or ``.csv`` file, a callable
             returning a fresh iterator of 2-D chunks, a list of 2-D arrays, or a dask array or
-            dataframe. Such data below ``sources.IN_MEMORY_BYTES`` (256 MiB) is loaded and
-            fitted as an array. Larger data is streamed, in bounded memory or
-            data-parallel on dask: bounds, integer columns and the whitener come from one first
-            pass, each EM iteration of each candidate reads the data once, and candidates are
-            scored by BIC (AIC if asked) since held-out folds would need the rows in memory;
-            ``selection_.notes`` says so. ``y`` and the memorisation guard need the data in
-            memory. When a ``distributed.Client`` is current (see
-            :func:`mixsynth.distributed.cluster`), the candidates of an in-memory sweep run as
-            tasks on its cluster (instead of ``n_jobs`` local processes), with the same results.
+            dataframe. A CSV or Parquet file with text, boolean or date columns is read as
+            ``mixsynth fit`` reads it and fitted as its DataFrame would be
+            (:func:`mixsynth.io.frames.table_frame`). Other such data below
+            ``sources.IN_MEMORY_BYTES`` (256 MiB) is loaded and fitted as an array. Larger data is
+            streamed, in bounded memory or data-parallel on dask: bounds, integer columns and the
+            whitener come from one first pass, each EM iteration of each candidate reads the data
+            once, and candidates are scored by BIC (AIC if asked) since held-out folds would need
+            the rows in memory; ``selection_.notes`` says so. ``y`` and the memorisation guard need
+            the data in memory. When a ``distributed.Client`` is current (see
+            :func:`mixsynth.distributed.cluster`), the candidates of an in-memory sweep run as tasks
+            on its cluster (instead of ``n_jobs`` local processes), with the same results.
         y : array-like of shape (n_samples,), optional
             Class labels: one model is selected and fitted per class (class-conditional), and
             :meth:`sample` then returns ``(X, y)``.
