@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixsynth.validation import check_input
+from mixsynth.validation import check_input, is_count, unreturnable_integers
 
 
 def _penguins() -> pd.DataFrame:
@@ -64,3 +64,31 @@ def test_a_dataframe_without_columns_gets_scikit_learns_message() -> None:
     for estimator in (GaussianMixture(), Synthesizer()):
         with pytest.raises(ValueError, match=r"Found array with 0 feature\(s\) \(shape=\(5, 0\)\)"):
             estimator.fit(pd.DataFrame(index=range(5)))
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (3, True), (np.int32(3), True), (np.uint8(0), True), (-1, True),
+    (True, False), (np.bool_(True), False), (3.0, False), ("3", False), (None, False),
+])
+def test_a_count_is_an_integer_and_never_a_bool(value: object, expected: bool) -> None:
+    assert is_count(value) is expected
+
+
+@pytest.mark.parametrize(("dtype", "values", "bad"), [
+    # int64: 2**63 - 1 rounds to 2.0**63 in float64 and would wrap round to -2**63
+    ("int64", [0.0, float(2**63 - 1), -(2.0**63), np.nan, np.inf], [1]),
+    ("int8", [127.0, 128.0, -128.0, -129.0], [1, 3]),
+    ("uint8", [0.0, 255.0, 256.0, -1.0], [2, 3]),
+    ("uint64", [float(2**64 - 1), 2.0**63], [0]),
+    ("float64", [1e300, -np.inf], []),
+])
+def test_unreturnable_integers_are_those_float64_cannot_give_back(
+    dtype: str, values: list[float], bad: list[int]
+) -> None:
+    found = unreturnable_integers(np.array(values), np.dtype(dtype))
+    assert found.tolist() == bad
+    # every value not reported goes back to the column's dtype as the same number
+    keep = np.setdiff1d(np.flatnonzero(np.isfinite(values)), found)
+    if np.dtype(dtype).kind in "iu":
+        back = np.array(values)[keep].astype(dtype)
+        assert np.array_equal(back.astype(np.float64), np.array(values)[keep])

@@ -40,7 +40,7 @@ from mixsynth.report_sections import (
     _selection_section,
 )
 from mixsynth.seeding import SeedLike, as_generator, spawn_seeds
-from mixsynth.validation import check_input
+from mixsynth.validation import check_input, is_count
 
 __all__ = ["build_report", "write_report"]
 
@@ -200,10 +200,7 @@ def write_report(
 
 
 def _check_n_samples(n_samples: Any) -> None:
-    if n_samples is not None and (
-        isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
-        or n_samples < 1
-    ):
+    if n_samples is not None and (not is_count(n_samples) or n_samples < 1):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
 
 

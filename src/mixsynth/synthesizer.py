@@ -52,7 +52,7 @@ from mixsynth.synthesizer_fit import (
     search_space,
 )
 from mixsynth.table_model import MISSING, TableMixture  # registers its model-file table
-from mixsynth.validation import check_input
+from mixsynth.validation import check_input, is_count
 from mixsynth.whitening import Whitener
 
 __all__ = ["GuardSkippedWarning", "MemorizationWarning", "Synthesizer"]
@@ -439,7 +439,7 @@ class Synthesizer(SaveMixin, BaseEstimator):
                     if self.missing in ("em", "error") else "")
             raise ValueError(f"missing must be one of {MISSING} (what the samples carry where "
                              f"the data has gaps), got {self.missing!r}{hint}.")
-        if isinstance(self.cv, bool) or not isinstance(self.cv, int | np.integer) or self.cv < 2:
+        if not is_count(self.cv) or self.cv < 2:
             raise ValueError(f"cv must be an integer >= 2 (folds), got {self.cv!r}.")
         # checked here for every model family: the mixed tables' EM has no estimator of
         # scikit-learn's to check them, and Python would take True for 1
@@ -447,17 +447,14 @@ class Synthesizer(SaveMixin, BaseEstimator):
             candidate_ks(self.n_components)
         for name, low in (("max_iter", 0), ("n_init", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            if not is_count(value) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not self.tol >= 0:
             raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
         if self.device is not None and not isinstance(self.device, str):
             raise ValueError(f"device must be None or a PyTorch device name such as 'cuda', "
                              f"got {self.device!r}.")
-        if self.n_jobs is not None and (
-            isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int | np.integer)
-            or self.n_jobs == 0
-        ):
+        if self.n_jobs is not None and (not is_count(self.n_jobs) or self.n_jobs == 0):
             raise ValueError(
                 f"n_jobs must be None, a positive number of processes or -1 (one per core), "
                 f"got {self.n_jobs!r}."

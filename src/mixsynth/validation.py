@@ -16,7 +16,31 @@ from sklearn.utils.validation import check_array, validate_data
 
 __all__ = [
     "ROWS", "Counts", "check_finite", "check_input", "check_observed_columns", "column_label",
+    "is_count", "unreturnable_integers",
 ]
+
+
+def is_count(value: Any) -> bool:
+    """Whether ``value`` is an integer setting: a Python or numpy integer, but not ``bool``
+    (Python's ``True`` is an ``int``, and would pass as 1)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def unreturnable_integers(values: NDArray[np.float64], dtype: np.dtype[Any]) -> NDArray[np.intp]:
+    """Where float64 ``values`` of an integer column could not go back to its ``dtype``.
+
+    mixsynth models numbers as float64 and gives generated rows back in the column's dtype.
+    An int64 within 512 of 2**63 rounds to 2.0**63, which cast back wraps round to -2**63
+    (with only a cast warning): such values are ids or sentinels, not quantities to model, and
+    the readers and the table codec refuse them. NaN and inf are not reported here (they are
+    missing values, or the finiteness check's to name); for a non-integer ``dtype``, none.
+    """
+    if dtype.kind not in "iu":
+        return np.empty(0, dtype=np.intp)
+    bits = 8 * dtype.itemsize
+    low, high = ((0.0, 2.0**bits) if dtype.kind == "u"
+                 else (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1)))
+    return np.flatnonzero(np.isfinite(values) & ((values < low) | (values >= high)))
 
 
 class Counts(Interval):

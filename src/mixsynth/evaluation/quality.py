@@ -19,7 +19,7 @@ from mixsynth.evaluation.plain import int_seed as _int_seed
 from mixsynth.evaluation.table_quality import TableQualityReport, evaluate_table, is_table_input
 from mixsynth.evaluation.two_sample import _MMD_MAX_ROWS, _classifier_test, _mmd
 from mixsynth.seeding import SeedLike, spawn_seeds
-from mixsynth.validation import check_input
+from mixsynth.validation import check_input, is_count
 
 __all__ = ["QualityReport", "evaluate"]
 
@@ -224,7 +224,7 @@ def evaluate(
         ``synthetic`` or ``real_holdout``, or holding another kind of values (numbers against
         text), named.
     """
-    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
+    if not is_count(max_rows) or max_rows < 2:
         raise ValueError(f"max_rows must be an integer >= 2, got {max_rows!r}.")
     if temperature is not None:
         temperature = check_temperature(temperature)

@@ -41,7 +41,7 @@ from mixsynth._testhooks import pause_point
 from mixsynth.io.formats import TableFile, _NpyFile, open_table
 from mixsynth.io.frames import read_parquet_frame
 from mixsynth.io.table import Table, check_shape, data_format
-from mixsynth.validation import ROWS, check_finite
+from mixsynth.validation import ROWS, check_finite, unreturnable_integers
 
 __all__ = ["read_data", "read_parquet_frame"]  # the latter from mixsynth.io.frames
 
@@ -212,14 +212,8 @@ def _check_integer_range(values: NDArray[np.float64], dtypes: Sequence[str],
     """
     for j, name in enumerate(dtypes):
         dtype = np.dtype(name)
-        if dtype.kind not in "iu":
-            continue
-        bits = 8 * dtype.itemsize
-        low, high = (0.0, 2.0**bits) if dtype.kind == "u" else (-(2.0**(bits - 1)),
-                                                                 2.0 ** (bits - 1))
         column = values[:, j]
-        # NaN and inf are the validator's to report (check_finite, with its own message)
-        bad = np.flatnonzero(np.isfinite(column) & ((column < low) | (column >= high)))
+        bad = unreturnable_integers(column, dtype)
         if len(bad) == 0:
             continue
         row = int(bad[0])

@@ -12,9 +12,8 @@ import math
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from mixsynth.selection.result import Config
+from mixsynth.validation import is_count
 
 __all__ = [
     "GRID_LIMIT",
@@ -36,20 +35,16 @@ GRID_LIMIT = 8
 Plan = Generator[list[int], Mapping[int, float], None]
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def candidate_ks(n_components: int | Iterable[int]) -> list[int]:
     """The candidate numbers of components: one integer, or an iterable of them (a range, a
     list), each ``>= 1``; a ValueError naming what was given otherwise (``True``, ``2.5``,
     ``"3"`` and an empty list are not candidates, though Python would convert them)."""
     ks: list[Any] | None = None
-    if _is_count(n_components):
+    if is_count(n_components):
         ks = [n_components]
     elif isinstance(n_components, Iterable) and not isinstance(n_components, (str, bytes)):
         ks = list(n_components)
-    if ks is None or not all(_is_count(k) for k in ks):
+    if ks is None or not all(is_count(k) for k in ks):
         raise ValueError(f"n_components must be an integer >= 1 or a sequence of them (a "
                          f"range, a list), got {n_components!r}.")
     if not ks:

@@ -29,7 +29,7 @@ from mixsynth.tables.kinds import (
     ColumnKind,
     HighCardinalityWarning,
 )
-from mixsynth.validation import ROWS
+from mixsynth.validation import ROWS, unreturnable_integers
 
 Array = NDArray[np.float64]
 
@@ -77,10 +77,7 @@ def _check_representable(name: Any, observed: pd.Series, values: Array, dtype: A
         kind = _integer_dtype(dtype)
         if kind is None:
             return
-        bits = kind.itemsize * 8
-        low, high = (0.0, 2.0**bits) if kind.kind == "u" else (-(2.0 ** (bits - 1)),
-                                                                 2.0 ** (bits - 1))
-        bad = np.flatnonzero((values < low) | (values >= high))
+        bad = unreturnable_integers(values, kind)
         what = (f"an integer too large for float64, the numbers mixsynth models, to bring back "
                 f"as {kind} (it would wrap round); an id or a sentinel value? Drop the column "
                 "or convert it to float first")
