@@ -22,7 +22,14 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mixsynth.whitening import ConstantColumnsWarning, Whitener, _whitener_from_moments
+from mixsynth.whitening import (
+    ColumnMoments,
+    ConstantColumnsWarning,
+    Whitener,
+    _whitener_from_moments,
+)
+from mixsynth.whitening.moments import _prescaled_moments
+from mixsynth.whitening.pca import DenseCovariance, RowDeviations
 
 
 def correlated(rng: np.random.Generator, n: int, d: int) -> NDArray[np.float64]:
@@ -141,7 +148,7 @@ def test_variance_fraction_tie_keeps_the_smallest_k() -> None:
     args = (
         100,
         np.zeros(3),
-        np.diag([2.0, 1.0, 1.0]),
+        DenseCovariance(np.diag([2.0, 1.0, 1.0])),
         np.zeros(3, dtype=np.int64),
         np.zeros(3, dtype=bool),
         np.zeros(0),
@@ -157,7 +164,7 @@ def test_rank_never_exceeds_n_samples_minus_one() -> None:
     state = _whitener_from_moments(
         2,
         np.zeros(3),
-        np.diag([1.0, 0.5, 0.25]),
+        DenseCovariance(np.diag([1.0, 0.5, 0.25])),
         np.zeros(3, dtype=np.int64),
         np.zeros(3, dtype=bool),
         np.zeros(0),
@@ -506,3 +513,44 @@ def test_mixed_scales_in_one_data_set(rng: np.random.Generator) -> None:
     back = w_none.inverse_transform(w_none.transform(X))
     assert np.isfinite(back).all()
     np.testing.assert_allclose(back[:, 2], X[:, 2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("scale", ["std", "none"])
+@pytest.mark.parametrize("shape", [(2, 4), (6, 40), (30, 32)])
+def test_fewer_rows_than_columns_never_form_the_covariance(rng, scale, shape) -> None:
+    """Wide data (issue 14: 10,000 columns of 5 rows ran for minutes in a d×d ``eigh``): the
+    covariance is kept as the centred rows and decomposed by their SVD, giving the whitening
+    the d'×d' matrix gives, in memory and streamed."""
+    n, d = shape
+    X = 1e6 + rng.normal(size=(n, d)) * np.geomspace(0.1, 10.0, d)
+    X[:, 1] = 5.0  # a constant column is set aside as before
+    moments = _prescaled_moments(X)
+    assert isinstance(moments[2], RowDeviations)  # the d'×d' matrix is never formed
+    assert isinstance(ColumnMoments.from_array(X).scatter, RowDeviations)
+    dense = (*moments[:2], DenseCovariance(moments[2].matrix), *moments[3:])
+    for n_components in (None, 0.9, 1):
+        got = _whitener_from_moments(*moments, n_components=n_components, scale=scale)
+        want = _whitener_from_moments(*dense, n_components=n_components, scale=scale)
+        assert got.rank == want.rank <= n - 1
+        # to the dense eigh's accuracy: a few eps of the largest eigenvalue (the SVD of the
+        # rows is the more accurate of the two on the small ones)
+        np.testing.assert_allclose(got.explained_variance, want.explained_variance,
+                                   rtol=1e-9, atol=1e-14 * want.explained_variance[0])
+        # the same directions (a sign is arbitrary where loadings tie, as for two rows)
+        signs = np.sign(np.sum(got.components * want.components, axis=1))
+        np.testing.assert_allclose(got.components * signs[:, None], want.components,
+                                   rtol=0, atol=1e-8)
+        np.testing.assert_allclose(got.noise_variance, want.noise_variance, rtol=1e-9,
+                                   atol=1e-12 * want.explained_variance[0])
+        np.testing.assert_allclose(got.scale, want.scale, rtol=1e-12)
+    with pytest.warns(ConstantColumnsWarning):
+        fitted = Whitener(n_components=None, scale=scale).fit(X)
+    with pytest.warns(ConstantColumnsWarning):
+        streamed = Whitener(n_components=None, scale=scale).fit_from_moments(
+            ColumnMoments.from_array(X))
+    assert streamed.n_components_ == fitted.n_components_ == min(n - 1, d - 1)
+    projector = fitted.components_.T @ fitted.components_  # the subspace, whatever the signs
+    np.testing.assert_allclose(streamed.components_.T @ streamed.components_, projector,
+                               rtol=0, atol=1e-8)
+    back = fitted.inverse_transform(fitted.transform(X))
+    np.testing.assert_allclose(back, X, rtol=1e-9)  # n rows span their own centred subspace

@@ -15,9 +15,10 @@ The numerics are built for data that break naive PCA:
 - exactly constant columns are set aside (remembered and restored exactly), and null directions of
   collinear or short-and-wide data are always dropped.
 
-The principal directions come from the eigendecomposition of a small d'×d' covariance matrix
+The principal directions come from the eigendecomposition of the d'×d' covariance matrix
 (d' = number of non-constant columns) by :func:`_whitener_from_moments`, a pure function over
-moments. A streaming fit summarises each chunk as :class:`ColumnMoments`, merges them pairwise
+moments; for data with fewer rows than columns, from the SVD of the centred rows, the matrix never
+formed. A streaming fit summarises each chunk as :class:`ColumnMoments`, merges them pairwise
 (``a + b``, the update of Chan, Golub and LeVeque) and calls :meth:`Whitener.fit_from_moments`.
 
 The package: :mod:`~mixsynth.whitening.estimator` (the :class:`Whitener` estimator and its

@@ -169,7 +169,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if keep:
             _, mean, cov, col_exp, constant, values = _per_column_moments(Xv)
             state = _per_column_state(
-                mean, np.diag(cov).copy(), col_exp, constant, values, scale=self.scale
+                mean, cov.diagonal(), col_exp, constant, values, scale=self.scale
             )
         else:
             moments = _prescaled_moments(Xv)
@@ -222,7 +222,7 @@ class Whitener(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if self.missing == "keep":  # the per-column whitening of the same (complete) rows
             _, mean, cov, col_exp, constant, values = inputs
             state = _per_column_state(
-                mean, np.diag(cov).copy(), col_exp, constant, values, scale=self.scale
+                mean, cov.diagonal(), col_exp, constant, values, scale=self.scale
             )
         else:
             state = _whitener_from_moments(

@@ -8,9 +8,12 @@ streamed fit) all give what :func:`~mixsynth.whitening.pca._whitener_from_moment
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mixsynth.whitening.pca import Covariance, DenseCovariance, RowDeviations
 
 __all__ = ["ColumnMoments", "observed_mean_and_spread"]
 
@@ -19,7 +22,7 @@ __all__ = ["ColumnMoments", "observed_mean_and_spread"]
 _Moments = tuple[
     int,
     NDArray[np.float64],
-    NDArray[np.float64],
+    Covariance,
     NDArray[np.int64],
     NDArray[np.bool_],
     NDArray[np.float64],
@@ -42,10 +45,12 @@ def _prescaled_moments(
         Number of rows.
     mean : ndarray of shape (n_features,)
         Column means in the data's units; exactly the value of each constant column.
-    scaled_cov : ndarray of shape (n_varying, n_varying)
+    scaled_cov : Covariance
         Covariance (ddof=1) of ``Z = (X - mean) / 2**col_exp`` over the non-constant columns.
         ``|Z| < 1`` with a maximum of at least 1/2 per column, so the products cannot overflow and
-        the spread keeps its full precision.
+        the spread keeps its full precision. The n_varying × n_varying matrix; with fewer rows
+        than non-constant columns, ``Z`` itself (:class:`~mixsynth.whitening.pca.RowDeviations`:
+        the matrix would be large, and of rank n - 1 at most).
     col_exp : ndarray of shape (n_varying,), int
         The power-of-two exponents.
     constant_mask : ndarray of shape (n_features,), bool
@@ -75,13 +80,17 @@ def _prescaled_moments(
     _, e1 = np.frexp(np.abs(Xc).max(axis=0))
     Z = np.ldexp(Xc, -e1, out=Xc)
     col_exp = (e0 + e1).astype(np.int64)
+    scaled_cov: Covariance
     if Z.shape[1] == 0:
-        scaled_cov = np.zeros((0, 0))
+        scaled_cov = DenseCovariance(np.zeros((0, 0)))
+    elif n < Z.shape[1]:  # wide: at least two rows, as a non-constant column needs two
+        Z -= Z.mean(axis=0)  # the residual mean, as subtracted below
+        scaled_cov = RowDeviations(Z)
     else:
         # Subtracting the (tiny) residual mean keeps the covariance exact to rounding even if
         # the refined mean is still an ulp off.
         r = Z.mean(axis=0)
-        scaled_cov = (Z.T @ Z - n * np.outer(r, r)) / (n - 1)
+        scaled_cov = DenseCovariance((Z.T @ Z - n * np.outer(r, r)) / (n - 1))
     return n, mean, scaled_cov, col_exp, constant, xmax[constant].copy()
 
 
@@ -102,10 +111,10 @@ def _per_column_moments(X: NDArray[np.float64]) -> _Moments:
         if const[0]:
             values.append(val[0])
         else:
-            var.append(cov[0, 0])
+            var.append(cov.diagonal()[0])
             exps.append(e[0])
     return (
-        X.shape[0], mean, np.diag(np.asarray(var, dtype=np.float64)),
+        X.shape[0], mean, DenseCovariance(np.diag(np.asarray(var, dtype=np.float64))),
         np.asarray(exps, dtype=np.int64), constant, np.asarray(values, dtype=np.float64),
     )
 
@@ -123,7 +132,7 @@ def observed_mean_and_spread(
     _, mean, var, exps, constant, _ = _per_column_moments(X)
     spread = np.zeros(X.shape[1])
     observed = (~np.isnan(X)).sum(axis=0)[~constant]
-    spread[~constant] = np.ldexp(np.sqrt(np.diag(var) * (observed - 1) / observed), exps)
+    spread[~constant] = np.ldexp(np.sqrt(var.diagonal() * (observed - 1) / observed), exps)
     return mean, spread
 
 
@@ -147,7 +156,9 @@ class ColumnMoments:
     mean : ndarray of shape (n_features,)
         Mean of ``u = (x - pivot) / 2**exponent`` (computed as ``x / 2**e - pivot / 2**e``).
     comoment : ndarray of shape (n_features, n_features)
-        ``Σ (u - mean)(u - mean)^T``.
+        ``Σ (u - mean)(u - mean)^T``. A chunk of fewer rows than columns keeps its rows
+        ``u - mean`` instead and forms this matrix only when asked (a merge asks): an in-memory
+        fit reads only the bounds, and 10,000 columns would make it 800 MB.
     minimum, maximum : ndarray of shape (n_features,)
         Per-column bounds, in the data's units (``+inf`` / ``-inf`` when there are no rows).
 
@@ -164,16 +175,25 @@ class ColumnMoments:
     pivot: NDArray[np.float64]
     exponent: NDArray[np.int64]
     mean: NDArray[np.float64]
-    comoment: NDArray[np.float64]
+    #: the comoment, or the centred rows ``u - mean`` (n_samples, n_features) it is made of
+    scatter: DenseCovariance | RowDeviations
     minimum: NDArray[np.float64]
     maximum: NDArray[np.float64]
+
+    @cached_property
+    def comoment(self) -> NDArray[np.float64]:
+        """``Σ (u - mean)(u - mean)^T``, shape (n_features, n_features)."""
+        if isinstance(self.scatter, RowDeviations):
+            return self.scatter.Z.T @ self.scatter.Z
+        return self.scatter.matrix
 
     @classmethod
     def empty(cls, n_features: int) -> ColumnMoments:
         """The moments of no rows: the identity of ``+``."""
         d = int(n_features)
         return cls(
-            0, np.zeros(d), np.zeros(d, dtype=np.int64), np.zeros(d), np.zeros((d, d)),
+            0, np.zeros(d), np.zeros(d, dtype=np.int64), np.zeros(d),
+            DenseCovariance(np.zeros((d, d))),
             np.full(d, np.inf), np.full(d, -np.inf),
         )
 
@@ -201,9 +221,12 @@ class ColumnMoments:
         dm = U.mean(axis=0)
         U -= dm
         m += dm
+        if n < d:  # the rows are the smaller form
+            U -= U.mean(axis=0)
+            return cls(n, pivot, e.astype(np.int64), m, RowDeviations(U), lo, hi)
         r = U.mean(axis=0)
         comoment = U.T @ U - n * np.outer(r, r)
-        return cls(n, pivot, e.astype(np.int64), m, comoment, lo, hi)
+        return cls(n, pivot, e.astype(np.int64), m, DenseCovariance(comoment), lo, hi)
 
     def __add__(self, other: ColumnMoments) -> ColumnMoments:
         if not isinstance(other, ColumnMoments):
@@ -230,7 +253,7 @@ class ColumnMoments:
         comoment = self.comoment * np.outer(sa, sa) + other.comoment * np.outer(sb, sb)
         comoment += np.outer(delta, delta) * (na * nb / n)
         return ColumnMoments(
-            n, self.pivot, exp, ma + delta * (nb / n), comoment,
+            n, self.pivot, exp, ma + delta * (nb / n), DenseCovariance(comoment),
             np.minimum(self.minimum, other.minimum), np.maximum(self.maximum, other.maximum),
         )
 
@@ -272,10 +295,15 @@ class ColumnMoments:
         )
         _, e1 = np.frexp(dev)
         s = np.ldexp(1.0, -e1)
-        scaled_cov = self.comoment[np.ix_(varying, varying)] * np.outer(s, s)
-        if scaled_cov.size:
-            scaled_cov /= self.n_samples - 1
         col_exp = (e + e1).astype(np.int64)
+        scaled_cov: Covariance
+        if isinstance(self.scatter, RowDeviations) and self.n_samples >= 2:
+            scaled_cov = RowDeviations(self.scatter.Z[:, varying] * s)  # never formed
+        else:
+            matrix = self.comoment[np.ix_(varying, varying)] * np.outer(s, s)
+            if matrix.size:
+                matrix /= self.n_samples - 1
+            scaled_cov = DenseCovariance(matrix)
         return (
             self.n_samples, self.data_mean(), scaled_cov, col_exp, constant,
             self.maximum[constant].copy(),

@@ -1,15 +1,22 @@
 """The whitening learnt from moments: principal directions, or one coordinate per column.
 
 Pure functions over moments (no data): :func:`_whitener_from_moments` (eigendecomposition of the
-small covariance of the non-constant columns, null directions dropped) and
-:func:`_per_column_state` (standardisation without rotation, for data with missing values).
+covariance of the non-constant columns, null directions dropped) and :func:`_per_column_state`
+(standardisation without rotation, for data with missing values).
+
+The covariance comes in one of two forms, with the same operations (its diagonal, the
+covariance of the columns rescaled, its eigenpairs): :class:`DenseCovariance`, the d'×d'
+matrix (what a streamed fit can merge), and :class:`RowDeviations`, the centred rows ``Z`` of
+data with fewer rows than columns, whose covariance ``Z.T @ Z / (n - 1)`` is never formed: its
+eigenpairs come from the SVD of ``Z`` in O(n² d') instead of O(d'³) — 10,000 columns of 5 rows
+would need an 800 MB matrix and minutes of ``eigh`` for at most 4 directions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import scipy.linalg
@@ -36,6 +43,96 @@ class _WhitenerState:
     constant_mask: NDArray[np.bool_]  # (d,)
     constant_values: NDArray[np.float64]  # (n_constant,)
     rank: int  # number of non-null directions among the d' non-constant columns
+
+
+class Covariance(Protocol):
+    """A covariance of d' columns, as :func:`_whitener_from_moments` uses it."""
+
+    @property
+    def size(self) -> int:
+        """d', the number of columns."""
+        ...
+
+    def diagonal(self) -> NDArray[np.float64]:
+        """The variances, shape (d',)."""
+        ...
+
+    def divided(self, s: NDArray[np.float64]) -> Covariance:
+        """The covariance of the columns divided by ``s``: ``C / outer(s, s)``."""
+        ...
+
+    def scaled(self, s: NDArray[np.float64]) -> Covariance:
+        """The covariance of the columns multiplied by ``s``: ``C * outer(s, s)``."""
+        ...
+
+    @property
+    def matrix(self) -> NDArray[np.float64]:
+        """The d'×d' matrix (formed, for :class:`RowDeviations`)."""
+        ...
+
+    def eigh(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """All d' eigenvalues, largest first, and the eigenvectors of the leading ones as
+        columns (d' of them, or as many as there are rows: the rest have eigenvalue 0)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DenseCovariance:
+    """The d'×d' matrix itself."""
+
+    matrix: NDArray[np.float64]
+
+    @property
+    def size(self) -> int:
+        return int(self.matrix.shape[0])
+
+    def diagonal(self) -> NDArray[np.float64]:
+        return np.diag(self.matrix).copy()
+
+    def divided(self, s: NDArray[np.float64]) -> DenseCovariance:
+        return DenseCovariance(self.matrix / np.outer(s, s))
+
+    def scaled(self, s: NDArray[np.float64]) -> DenseCovariance:
+        return DenseCovariance(self.matrix * np.outer(s, s))
+
+    def eigh(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if self.size == 0:
+            return np.zeros(0), np.zeros((0, 0))
+        lam, V = scipy.linalg.eigh(self.matrix)
+        return lam[::-1].copy(), V[:, ::-1]
+
+
+@dataclass(frozen=True)
+class RowDeviations:
+    """The covariance ``Z.T @ Z / (n - 1)`` of ``n >= 2`` centred rows ``Z`` (n × d'), kept as
+    ``Z``: for data with fewer rows than columns, where the matrix would be large and of rank at
+    most n - 1."""
+
+    Z: NDArray[np.float64]
+
+    @property
+    def size(self) -> int:
+        return int(self.Z.shape[1])
+
+    def diagonal(self) -> NDArray[np.float64]:
+        return np.einsum("ij,ij->j", self.Z, self.Z) / (self.Z.shape[0] - 1)
+
+    def divided(self, s: NDArray[np.float64]) -> RowDeviations:
+        return RowDeviations(self.Z / s)
+
+    def scaled(self, s: NDArray[np.float64]) -> RowDeviations:
+        return RowDeviations(self.Z * s)
+
+    @property
+    def matrix(self) -> NDArray[np.float64]:
+        return self.Z.T @ self.Z / (self.Z.shape[0] - 1)
+
+    def eigh(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        n, d = self.Z.shape
+        _, sv, Vt = scipy.linalg.svd(self.Z, full_matrices=False)  # singular values descending
+        lam = np.zeros(d)
+        lam[: len(sv)] = sv**2 / (n - 1)
+        return lam, Vt.T
 
 
 def _flip_signs(V: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -66,7 +163,7 @@ def _null_tolerance(n_samples: int, n_varying: int) -> float:
 def _whitener_from_moments(
     n_samples: int,
     mean: NDArray[np.float64],
-    scaled_cov: NDArray[np.float64],
+    scaled_cov: Covariance,
     col_exp: NDArray[np.int64],
     constant_mask: NDArray[np.bool_],
     constant_values: NDArray[np.float64],
@@ -82,9 +179,9 @@ def _whitener_from_moments(
         Number of rows the moments summarise.
     mean : ndarray of shape (n_features,)
         Column means; exact values on constant columns.
-    scaled_cov : ndarray of shape (n_varying, n_varying)
+    scaled_cov : Covariance
         Covariance (ddof=1) of the centred non-constant columns, column ``j`` divided by
-        ``2**col_exp[j]``.
+        ``2**col_exp[j]``: the matrix, or the rows themselves when they are fewer.
     col_exp : ndarray of shape (n_varying,), int
         Power-of-two exponents of the pre-scaling.
     constant_mask : ndarray of shape (n_features,), bool
@@ -101,30 +198,25 @@ def _whitener_from_moments(
     _WhitenerState
     """
     d = mean.shape[0]
-    d_var = scaled_cov.shape[0]
+    d_var = scaled_cov.size
     varying = ~constant_mask
     scale_ = np.ones(d)
 
     if scale == "std":
-        s = np.sqrt(np.diag(scaled_cov))
-        C = scaled_cov / np.outer(s, s)  # the correlation matrix
+        s = np.sqrt(scaled_cov.diagonal())
+        C = scaled_cov.divided(s)  # the correlation matrix
         scale_[varying] = np.ldexp(s, col_exp)
         out_exp = 0  # eigenvalues of C are already in the units of (x - mean) / scale_
     else:
         # Factor the largest column scale out: C = 2**(-2 g) cov(x) has entries <= 1, and
         # columns far smaller than the largest underflow harmlessly to relative zero.
         g = int(col_exp.max()) if d_var else 0
-        rel = np.ldexp(1.0, col_exp - g)
-        C = scaled_cov * np.outer(rel, rel)
+        C = scaled_cov.scaled(np.ldexp(1.0, col_exp - g))
         common = g if abs(g) > _SAFE_EXP else 0
         scale_[varying] = np.ldexp(1.0, common)
         out_exp = 2 * (g - common)
 
-    if d_var:
-        lam, V = scipy.linalg.eigh(C)
-        lam, V = lam[::-1].copy(), V[:, ::-1]
-    else:
-        lam, V = np.zeros(0), np.zeros((0, 0))
+    lam, V = C.eigh()
     # Null directions: eigenvalues within rounding of zero relative to the largest. They carry
     # no variance the data can support and would make whitening divide by ~0. Centred data
     # span at most n - 1 directions, whatever rounding says.
@@ -132,7 +224,6 @@ def _whitener_from_moments(
     rank = min(int(np.count_nonzero(lam > tol)), n_samples - 1)
     lam[rank:] = 0.0
     lam = np.ldexp(lam, out_exp)
-    V = _flip_signs(V)
 
     total = float(lam.sum())
     ratio = lam / total if total > 0 else lam
@@ -146,7 +237,7 @@ def _whitener_from_moments(
         k = min(int(np.searchsorted(np.cumsum(ratio), n_components, side="left")) + 1, rank)
 
     components = np.zeros((k, d))
-    components[:, varying] = V[:, :k].T
+    components[:, varying] = _flip_signs(V[:, :k]).T
     noise = float(lam[k:].mean()) if k < d_var else 0.0
     return _WhitenerState(
         mean=mean,
