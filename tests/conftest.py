@@ -23,11 +23,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"reproduce with MIXSYNTH_TEST_SEED={_SEED}")
 
 
-@pytest.fixture
-def seed(request: pytest.FixtureRequest) -> int:
-    """A per-test seed derived from the run's seed and the test's name."""
-    digest = sum(ord(c) * (i + 1) for i, c in enumerate(request.node.nodeid))
-    return (_SEED + digest) % 2**31
+def _seed_for(nodeid: str, offset: int = 0) -> int:
+    digest = sum(ord(c) * (i + 1) for i, c in enumerate(nodeid))
+    return (_SEED + offset + digest) % 2**31
+
+
+# MIXSYNTH_TEST_SEEDS=N runs every seeded test under N run seeds (_SEED, _SEED + 1, ...): one
+# full run tries one seed per test, a sweep hunts the tolerance that holds for most seeds only.
+_SWEEP = int(os.environ.get("MIXSYNTH_TEST_SEEDS", "1"))
+
+if _SWEEP > 1:
+
+    @pytest.fixture(params=range(_SWEEP), ids=lambda k: f"seed+{k}")
+    def seed(request: pytest.FixtureRequest) -> int:
+        """The seed that run seed ``_SEED + k`` gives this test (``MIXSYNTH_TEST_SEED``)."""
+        own = request.node.nodeid.replace(f"[seed+{request.param}]", "")
+        own = own.replace(f"seed+{request.param}-", "")
+        return _seed_for(own, request.param)
+
+else:
+
+    @pytest.fixture
+    def seed(request: pytest.FixtureRequest) -> int:
+        """A per-test seed derived from the run's seed and the test's name."""
+        return _seed_for(request.node.nodeid)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from mixsynth.core import pruning
 from mixsynth.gaussian_mixture import blas_threads, shared_initialisation
 from mixsynth.seeding import SeedPlan
 from mixsynth.selection import HeldOut, InformationCriterion, candidate_grid, make_folds, select
+from tests.tolerance import assert_close_at_scale
 
 
 def _data(rng: np.random.Generator, n: int = 400) -> np.ndarray:
@@ -333,5 +334,4 @@ def test_wide_rows_centred_estep_equals_the_reference(
     pc = params.precisions_cholesky
     assert np.allclose(np.tril(pc, -1), 0.0)  # the triangular product is the one taken
     general = np.einsum("knd,knd->nk", *(2 * [np.matmul(X[None] - params.means[:, None], pc)]))
-    np.testing.assert_allclose(kernels._mahalanobis_full_centred(X, params.means, pc), general,
-                               rtol=1e-12)  # fmt: skip
+    assert_close_at_scale(kernels._mahalanobis_full_centred(X, params.means, pc), general, 1e-12)

@@ -15,6 +15,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixsynth import GaussianMixture
+from tests.tolerance import assert_close_at_scale
 
 from .strategies import COV_TYPES
 
@@ -95,7 +96,7 @@ def test_same_random_state_gives_sklearns_fit(init_params, rng):
     theirs = SkGaussianMixture(**kw).fit(X)
     assert ours.n_iter_ == theirs.n_iter_
     np.testing.assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-8)
-    np.testing.assert_allclose(ours.score_samples(X), theirs.score_samples(X), rtol=1e-7)
+    assert_close_at_scale(ours.score_samples(X), theirs.score_samples(X), 1e-7)
     np.testing.assert_allclose(ours.aic(X), theirs.aic(X), rtol=1e-8)
     np.testing.assert_allclose(ours.bic(X), theirs.bic(X), rtol=1e-8)
     np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
@@ -112,8 +113,10 @@ def test_chunk_size_changes_memory_not_results(rng):
         b.fit(X)
     # summation order differs between chunkings: equal up to rounding amplified by EM
     np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-9)
-    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-7, atol=1e-12)
-    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-7)
+    # (at the scale of the array: a log-density of -0.00026 differed by 9e-11,
+    # MIXSYNTH_TEST_SEED=3000001, as did its neighbours of magnitude 1 without failing)
+    assert_close_at_scale(a.covariances_, b.covariances_, 1e-7)
+    assert_close_at_scale(a.score_samples(X), b.score_samples(X), 1e-7)
 
 
 @pytest.mark.parametrize("covariance_type", COV_TYPES)
